@@ -1,0 +1,293 @@
+/* serial8250.c: a 16550A-compatible UART whose line is a pair of file descriptors. */
+#include "serial8250.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../vmm/log.h"
+
+/* Register offsets (DLAB = 0 unless noted) */
+#define RBR_THR	0
+#define IER	1	/* DLM with DLAB */
+#define IIR_FCR	2
+#define LCR	3
+#define MCR	4
+#define LSR	5
+#define MSR	6
+#define SCR	7
+
+#define IER_RDI		0x01
+#define IER_THRI	0x02
+#define IIR_NO_INT	0x01
+#define IIR_THRI	0x02
+#define IIR_RDI		0x04
+#define IIR_FIFO_ON	0xc0
+#define FCR_ENABLE	0x01
+#define FCR_CLEAR_RX	0x02
+#define LCR_DLAB	0x80
+#define LSR_DR		0x01
+#define LSR_THRE	0x20
+#define LSR_TEMT	0x40
+#define MCR_DTR		0x01
+#define MCR_RTS		0x02
+#define MCR_OUT1	0x04
+#define MCR_OUT2	0x08	/* gates the interrupt onto the bus, as on a PC */
+#define MCR_LOOP	0x10
+#define MSR_CTS		0x10
+#define MSR_DSR		0x20
+#define MSR_RI		0x40
+#define MSR_DCD		0x80
+
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("serial: eventfd write failed: %s", strerror(errno));
+}
+
+static uint8_t iir(const struct serial8250 *s)
+{
+	uint8_t fifo = (s->fcr & FCR_ENABLE) ? IIR_FIFO_ON : 0;
+
+	if ((s->ier & IER_RDI) && s->rx_count)
+		return fifo | IIR_RDI;
+	if ((s->ier & IER_THRI) && s->thri_pending)
+		return fifo | IIR_THRI;
+	return fifo | IIR_NO_INT;
+}
+
+/* The line follows the pending state; an edge-triggered IOAPIC pin sees each rising edge. */
+static void update_irq(struct serial8250 *s)
+{
+	bool line = !(iir(s) & IIR_NO_INT) && (s->mcr & MCR_OUT2);
+
+	if (line && !s->irq_line)
+		signal_fd(s->irq_fd);
+	s->irq_line = line;
+}
+
+static void rx_push(struct serial8250 *s, uint8_t c)
+{
+	s->rx[(s->rx_head + s->rx_count) % SERIAL8250_FIFO] = c;
+	s->rx_count++;
+	s->rx_bytes++;
+}
+
+static void transmit(struct serial8250 *s, uint8_t c)
+{
+	if (s->mcr & MCR_LOOP) {
+		if (s->rx_count < SERIAL8250_FIFO)
+			rx_push(s, c);
+		return;
+	}
+	s->tx_bytes++;
+	if (s->out_broken || s->out_fd < 0)
+		return;
+	for (;;) {
+		ssize_t n = write(s->out_fd, &c, 1);
+
+		if (n == 1)
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		s->out_broken = true;
+		log_warn("serial: console output failed (%s): further guest output is dropped",
+			 n < 0 ? strerror(errno) : "short write");
+		return;
+	}
+}
+
+static uint8_t rx_pop(struct serial8250 *s)
+{
+	uint8_t c;
+
+	if (!s->rx_count)
+		return 0;
+	c = s->rx[s->rx_head];
+	s->rx_head = (s->rx_head + 1) % SERIAL8250_FIFO;
+	s->rx_count--;
+	if (s->want_room) {
+		s->want_room = false;
+		signal_fd(s->room_fd);
+	}
+	return c;
+}
+
+static uint8_t msr(const struct serial8250 *s)
+{
+	uint8_t v = 0;
+
+	if (!(s->mcr & MCR_LOOP))
+		return MSR_DCD | MSR_DSR | MSR_CTS;
+	/* Loopback wires the modem outputs back to the inputs; Linux probes the UART by this. */
+	if (s->mcr & MCR_RTS)
+		v |= MSR_CTS;
+	if (s->mcr & MCR_DTR)
+		v |= MSR_DSR;
+	if (s->mcr & MCR_OUT1)
+		v |= MSR_RI;
+	if (s->mcr & MCR_OUT2)
+		v |= MSR_DCD;
+	return v;
+}
+
+static uint8_t reg_read(struct serial8250 *s, uint64_t off)
+{
+	bool dlab = s->lcr & LCR_DLAB;
+	uint8_t v;
+
+	switch (off) {
+	case RBR_THR:
+		return dlab ? s->dll : rx_pop(s);
+	case IER:
+		return dlab ? s->dlm : s->ier;
+	case IIR_FCR:
+		v = iir(s);
+		/* Reading IIR acknowledges a THR-empty interrupt. */
+		if ((v & 0x0f) == IIR_THRI)
+			s->thri_pending = false;
+		return v;
+	case LCR:
+		return s->lcr;
+	case MCR:
+		return s->mcr;
+	case LSR:
+		/* Transmission is instantaneous: the transmitter is always empty. */
+		return LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
+	case MSR:
+		return msr(s);
+	default:
+		return s->scr;
+	}
+}
+
+static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
+{
+	bool dlab = s->lcr & LCR_DLAB;
+
+	switch (off) {
+	case RBR_THR:
+		if (dlab) {
+			s->dll = v;
+			return;
+		}
+		transmit(s, v);
+		s->thri_pending = true;
+		return;
+	case IER:
+		if (dlab) {
+			s->dlm = v;
+			return;
+		}
+		/* Enabling THRI while the transmitter is empty raises it at once (16550A). */
+		if ((v & IER_THRI) && !(s->ier & IER_THRI))
+			s->thri_pending = true;
+		s->ier = v & 0x0f;
+		return;
+	case IIR_FCR:
+		s->fcr = v & (FCR_ENABLE | 0xc0);
+		if (v & FCR_CLEAR_RX)
+			s->rx_count = 0;
+		return;
+	case LCR:
+		s->lcr = v;
+		return;
+	case MCR:
+		s->mcr = v & 0x1f;
+		return;
+	case SCR:
+		s->scr = v;
+		return;
+	default:
+		return;	/* LSR and MSR are read-only */
+	}
+}
+
+static void serial_read(struct dev *d, uint64_t off, void *data, uint32_t len)
+{
+	struct serial8250 *s = container_of(d, struct serial8250, dev);
+	uint8_t *p = data;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < len && off + i < SERIAL8250_REGS; i++)
+		p[i] = reg_read(s, off + i);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void serial_write(struct dev *d, uint64_t off, const void *data, uint32_t len)
+{
+	struct serial8250 *s = container_of(d, struct serial8250, dev);
+	const uint8_t *p = data;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < len && off + i < SERIAL8250_REGS; i++)
+		reg_write(s, off + i, p[i]);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void reset_locked(struct serial8250 *s)
+{
+	s->ier = s->fcr = s->mcr = s->scr = 0;
+	s->lcr = 0x03;	/* 8N1 */
+	s->dll = 0x0c;	/* 9600 baud, as a PC BIOS leaves it */
+	s->dlm = 0;
+	s->thri_pending = false;
+	s->irq_line = false;
+	s->rx_head = s->rx_count = 0;
+}
+
+static void serial_reset(struct dev *d)
+{
+	struct serial8250 *s = container_of(d, struct serial8250, dev);
+
+	pthread_mutex_lock(&s->lock);
+	reset_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static const struct dev_ops serial8250_ops = {
+	.name = "serial8250",
+	.read = serial_read,
+	.write = serial_write,
+	.reset = serial_reset,
+};
+
+int serial8250_init(struct serial8250 *s, int out_fd, int irq_fd, int room_fd)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->dev.ops = &serial8250_ops;
+	s->out_fd = out_fd;
+	s->irq_fd = irq_fd;
+	s->room_fd = room_fd;
+	ret = pthread_mutex_init(&s->lock, NULL);
+	if (ret)
+		return -ret;
+	reset_locked(s);
+	return 0;
+}
+
+void serial8250_destroy(struct serial8250 *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+size_t serial8250_rx(struct serial8250 *s, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (n < len && s->rx_count < SERIAL8250_FIFO)
+		rx_push(s, buf[n++]);
+	if (n < len)
+		s->want_room = true;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}

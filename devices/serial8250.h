@@ -1,0 +1,45 @@
+/* serial8250.h: a 16550A-compatible UART whose line is a pair of file descriptors. */
+#ifndef KVMINI_SERIAL8250_H
+#define KVMINI_SERIAL8250_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dev.h"
+
+#define SERIAL8250_FIFO 16
+#define SERIAL8250_REGS 8	/* I/O ports the UART decodes */
+
+struct serial8250 {
+	struct dev dev;
+	int out_fd;		/* transmitted bytes go here, blocking: a slow reader slows the guest */
+	int irq_fd;		/* eventfd bound to the UART's IRQ by KVM_IRQFD: a write is an edge */
+	int room_fd;		/* eventfd written when RX space frees after serial8250_rx() fell short */
+
+	pthread_mutex_t lock;	/* guards every field below; vCPU threads and the console thread */
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	bool thri_pending;	/* a THR-empty interrupt is owed to the guest */
+	bool irq_line;		/* the level last signalled, to send edges only */
+	bool want_room;		/* the console thread waits for RX space */
+	bool out_broken;	/* out_fd failed; output is dropped (logged once) */
+	uint8_t rx[SERIAL8250_FIFO];
+	unsigned int rx_head, rx_count;
+	uint64_t tx_bytes, rx_bytes;
+};
+
+/*
+ * serial8250_init: a UART in its reset state, sending to (out_fd), signalling its interrupt on
+ * (irq_fd) and RX room on (room_fd); either eventfd may be -1 (unit tests). Returns 0 or -errno.
+ */
+int serial8250_init(struct serial8250 *s, int out_fd, int irq_fd, int room_fd);
+/* serial8250_destroy: release (s)'s lock; the descriptors belong to the caller. */
+void serial8250_destroy(struct serial8250 *s);
+/*
+ * serial8250_rx: receive up to (len) bytes of (buf) on the line. Returns how many fit in the RX
+ * FIFO; when that is fewer than (len), room_fd is written once the guest has read some.
+ */
+size_t serial8250_rx(struct serial8250 *s, const uint8_t *buf, size_t len);
+
+#endif

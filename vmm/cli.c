@@ -1,0 +1,214 @@
+/* cli.c: the command line: subcommands, options, sizes. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static int suffix_shift(const char *s, unsigned int *shift)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+
+	if (*s == '\0') {
+		*shift = 20;	/* bare number: MiB */
+		return 0;
+	}
+	u = strchr(units, toupper((unsigned char)*s));
+	if (!u || *s == '\0')
+		return -EINVAL;
+	*shift = 10 * (unsigned int)(u - units + 1);
+	s++;
+	if (*s == '\0' || strcasecmp(s, "B") == 0 || strcasecmp(s, "iB") == 0)
+		return 0;
+	return -EINVAL;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (suffix_shift(end, &shift) < 0)
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int cli_check_mem(uint64_t mem, uint64_t host_ram)
+{
+	if (mem < CLI_MIN_MEM) {
+		log_err("--mem %" PRIu64 "K is too small: a guest needs at least %llu MiB", mem >> 10,
+			CLI_MIN_MEM >> 20);
+		return -EINVAL;
+	}
+	if (mem % 4096) {
+		log_err("--mem must be a whole number of 4 KiB pages");
+		return -EINVAL;
+	}
+	if (host_ram && mem > host_ram) {
+		log_err("--mem %" PRIu64 "M is more than this host's %" PRIu64 " MiB of RAM: give less", mem >> 20,
+			host_ram >> 20);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const char *cli_usage(void)
+{
+	return "usage: kvmini run --kernel BZIMAGE [options]\n"
+	       "       kvmini --version | --help\n"
+	       "\n"
+	       "Boot a Linux kernel in a KVM microVM, its console on this terminal.\n"
+	       "\n"
+	       "  -k, --kernel PATH     Linux bzImage to boot (64-bit boot protocol 2.12+)\n"
+	       "  -i, --initrd PATH     initramfs or initrd image\n"
+	       "  -a, --cmdline TEXT    appended to the default command line \"console=ttyS0 panic=-1\"\n"
+	       "  -c, --cpus N          vCPUs (default 1)\n"
+	       "  -m, --mem SIZE        guest RAM, with a K/M/G/T suffix; a bare number is MiB (default 256M)\n"
+	       "      --kvm-device PATH the KVM device (default /dev/kvm)\n"
+	       "  -v, --verbose         say more (twice: debug); -q, --quiet: errors and warnings only\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "Console: Ctrl-A x quits, Ctrl-A a sends Ctrl-A, Ctrl-A h helps (on a terminal only).\n"
+	       "Exit status: 0 guest powered off, 1/3/5/... debug-exit port 0xf4 ((value << 1) | 1),\n"
+	       "2 kvmini's own error, 4 guest reboot, 6 guest panic (pvpanic), 8 guest crashed its vCPU\n"
+	       "(triple fault, KVM emulation failure), 10 quit from the console, 128+N signal N.\n";
+}
+
+static int bad_value(const char *opt, const char *arg, const char *what)
+{
+	log_err("%s '%s': %s", opt, arg, what);
+	return -EINVAL;
+}
+
+static int parse_option(struct cli *c, int opt, const char *arg)
+{
+	unsigned long n;
+
+	switch (opt) {
+	case 'k':
+		c->vm.kernel = arg;
+		return 0;
+	case 'i':
+		c->vm.initrd = arg;
+		return 0;
+	case 'a':
+		c->vm.cmdline = arg;
+		return 0;
+	case 'c':
+		if (cli_parse_uint(arg, 1, 255, &n) < 0)
+			return bad_value("--cpus", arg, "expected a whole number from 1 to 255");
+		c->vm.cpus = (unsigned int)n;
+		return 0;
+	case 'm':
+		if (cli_parse_size(arg, &c->vm.mem) < 0)
+			return bad_value("--mem", arg, "expected a size such as 512M or 2G");
+		return 0;
+	case 'K':
+		c->vm.kvm_device = arg;
+		return 0;
+	case 'v':
+		c->verbosity++;
+		return 0;
+	case 'q':
+		c->verbosity = -1;
+		return 0;
+	case 'h':
+		c->action = CLI_HELP;
+		return 0;
+	default:
+		return -EINVAL;	/* getopt has said what was wrong */
+	}
+}
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'a' }, { "cpus", required_argument, NULL, 'c' },
+	{ "mem", required_argument, NULL, 'm' },     { "kvm-device", required_argument, NULL, 'K' },
+	{ "verbose", no_argument, NULL, 'v' },	     { "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
+};
+
+static int parse_run(int argc, char **argv, struct cli *c)
+{
+	int opt;
+
+	optind = 1;	/* argv[0] is "run" */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":k:i:a:c:m:vqh", run_options, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			log_err("run: %s '%s': see 'kvmini run --help'",
+				opt == '?' ? "unknown option" : "missing value for", argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (parse_option(c, opt, optarg) < 0)
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		log_err("run: unexpected argument '%s': options take the form --name VALUE", argv[optind]);
+		return -EINVAL;
+	}
+	if (c->action == CLI_RUN && !c->vm.kernel) {
+		log_err("run: no kernel given: use --kernel PATH (a bzImage, e.g. /boot/vmlinuz-*)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli *c)
+{
+	*c = (struct cli){
+		.action = CLI_RUN,
+		.vm = { .cpus = CLI_DEFAULT_CPUS, .mem = CLI_DEFAULT_MEM, .kvm_device = "/dev/kvm" },
+	};
+	if (argc < 2) {
+		log_err("no command: try 'kvmini run --kernel BZIMAGE' or 'kvmini --help'");
+		return -EINVAL;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		c->action = CLI_HELP;
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		c->action = CLI_VERSION;
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return parse_run(argc - 1, argv + 1, c);
+	log_err("unknown command '%s': the commands are 'run', '--help' and '--version'", argv[1]);
+	return -EINVAL;
+}

@@ -1,0 +1,44 @@
+/* mem.h: guest RAM, one memfd mapped once, and the one bounds-checked way into it. */
+#ifndef KVMINI_MEM_H
+#define KVMINI_MEM_H
+
+#include <stdint.h>
+
+#define GMEM_MAX_REGIONS 2
+
+/* A run of guest-physical RAM and where it lives in the memfd and in this process. */
+struct gmem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t fd_offset;
+	uint8_t *host;
+};
+
+/*
+ * Guest RAM is a memfd, so that a device process can later map the very same pages.
+ * RAM beyond (hole_start) is placed at 4 GiB, leaving [hole_start, 4 GiB) for MMIO.
+ */
+struct gmem {
+	int fd;
+	uint64_t size;		/* bytes of RAM */
+	uint8_t *base;		/* the whole memfd, mapped shared */
+	struct gmem_region regions[GMEM_MAX_REGIONS];
+	unsigned int nr_regions;
+};
+
+/* gmem_layout: split (size) bytes of RAM around the MMIO hole at (hole_start) into (m)'s regions. */
+void gmem_layout(struct gmem *m, uint64_t size, uint64_t hole_start);
+/*
+ * gmem_create: allocate (size) bytes of guest RAM, zeroed and lazily backed, laid out around
+ * (hole_start). Returns 0 or -errno.
+ */
+int gmem_create(struct gmem *m, uint64_t size, uint64_t hole_start);
+/* gmem_destroy: unmap and close (m)'s RAM. */
+void gmem_destroy(struct gmem *m);
+/*
+ * gmem_ptr: the host address of guest-physical [gpa, gpa + len), or NULL when any byte of it is
+ * not RAM or the range wraps. A range never spans two regions. (len) 0 checks (gpa) alone.
+ */
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
+
+#endif

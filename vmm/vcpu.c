@@ -1,0 +1,306 @@
+/* vcpu.c: one host thread per virtual CPU, running KVM_RUN and dispatching its exits. */
+
+#include "vcpu.h"
+
+#include <asm/kvm.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../firmware/pagetable.h"
+#include "cpuid.h"
+#include "log.h"
+#include "vm.h"
+
+#define MSR_IA32_MISC_ENABLE	0x000001a0
+#define MISC_ENABLE_FAST_STRING	(1ULL << 0)
+#define CR0_PE			(1ULL << 0)
+#define CR0_ET			(1ULL << 4)
+#define CR0_PG			(1ULL << 31)
+#define CR4_PAE			(1ULL << 5)
+#define EFER_LME		(1ULL << 8)
+#define EFER_LMA		(1ULL << 10)
+#define APIC_LVT0		0x350
+#define APIC_LVT1		0x360
+#define APIC_MODE_NMI		0x4
+#define APIC_MODE_EXTINT	0x7
+
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
+{
+	void *run;
+
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		log_err("L-1 vCPU: KVM_CREATE_VCPU %u failed: %s", id, strerror(errno));
+		return -errno;
+	}
+	run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (run == MAP_FAILED) {
+		int err = -errno;
+
+		log_err("L-1 vCPU: mapping vCPU %u's run page failed: %s", id, strerror(errno));
+		close(v->fd);
+		v->fd = -1;
+		return err;
+	}
+	v->run = run;
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, (size_t)v->vm->kvm.vcpu_mmap_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}
+
+int vcpu_set_cpuid(struct vcpu *v, const struct cpuid_table *t, unsigned int ncpus, bool tsc_deadline)
+{
+	struct cpuid_table own = *t;
+	struct cpuid_topology topo = { .cpu = v->id, .ncpus = ncpus, .tsc_deadline = tsc_deadline };
+	int ret = cpuid_apply_topology(&own, &topo);
+
+	if (ret == 0 && ioctl(v->fd, KVM_SET_CPUID2, cpuid_kvm(&own)) < 0)
+		ret = -errno;
+	if (ret)
+		log_err("L-1 vCPU: setting CPUID of vCPU %u failed: %s", v->id, strerror(-ret));
+	return ret;
+}
+
+int vcpu_init_lapic(struct vcpu *v)
+{
+	struct kvm_lapic_state lapic;
+	uint32_t lvt;
+
+	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
+		goto fail;
+	memcpy(&lvt, &lapic.regs[APIC_LVT0], sizeof(lvt));
+	lvt = (lvt & ~0x700u) | (APIC_MODE_EXTINT << 8);
+	memcpy(&lapic.regs[APIC_LVT0], &lvt, sizeof(lvt));
+	memcpy(&lvt, &lapic.regs[APIC_LVT1], sizeof(lvt));
+	lvt = (lvt & ~0x700u) | (APIC_MODE_NMI << 8);
+	memcpy(&lapic.regs[APIC_LVT1], &lvt, sizeof(lvt));
+	if (ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0)
+		goto fail;
+	return 0;
+fail:
+	log_err("L-0 interrupts: setting up vCPU %u's local APIC failed: %s", v->id, strerror(errno));
+	return -errno;
+}
+
+static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type, bool code64)
+{
+	*s = (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type, .present = 1,
+		.dpl = 0, .db = code64 ? 0 : 1, .s = 1, .l = code64 ? 1 : 0, .g = 1,
+	};
+}
+
+static int set_msrs(struct vcpu *v)
+{
+	/* struct kvm_msrs ends in a flexible array: build it in a buffer big enough for one entry. */
+	union {
+		struct kvm_msrs msrs;
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} buf = { .bytes = { 0 } };
+
+	buf.msrs.nmsrs = 1;
+	buf.msrs.entries[0] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE,
+						      .data = MISC_ENABLE_FAST_STRING };
+	return ioctl(v->fd, KVM_SET_MSRS, &buf.msrs) == 1 ? 0 : -EIO;
+}
+
+int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3, uint64_t gdt)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = rip, .rsi = rsi, .rflags = 0x2 };
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		goto fail;
+	flat_segment(&sregs.cs, GDT_SEL_CODE64, 0xb, true);
+	flat_segment(&sregs.ds, GDT_SEL_DATA, 0x3, false);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.tr = (struct kvm_segment){ .selector = GDT_SEL_TSS, .limit = 0x67, .type = 0xb, .present = 1 };
+	sregs.gdt.base = gdt;
+	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
+	sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
+	sregs.cr3 = cr3;
+	sregs.cr4 = CR4_PAE;
+	sregs.efer = EFER_LME | EFER_LMA;
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
+	    ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+		goto fail;
+	if (set_msrs(v) < 0)
+		log_warn("vCPU %u: KVM refused IA32_MISC_ENABLE; going on without fast strings", v->id);
+	return 0;
+fail:
+	log_err("L-1 vCPU: setting vCPU %u's boot registers failed: %s", v->id, strerror(errno));
+	return -errno;
+}
+
+const char *vcpu_exit_name(unsigned int reason)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_EXCEPTION] = "exception",
+		[KVM_EXIT_IO] = "io", [KVM_EXIT_HYPERCALL] = "hypercall", [KVM_EXIT_DEBUG] = "debug",
+		[KVM_EXIT_HLT] = "hlt", [KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq-window",
+		[KVM_EXIT_SHUTDOWN] = "shutdown", [KVM_EXIT_FAIL_ENTRY] = "fail-entry",
+		[KVM_EXIT_INTR] = "intr", [KVM_EXIT_SET_TPR] = "set-tpr", [KVM_EXIT_TPR_ACCESS] = "tpr-access",
+		[KVM_EXIT_NMI] = "nmi", [KVM_EXIT_INTERNAL_ERROR] = "internal-error",
+		[KVM_EXIT_SYSTEM_EVENT] = "system-event",
+	};
+
+	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
+		return names[reason];
+	return "other";
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+	bool out = r->io.direction == KVM_EXIT_IO_OUT;
+
+	/* String I/O (rep ins/outs) hands over (count) items at once, all for one port. */
+	for (uint32_t i = 0; i < r->io.count; i++)
+		bus_access(&v->vm->pio, r->io.port, data + (size_t)i * r->io.size, r->io.size, out);
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+	uint32_t len = r->mmio.len <= sizeof(r->mmio.data) ? r->mmio.len : sizeof(r->mmio.data);
+
+	bus_access(&v->vm->mmio, r->mmio.phys_addr, r->mmio.data, len, r->mmio.is_write);
+}
+
+/* The guest left the vCPU unable to go on: say where it was, then stop the VM. */
+static void handle_crash(struct vcpu *v, const char *what)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	char why[256];
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0)
+		snprintf(why, sizeof(why),
+			 "L-1 vCPU %u: %s (rip 0x%llx, rsp 0x%llx, cr0 0x%llx, cr3 0x%llx, efer 0x%llx)", v->id,
+			 what, regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.efer);
+	else
+		snprintf(why, sizeof(why), "L-1 vCPU %u: %s", v->id, what);
+	vm_stop(v->vm, VM_EXIT_CRASH, why);
+}
+
+static void handle_system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_stop(v->vm, VM_EXIT_POWEROFF, "guest powered off");
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_stop(v->vm, VM_EXIT_REBOOT, "guest asked for a reset");
+		break;
+	default:
+		handle_crash(v, "KVM reported a guest crash");
+		break;
+	}
+}
+
+static void handle_exit(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+	char what[96];
+
+	switch (r->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		break;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		break;
+	case KVM_EXIT_HLT:
+	case KVM_EXIT_INTR:
+		break;	/* the in-kernel LAPIC handles HLT; INTR is a kick, seen by the loop */
+	case KVM_EXIT_SHUTDOWN:
+		handle_crash(v, "the guest triple-faulted (shutdown)");
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		handle_system_event(v);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "KVM could not enter the guest (hardware reason 0x%llx)",
+			 (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
+		handle_crash(v, what);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what), "KVM internal error %u (1 is an instruction KVM cannot emulate)",
+			 r->internal.suberror);
+		handle_crash(v, what);
+		break;
+	default:
+		snprintf(what, sizeof(what), "unexpected exit %u (%s)", r->exit_reason,
+			 vcpu_exit_name(r->exit_reason));
+		handle_crash(v, what);
+		break;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t kick;
+	char name[16];
+
+	snprintf(name, sizeof(name), "kvmini-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&kick);
+	sigaddset(&kick, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	while (!atomic_load_explicit(&v->vm->stopping, memory_order_acquire)) {
+		if (!v->first_run_ns)
+			v->first_run_ns = vm_now_ns();
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			char why[96];
+
+			snprintf(why, sizeof(why), "L-1 vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
+			vm_stop(v->vm, VM_EXIT_ERROR, why);
+			break;
+		}
+		v->exits[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : 0]++;
+		handle_exit(v);
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+	if (ret) {
+		log_err("L-1 vCPU: cannot start vCPU %u's thread: %s", v->id, strerror(ret));
+		return -ret;
+	}
+	v->started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	/* immediate_exit covers a kick that lands before the thread enters KVM_RUN. */
+	((volatile struct kvm_run *)v->run)->immediate_exit = 1;
+	if (v->started)
+		pthread_kill(v->thread, SIGUSR1);
+}

@@ -1,0 +1,47 @@
+/* vcpu.h: one host thread per virtual CPU, running KVM_RUN and dispatching its exits. */
+#ifndef KVMINI_VCPU_H
+#define KVMINI_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct cpuid_table;
+
+#define VCPU_EXIT_REASONS 64	/* counters for KVM_EXIT_* below this */
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;	/* also its APIC ID */
+	int fd;
+	struct kvm_run *run;	/* shared with KVM; immediate_exit is written by other threads */
+	pthread_t thread;
+	bool started;
+	/* Written by this vCPU's thread only; read after it is joined. */
+	uint64_t exits[VCPU_EXIT_REASONS];
+	uint64_t first_run_ns;	/* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
+};
+
+/* vcpu_create: KVM vCPU (id) of (vm), its run page mapped. Returns 0 or -errno (logged). */
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);
+/* vcpu_destroy: unmap and close (v); its thread must have been joined. */
+void vcpu_destroy(struct vcpu *v);
+/* vcpu_set_cpuid: tell (v) what CPUID reports, from KVM's supported (t) adjusted for (v)'s topology. */
+int vcpu_set_cpuid(struct vcpu *v, const struct cpuid_table *t, unsigned int ncpus, bool tsc_deadline);
+/* vcpu_init_lapic: virtual-wire mode (LINT0 ExtINT, LINT1 NMI), as firmware leaves a PC. */
+int vcpu_init_lapic(struct vcpu *v);
+/*
+ * vcpu_set_long_mode: registers for a 64-bit entry at (rip) with paging on the tables at (cr3),
+ * the GDT at (gdt), RSI = (rsi), as Linux's 64-bit boot protocol asks. Returns 0 or -errno.
+ */
+int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3, uint64_t gdt);
+/* vcpu_start: run (v) on its own thread until the VM stops. Returns 0 or -errno. */
+int vcpu_start(struct vcpu *v);
+/* vcpu_kick: make (v) leave KVM_RUN promptly, now or at its next entry. Any thread. */
+void vcpu_kick(struct vcpu *v);
+/* vcpu_exit_name: a KVM_EXIT_* reason as text. */
+const char *vcpu_exit_name(unsigned int reason);
+
+#endif

@@ -1,0 +1,463 @@
+/* vm.c: a virtual machine: its KVM VM, RAM, buses, devices and vCPUs, and how it ends. */
+
+#include "vm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../firmware/acpi.h"
+#include "../firmware/e820.h"
+#include "../firmware/layout.h"
+#include "../firmware/pagetable.h"
+#include "boot_linux.h"
+#include "console.h"
+#include "cpuid.h"
+#include "log.h"
+
+#define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+#define E820_MAX 16
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void vm_stop(struct vm *vm, int status, const char *why)
+{
+	int expected = 0;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, 1))
+		return;
+	vm->exit_status = status;
+	if (status == VM_EXIT_CRASH || status == VM_EXIT_ERROR)
+		log_err("%s", why);
+	else
+		log_info("%s (exit status %d)", why, status);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the console loop: %s", strerror(errno));
+}
+
+static void host_stop(struct dev_host *h, enum dev_stop_reason reason, uint32_t value)
+{
+	struct vm *vm = container_of(h, struct vm, host);
+	char why[64];
+
+	switch (reason) {
+	case DEV_STOP_POWEROFF:
+		vm_stop(vm, VM_EXIT_POWEROFF, "guest powered off");
+		break;
+	case DEV_STOP_REBOOT:
+		vm_stop(vm, VM_EXIT_REBOOT, "guest asked for a reboot");
+		break;
+	case DEV_STOP_PANIC:
+		log_notice("guest kernel panicked (pvpanic)");
+		vm_stop(vm, VM_EXIT_PANIC, "guest panicked");
+		break;
+	case DEV_STOP_DEBUG_EXIT:
+		snprintf(why, sizeof(why), "guest wrote 0x%x to the debug-exit port", value);
+		vm_stop(vm, (int)(((value << 1) | 1) & 0xff), why);
+		break;
+	}
+}
+
+static void host_boot_marker(struct dev_host *h)
+{
+	struct vm *vm = container_of(h, struct vm, host);
+	uint64_t ns = vm_now_ns() - vm->cfg->start_ns;
+
+	log_notice("guest boot marker after %" PRIu64 ".%03" PRIu64 " ms", ns / 1000000, ns / 1000 % 1000);
+}
+
+static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
+{
+	if (ioctl(vm->fd, req, arg) >= 0)
+		return 0;
+	log_err("%s failed: %s", what, strerror(errno));
+	return -errno;
+}
+
+static int create_kvm_vm(struct vm *vm)
+{
+	int ret;
+
+	vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0UL);
+	if (vm->fd < 0) {
+		log_err("L-0 KVM: KVM_CREATE_VM failed: %s", strerror(errno));
+		return -errno;
+	}
+	struct kvm_pit_config pit = { .flags = 0 };
+
+	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_TSS_ADDR, "L-0 KVM: KVM_SET_TSS_ADDR");
+	if (!ret && ioctl(vm->kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		uint64_t addr = KVM_IDENTITY_MAP_ADDR;
+
+		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&addr,
+			       "L-0 KVM: KVM_SET_IDENTITY_MAP_ADDR");
+	}
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "L-0 interrupts: KVM_CREATE_IRQCHIP");
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "L-0 interrupts: KVM_CREATE_PIT2");
+	return ret;
+}
+
+static int map_memory(struct vm *vm)
+{
+	int ret = gmem_create(&vm->mem, vm->cfg->mem, PCI_HOLE_START);
+
+	if (ret) {
+		log_err("cannot allocate %" PRIu64 " MiB of guest RAM: %s", vm->cfg->mem >> 20, strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+
+		ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&region,
+			       "L-0 nested paging: KVM_SET_USER_MEMORY_REGION");
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int make_irqfd(struct vm *vm, unsigned int gsi, int *fd)
+{
+	struct kvm_irqfd irqfd = { .gsi = gsi };
+
+	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*fd < 0) {
+		log_err("L-2 event channels: eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	irqfd.fd = (uint32_t)*fd;
+	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, "L-2 event channels: KVM_IRQFD");
+}
+
+static int add_devices(struct vm *vm)
+{
+	struct platform_port ports[PLATFORM_NR_PORTS];
+	int ret = make_irqfd(vm, IRQ_COM1, &vm->com1_irq_fd);
+
+	if (ret)
+		return ret;
+	vm->com1_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->com1_room_fd < 0)
+		return -errno;
+	ret = serial8250_init(&vm->com1, STDOUT_FILENO, vm->com1_irq_fd, vm->com1_room_fd);
+	if (!ret)
+		ret = bus_add(&vm->pio, PORT_COM1, SERIAL8250_REGS, &vm->com1.dev);
+	vm->host = (struct dev_host){ .stop = host_stop, .boot_marker = host_boot_marker };
+	platform_init(&vm->platform, &vm->host);
+	platform_ports(&vm->platform, ports);
+	for (int i = 0; !ret && i < PLATFORM_NR_PORTS; i++)
+		ret = bus_add(&vm->pio, ports[i].port, ports[i].len, ports[i].dev);
+	if (ret)
+		log_err("cannot map the platform devices: %s", strerror(-ret));
+	return ret;
+}
+
+/* ACPI tables, GDT and page tables; fills the E820 map the zero page will carry. */
+static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
+{
+	struct acpi_config acpi = { .ncpus = vm->cfg->cpus, .base_gpa = GUEST_ACPI_ADDR };
+	ssize_t n = acpi_build(&acpi, gmem_ptr(&vm->mem, GUEST_ACPI_ADDR, GUEST_ACPI_MAX), GUEST_ACPI_MAX);
+
+	if (n < 0) {
+		log_err("cannot build the ACPI tables for %u vCPUs: %s", vm->cfg->cpus, strerror((int)-n));
+		return (int)n;
+	}
+	*e820_nr = e820_build(vm->mem.size, e820, E820_MAX);
+	if (*e820_nr < 0) {
+		log_err("cannot describe %" PRIu64 " bytes of RAM in the E820 map: %s", vm->mem.size,
+			strerror(-*e820_nr));
+		return *e820_nr;
+	}
+	pagetable_build_gdt(gmem_ptr(&vm->mem, GUEST_GDT_ADDR, GDT_ENTRIES * 8));
+	pagetable_build_identity(gmem_ptr(&vm->mem, GUEST_PML4_ADDR, PAGETABLE_PAGES * 4096), GUEST_PML4_ADDR);
+	return 0;
+}
+
+static int load_guest(struct vm *vm, struct boot_linux_entry *entry)
+{
+	struct e820_entry e820[E820_MAX];
+	char *cmdline = NULL;
+	struct boot_linux_args args;
+	int e820_nr = 0, ret = write_firmware(vm, e820, &e820_nr);
+
+	if (ret)
+		return ret;
+	if (asprintf(&cmdline, "%s%s%s", DEFAULT_CMDLINE, vm->cfg->cmdline ? " " : "",
+		     vm->cfg->cmdline ? vm->cfg->cmdline : "") < 0)
+		return -ENOMEM;
+	args = (struct boot_linux_args){
+		.kernel_path = vm->cfg->kernel, .initrd_path = vm->cfg->initrd, .cmdline = cmdline,
+		.e820 = e820, .e820_nr = e820_nr, .rsdp_gpa = GUEST_ACPI_ADDR,
+	};
+	ret = boot_linux_load(&vm->mem, &args, entry);
+	free(cmdline);
+	return ret;
+}
+
+static int create_vcpus(struct vm *vm, const struct boot_linux_entry *entry)
+{
+	static struct cpuid_table supported;	/* large: kept off the stack, read-only once filled */
+	int ret;
+
+	supported.nent = CPUID_MAX_ENTRIES;
+	if (ioctl(vm->kvm.fd, KVM_GET_SUPPORTED_CPUID, cpuid_kvm(&supported)) < 0) {
+		log_err("L-1 vCPU: KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+		return -errno;
+	}
+	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vm->cfg->cpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		ret = vcpu_create(v, vm, i);
+		if (ret)
+			return ret;
+		vm->nr_vcpus++;
+		ret = vcpu_set_cpuid(v, &supported, vm->cfg->cpus, vm->kvm.tsc_deadline);
+		if (!ret)
+			ret = vcpu_init_lapic(v);
+		/* Application processors wait in KVM for INIT/SIPI, as on hardware. */
+		if (!ret && i == 0)
+			ret = vcpu_set_long_mode(v, entry->rip, entry->zero_page, GUEST_PML4_ADDR, GUEST_GDT_ADDR);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	struct boot_linux_entry entry;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->fd = vm->com1_irq_fd = vm->com1_room_fd = -1;
+	vm->mem.fd = -1;
+	atomic_init(&vm->stopping, 0);
+	bus_init(&vm->pio, "pio", 0xff);	/* an unclaimed port reads all-ones, as on a PC */
+	bus_init(&vm->mmio, "mmio", 0xff);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+	ret = kvm_open(&vm->kvm, cfg->kvm_device);
+	if (ret)
+		return ret;
+	if (cfg->cpus > (unsigned int)vm->kvm.max_vcpus || cfg->cpus > 255) {
+		log_err("--cpus %u: this host's KVM allows at most %d vCPUs (and kvmini 255)", cfg->cpus,
+			vm->kvm.max_vcpus);
+		return -EINVAL;
+	}
+	ret = create_kvm_vm(vm);
+	if (!ret)
+		ret = map_memory(vm);
+	if (!ret)
+		ret = add_devices(vm);
+	if (!ret)
+		ret = load_guest(vm, &entry);
+	if (!ret)
+		ret = create_vcpus(vm, &entry);
+	return ret;
+}
+
+static void log_exit_counts(const struct vm *vm)
+{
+	if (!log_enabled(LOG_INFO))
+		return;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+		char line[512];
+		size_t used = 0;
+
+		for (unsigned int r = 0; r < VCPU_EXIT_REASONS && used < sizeof(line); r++)
+			if (v->exits[r])
+				used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%" PRIu64,
+							 vcpu_exit_name(r), v->exits[r]);
+		log_info("vCPU %u exits:%s", i, used ? line : " none");
+	}
+	log_info("unclaimed accesses: pio %" PRIu64 ", mmio %" PRIu64,
+		 (uint64_t)atomic_load(&vm->pio.unclaimed), (uint64_t)atomic_load(&vm->mmio.unclaimed));
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	if (vm->com1.dev.ops)
+		serial8250_destroy(&vm->com1);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	gmem_destroy(&vm->mem);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	kvm_close(&vm->kvm);
+	if (vm->com1_irq_fd >= 0)
+		close(vm->com1_irq_fd);
+	if (vm->com1_room_fd >= 0)
+		close(vm->com1_room_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+}
+
+/* Bytes read from the console, waiting for room in the UART's receive FIFO. */
+struct console_pump {
+	uint8_t buf[256];
+	size_t len, off;
+	bool eof;
+};
+
+static void console_read(struct vm *vm, struct console *con, struct console_pump *p)
+{
+	enum console_action action;
+	ssize_t n = read(con->in_fd, p->buf, sizeof(p->buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		p->eof = true;	/* the guest keeps running; its console just has no more input */
+		return;
+	}
+	p->len = console_filter(con, p->buf, (size_t)n, &action);
+	p->off = 0;
+	if (action == CONSOLE_HELP && write(STDERR_FILENO, console_help(), strlen(console_help())) < 0)
+		log_warn("cannot print the console help");
+	if (action == CONSOLE_QUIT)
+		vm_stop(vm, VM_EXIT_QUIT, "quit from the console (Ctrl-A x)");
+}
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("eventfd read failed: %s", strerror(errno));
+}
+
+static void handle_signal(struct vm *vm, int sig_fd)
+{
+	struct signalfd_siginfo si;
+	char why[64];
+
+	if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	snprintf(why, sizeof(why), "stopped by signal %s", strsignal((int)si.ssi_signo));
+	log_notice("%s", why);
+	vm_stop(vm, VM_EXIT_SIGNAL_BASE + (int)si.ssi_signo, why);
+}
+
+/* Serves the console until the VM stops: stdin to the UART, as fast as the guest takes it. */
+static void console_loop(struct vm *vm, struct console *con, int sig_fd)
+{
+	struct console_pump p = { .len = 0 };
+
+	while (!atomic_load(&vm->stopping)) {
+		bool waiting = p.off < p.len;
+		struct pollfd fds[3] = {
+			{ .fd = vm->stop_fd, .events = POLLIN },
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = waiting ? vm->com1_room_fd : (p.eof ? -1 : con->in_fd), .events = POLLIN },
+		};
+
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_stop(vm, VM_EXIT_ERROR, "poll on the console failed");
+			break;
+		}
+		if (fds[1].revents)
+			handle_signal(vm, sig_fd);
+		if (fds[2].revents && waiting)
+			drain(vm->com1_room_fd);
+		else if (fds[2].revents)
+			console_read(vm, con, &p);
+		if (p.off < p.len)
+			p.off += serial8250_rx(&vm->com1, p.buf + p.off, p.len - p.off);
+	}
+}
+
+static void empty_handler(int sig)
+{
+	(void)sig;
+}
+
+/* Signals: SIGINT/TERM/HUP are read from a signalfd; SIGUSR1 kicks a vCPU out of KVM_RUN. */
+static int setup_signals(sigset_t *old)
+{
+	struct sigaction sa = { .sa_handler = empty_handler };	/* no SA_RESTART: KVM_RUN returns EINTR */
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+	sigdelset(&set, SIGUSR1);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		log_err("signalfd: %s", strerror(errno));
+	return fd;
+}
+
+int vm_run(struct vm *vm)
+{
+	struct console con;
+	sigset_t old;
+	int sig_fd = setup_signals(&old);
+
+	if (sig_fd < 0)
+		return VM_EXIT_ERROR;
+	if (console_open(&con, STDIN_FILENO) < 0)
+		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		if (vcpu_start(&vm->vcpus[i]) < 0) {
+			vm_stop(vm, VM_EXIT_ERROR, "cannot start the vCPU threads");
+			break;
+		}
+	console_loop(vm, &con, sig_fd);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+	console_close(&con);
+	close(sig_fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (vm->nr_vcpus && vm->vcpus[0].first_run_ns) {
+		uint64_t ns = vm->vcpus[0].first_run_ns - vm->cfg->start_ns;
+
+		log_info("start-up: %" PRIu64 ".%03" PRIu64 " ms from start to the first KVM_RUN", ns / 1000000,
+			 ns / 1000 % 1000);
+	}
+	log_exit_counts(vm);
+	return vm->exit_status;
+}

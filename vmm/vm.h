@@ -1,0 +1,63 @@
+/* vm.h: a virtual machine: its KVM VM, RAM, buses, devices and vCPUs, and how it ends. */
+#ifndef KVMINI_VM_H
+#define KVMINI_VM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../devices/platform.h"
+#include "../devices/serial8250.h"
+#include "bus.h"
+#include "kvm.h"
+#include "mem.h"
+#include "vcpu.h"
+
+/* kvmini's exit statuses (README "Exit status"); debug-exit takes the odd ones, (v << 1) | 1. */
+#define VM_EXIT_POWEROFF	0	/* the guest powered off (ACPI S5) */
+#define VM_EXIT_ERROR		2	/* kvmini's own error: bad command line or input, KVM failure */
+#define VM_EXIT_REBOOT		4	/* the guest asked for a reset */
+#define VM_EXIT_PANIC		6	/* the guest reported a panic through pvpanic */
+#define VM_EXIT_CRASH		8	/* the vCPU cannot go on: triple fault, KVM emulation failure */
+#define VM_EXIT_QUIT		10	/* the user quit from the console (Ctrl-A x) */
+#define VM_EXIT_SIGNAL_BASE	128	/* + signal number, for SIGINT, SIGTERM, SIGHUP */
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;	/* NULL: none */
+	const char *cmdline;	/* appended to the default command line; NULL: none */
+	unsigned int cpus;
+	uint64_t mem;		/* bytes */
+	const char *kvm_device;
+	uint64_t start_ns;	/* CLOCK_MONOTONIC when kvmini started */
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct kvm kvm;
+	int fd;
+	struct gmem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;	/* created so far */
+	struct dev_host host;	/* what devices may ask of this VM */
+	struct serial8250 com1;
+	int com1_irq_fd, com1_room_fd;
+	struct platform platform;
+	int stop_fd;		/* eventfd: the VM is stopping, wakes the console loop */
+	atomic_int stopping;
+	int exit_status;	/* written once, by whoever wins 'stopping' */
+};
+
+/* vm_create: build the whole machine described by (cfg), guest loaded and ready. Returns 0 or -errno (logged). */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* vm_run: run (vm) until it stops; serves the console on stdin/stdout. Returns the exit status. */
+int vm_run(struct vm *vm);
+/* vm_destroy: release everything vm_create took. */
+void vm_destroy(struct vm *vm);
+/* vm_stop: end (vm) with exit (status); (why) is logged. The first call wins. Any thread. */
+void vm_stop(struct vm *vm, int status, const char *why);
+/* vm_now_ns: CLOCK_MONOTONIC in nanoseconds. */
+uint64_t vm_now_ns(void);
+
+#endif
