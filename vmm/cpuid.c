@@ -6,6 +6,7 @@
 
 #define LEAF1_ECX_TSC_DEADLINE	(1u << 24)
 #define LEAF1_EDX_HTT		(1u << 28)
+#define LEAF1_ECX_HYPERVISOR	(1u << 31)
 #define TOPO_LEVEL_SMT		1
 #define TOPO_LEVEL_CORE		2
 
@@ -84,6 +85,8 @@ static void set_leaf1(struct cpuid_table *t, const struct cpuid_topology *topo)
 		e->edx &= ~LEAF1_EDX_HTT;
 	if (topo->tsc_deadline)
 		e->ecx |= LEAF1_ECX_TSC_DEADLINE;
+	/* KVM leaves this to userspace; without it Linux never looks for kvmclock and the PV leaves. */
+	e->ecx |= LEAF1_ECX_HYPERVISOR;
 }
 
 /* Intel's leaf 4: cores per package in EAX[31:26]; caches shared by all cores above level 2. */

@@ -35,7 +35,8 @@ struct cpuid_topology {
 };
 
 /*
- * cpuid_apply_topology: rewrite (t)'s entries for the vCPU described by (topo): APIC IDs in
+ * cpuid_apply_topology: rewrite (t)'s entries for the vCPU described by (topo): the hypervisor
+ * bit, the TSC-deadline timer, APIC IDs in
  * leaves 0x1, 0xb, 0x1f and 0x8000001e, core counts in 0x1, 0x4, 0xb, 0x1f and 0x80000008.
  * Returns 0, or -ENOSPC if the table cannot hold the topology leaves.
  */
