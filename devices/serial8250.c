@@ -185,6 +185,11 @@ static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
 		/* Enabling THRI while the transmitter is empty raises it at once (16550A). */
 		if ((v & IER_THRI) && !(s->ier & IER_THRI))
 			s->thri_pending = true;
+		/* A driver now listening: let held-back console input in. */
+		if ((v & IER_RDI) && !(s->ier & IER_RDI) && s->want_room) {
+			s->want_room = false;
+			signal_fd(s->room_fd);
+		}
 		s->ier = v & 0x0f;
 		return;
 	case IIR_FCR:
@@ -283,7 +288,11 @@ size_t serial8250_rx(struct serial8250 *s, const uint8_t *buf, size_t len)
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	while (n < len && s->rx_count < SERIAL8250_FIFO)
+	/*
+	 * Input waits until the guest's driver enables the receive interrupt: before that, Linux
+	 * clears the FIFO as it starts the port, and what was typed would be lost.
+	 */
+	while ((s->ier & IER_RDI) && n < len && s->rx_count < SERIAL8250_FIFO)
 		rx_push(s, buf[n++]);
 	if (n < len)
 		s->want_room = true;

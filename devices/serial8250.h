@@ -38,7 +38,8 @@ int serial8250_init(struct serial8250 *s, int out_fd, int irq_fd, int room_fd);
 void serial8250_destroy(struct serial8250 *s);
 /*
  * serial8250_rx: receive up to (len) bytes of (buf) on the line. Returns how many fit in the RX
- * FIFO; when that is fewer than (len), room_fd is written once the guest has read some.
+ * FIFO, none while the guest has the receive interrupt disabled; when that is fewer than (len),
+ * room_fd is written once the guest has read some or enabled the interrupt.
  */
 size_t serial8250_rx(struct serial8250 *s, const uint8_t *buf, size_t len);
 
