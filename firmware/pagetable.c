@@ -33,7 +33,7 @@ static uint64_t descriptor(uint64_t flags, uint64_t base, uint64_t limit)
 void pagetable_build_gdt(uint64_t gdt[GDT_ENTRIES])
 {
 	gdt[0] = 0;
-	gdt[1] = 0;
+	gdt[GDT_SEL_CODE32 / 8] = descriptor(0xc09b, 0, 0xfffff);	/* G, D/B, P, code r/x, accessed */
 	gdt[GDT_SEL_CODE64 / 8] = descriptor(0xa09b, 0, 0xfffff);	/* G, L, P, code r/x, accessed */
 	gdt[GDT_SEL_DATA / 8] = descriptor(0xc093, 0, 0xfffff);	/* G, D/B, P, data r/w, accessed */
 	gdt[GDT_SEL_TSS / 8] = descriptor(0x008b, 0, 0x67);		/* P, busy 32/64-bit TSS */

@@ -7,7 +7,8 @@
 #define PAGETABLE_PAGES		6	/* PML4, PDPT, four page directories */
 #define PAGETABLE_MAPPED	0x100000000ULL	/* identity-mapped: the first 4 GiB, 2 MiB pages */
 
-/* GDT selectors, as Linux's boot protocol names them (__BOOT_CS, __BOOT_DS) */
+/* GDT selectors: 0x10 and 0x18 as Linux's boot protocol names them (__BOOT_CS, __BOOT_DS) */
+#define GDT_SEL_CODE32		0x08	/* flat 32-bit code, for Multiboot's protected-mode entry */
 #define GDT_SEL_CODE64		0x10
 #define GDT_SEL_DATA		0x18
 #define GDT_SEL_TSS		0x20
@@ -19,7 +20,7 @@
  * CR3 is (gpa).
  */
 void pagetable_build_identity(uint64_t *pages, uint64_t gpa);
-/* pagetable_build_gdt: the flat GDT (null, null, 64-bit code, data, TSS) in (gdt). */
+/* pagetable_build_gdt: the flat GDT (null, 32-bit code, 64-bit code, data, TSS) in (gdt). */
 void pagetable_build_gdt(uint64_t gdt[GDT_ENTRIES]);
 
 #endif

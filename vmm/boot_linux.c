@@ -16,7 +16,6 @@
 #define LOADED_HIGH		0x01	/* loadflags: a bzImage, loaded at 1 MiB and up */
 #define XLF_KERNEL_64		0x01	/* xloadflags: has the 64-bit entry at load address + 0x200 */
 #define ENTRY_64_OFFSET		0x200
-#define KERNEL_MAX_SIZE		UINT64_C(0x20000000)
 #define MIB			UINT64_C(0x100000)
 
 static uint32_t get16(const uint8_t *p)
@@ -32,7 +31,7 @@ static uint32_t get32(const uint8_t *p)
 static const char *identify_other(const uint8_t *img, size_t len)
 {
 	if (len >= 4 && memcmp(img, "\x7f" "ELF", 4) == 0)
-		return "is an ELF file (a vmlinux?), not a bzImage: boot arch/x86/boot/bzImage instead";
+		return "is an ELF file with no Multiboot header (a vmlinux?): boot arch/x86/boot/bzImage or a Multiboot image";
 	if (len >= 2 && img[0] == 0x1f && img[1] == 0x8b)
 		return "is gzip data, not a bzImage: an initrd given as --kernel?";
 	if (len >= 6 && memcmp(img, "070701", 6) == 0)
@@ -107,62 +106,20 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz, const char
 	return 0;
 }
 
-/* Reads all of (path), at most (max) bytes, into a malloc'd buffer. Returns 0 or -errno. */
-static int read_file(const char *path, uint64_t max, uint8_t **buf, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t done = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		int err = S_ISDIR(st.st_mode) ? -EISDIR : (uint64_t)st.st_size > max ? -EFBIG : -EINVAL;
-
-		close(fd);
-		return err;
-	}
-	*buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	while (*buf && done < (size_t)st.st_size) {
-		ssize_t n = read(fd, *buf + done, (size_t)st.st_size - done);
-
-		if (n <= 0) {
-			int err = n < 0 ? -errno : -EIO;
-
-			free(*buf);
-			close(fd);
-			return err;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	if (!*buf)
-		return -ENOMEM;
-	*len = done;
-	return 0;
-}
-
 /* The top of the RAM that starts at 1 MiB (below the PCI hole). */
 static uint64_t low_ram_top(const struct gmem *m)
 {
 	return m->regions[0].size;
 }
 
-static int load_kernel(struct gmem *m, const char *path, struct bzimage *bz, uint8_t **img,
-		       uint64_t *kernel_end)
+static int load_kernel(struct gmem *m, const struct boot_linux_args *a, struct bzimage *bz, uint64_t *kernel_end)
 {
-	size_t len = 0;
 	const char *why;
-	int ret = read_file(path, KERNEL_MAX_SIZE, img, &len);
+	int ret = bzimage_parse(a->image, a->image_len, bz, &why);
 	uint64_t need;
 
 	if (ret) {
-		log_err("kernel %s: %s", path, ret == -EFBIG ? "larger than 512 MiB: not a kernel" : strerror(-ret));
-		return ret;
-	}
-	ret = bzimage_parse(*img, len, bz, &why);
-	if (ret) {
-		log_err("kernel %s %s", path, why);
+		log_err("kernel %s %s", a->kernel_path, why);
 		return ret;
 	}
 	/* Load where the kernel prefers: it decompresses there in place, needing init_size. */
@@ -170,10 +127,11 @@ static int load_kernel(struct gmem *m, const char *path, struct bzimage *bz, uin
 	if (need > low_ram_top(m)) {
 		log_err("kernel %s needs %" PRIu64 " MiB of guest RAM to decompress (loads at 0x%" PRIx64
 			", needs %u bytes there): give --mem %" PRIu64 "M or more",
-			path, (need + MIB - 1) / MIB, bz->pref_address, bz->init_size, (need + MIB - 1) / MIB + 16);
+			a->kernel_path, (need + MIB - 1) / MIB, bz->pref_address, bz->init_size,
+			(need + MIB - 1) / MIB + 16);
 		return -ENOMEM;
 	}
-	memcpy(gmem_ptr(m, bz->pref_address, bz->kernel_len), *img + bz->setup_len, bz->kernel_len);
+	memcpy(gmem_ptr(m, bz->pref_address, bz->kernel_len), a->image + bz->setup_len, bz->kernel_len);
 	*kernel_end = need;
 	return 0;
 }
@@ -245,10 +203,9 @@ static int write_cmdline(struct gmem *m, const struct bzimage *bz, const char *p
 int boot_linux_load(struct gmem *m, const struct boot_linux_args *a, struct boot_linux_entry *out)
 {
 	struct bzimage bz = { .version = 0 };
-	uint8_t *img = NULL;
 	uint64_t kernel_end, initrd_gpa = 0, initrd_size = 0;
 	struct boot_params_config bp;
-	int ret = load_kernel(m, a->kernel_path, &bz, &img, &kernel_end);
+	int ret = load_kernel(m, a, &bz, &kernel_end);
 
 	if (!ret && a->initrd_path)
 		ret = load_initrd(m, a->initrd_path, &bz, kernel_end, &initrd_gpa, &initrd_size);
@@ -256,7 +213,7 @@ int boot_linux_load(struct gmem *m, const struct boot_linux_args *a, struct boot
 		ret = write_cmdline(m, &bz, a->kernel_path, a->cmdline);
 	if (!ret) {
 		bp = (struct boot_params_config){
-			.setup_hdr = img + BP_SETUP_HDR, .setup_hdr_len = bz.hdr_len,
+			.setup_hdr = a->image + BP_SETUP_HDR, .setup_hdr_len = bz.hdr_len,
 			.cmdline_gpa = GUEST_CMDLINE_ADDR, .initrd_gpa = initrd_gpa, .initrd_size = initrd_size,
 			.e820 = a->e820, .e820_nr = a->e820_nr, .rsdp_gpa = a->rsdp_gpa,
 		};
@@ -264,7 +221,6 @@ int boot_linux_load(struct gmem *m, const struct boot_linux_args *a, struct boot
 		if (ret)
 			log_err("kernel %s: cannot describe this machine in its zero page", a->kernel_path);
 	}
-	free(img);
 	out->rip = bz.pref_address + ENTRY_64_OFFSET;
 	out->zero_page = GUEST_ZERO_PAGE_ADDR;
 	return ret;

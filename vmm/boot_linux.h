@@ -31,7 +31,9 @@ struct bzimage {
 int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz, const char **why);
 
 struct boot_linux_args {
-	const char *kernel_path;
+	const char *kernel_path;	/* for messages */
+	const uint8_t *image;		/* the bzImage's bytes */
+	size_t image_len;
 	const char *initrd_path;	/* NULL: none */
 	const char *cmdline;
 	const struct e820_entry *e820;

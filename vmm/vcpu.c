@@ -121,33 +121,66 @@ static int set_msrs(struct vcpu *v)
 	return ioctl(v->fd, KVM_SET_MSRS, &buf.msrs) == 1 ? 0 : -EIO;
 }
 
-int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3, uint64_t gdt)
+/* Segments from the GDT at (gdt) with (code) as CS; paging and long mode as (cr0, cr4, efer) say. */
+static int set_flat_sregs(struct vcpu *v, struct kvm_segment *code, uint64_t gdt, uint64_t cr0, uint64_t cr3,
+			  uint64_t cr4, uint64_t efer)
 {
 	struct kvm_sregs sregs;
-	struct kvm_regs regs = { .rip = rip, .rsi = rsi, .rflags = 0x2 };
-	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
-		goto fail;
-	flat_segment(&sregs.cs, GDT_SEL_CODE64, 0xb, true);
+		return -errno;
+	sregs.cs = *code;
 	flat_segment(&sregs.ds, GDT_SEL_DATA, 0x3, false);
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
 	sregs.tr = (struct kvm_segment){ .selector = GDT_SEL_TSS, .limit = 0x67, .type = 0xb, .present = 1 };
 	sregs.gdt.base = gdt;
 	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
-	sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
+	sregs.cr0 = cr0;
 	sregs.cr3 = cr3;
-	sregs.cr4 = CR4_PAE;
-	sregs.efer = EFER_LME | EFER_LMA;
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
-	    ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
-		goto fail;
+	sregs.cr4 = cr4;
+	sregs.efer = efer;
+	return ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 ? -errno : 0;
+}
+
+static int set_regs_fpu(struct vcpu *v, struct kvm_regs *regs)
+{
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+
+	if (ioctl(v->fd, KVM_SET_REGS, regs) < 0 || ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
 	if (set_msrs(v) < 0)
 		log_warn("vCPU %u: KVM refused IA32_MISC_ENABLE; going on without fast strings", v->id);
 	return 0;
-fail:
-	log_err("L-1 vCPU: setting vCPU %u's boot registers failed: %s", v->id, strerror(errno));
-	return -errno;
+}
+
+int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3, uint64_t gdt)
+{
+	struct kvm_regs regs = { .rip = rip, .rsi = rsi, .rflags = 0x2 };
+	struct kvm_segment cs;
+	int ret;
+
+	flat_segment(&cs, GDT_SEL_CODE64, 0xb, true);
+	ret = set_flat_sregs(v, &cs, gdt, CR0_PE | CR0_ET | CR0_PG, cr3, CR4_PAE, EFER_LME | EFER_LMA);
+	if (!ret)
+		ret = set_regs_fpu(v, &regs);
+	if (ret)
+		log_err("L-1 vCPU: setting vCPU %u's boot registers failed: %s", v->id, strerror(-ret));
+	return ret;
+}
+
+int vcpu_set_protected_mode(struct vcpu *v, uint32_t eip, uint32_t eax, uint32_t ebx, uint64_t gdt)
+{
+	struct kvm_regs regs = { .rip = eip, .rax = eax, .rbx = ebx, .rflags = 0x2 };
+	struct kvm_segment cs;
+	int ret;
+
+	flat_segment(&cs, GDT_SEL_CODE32, 0xb, false);
+	ret = set_flat_sregs(v, &cs, gdt, CR0_PE | CR0_ET, 0, 0, 0);
+	if (!ret)
+		ret = set_regs_fpu(v, &regs);
+	if (ret)
+		log_err("L-1 vCPU: setting vCPU %u's boot registers failed: %s", v->id, strerror(-ret));
+	return ret;
 }
 
 const char *vcpu_exit_name(unsigned int reason)

@@ -37,6 +37,11 @@ int vcpu_init_lapic(struct vcpu *v);
  * the GDT at (gdt), RSI = (rsi), as Linux's 64-bit boot protocol asks. Returns 0 or -errno.
  */
 int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3, uint64_t gdt);
+/*
+ * vcpu_set_protected_mode: registers for a 32-bit entry at (eip) with paging off, flat segments
+ * from the GDT at (gdt), and EAX = (eax), EBX = (ebx), as Multiboot asks. Returns 0 or -errno.
+ */
+int vcpu_set_protected_mode(struct vcpu *v, uint32_t eip, uint32_t eax, uint32_t ebx, uint64_t gdt);
 /* vcpu_start: run (v) on its own thread until the VM stops. Returns 0 or -errno. */
 int vcpu_start(struct vcpu *v);
 /* vcpu_kick: make (v) leave KVM_RUN promptly, now or at its next entry. Any thread. */

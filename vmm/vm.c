@@ -21,12 +21,15 @@
 #include "../firmware/layout.h"
 #include "../firmware/pagetable.h"
 #include "boot_linux.h"
+#include "boot_multiboot.h"
 #include "console.h"
 #include "cpuid.h"
+#include "file.h"
 #include "log.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
 #define E820_MAX 16
+#define KERNEL_MAX_SIZE UINT64_C(0x20000000)	/* 512 MiB: no kernel is larger */
 
 uint64_t vm_now_ns(void)
 {
@@ -198,28 +201,61 @@ static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
 	return 0;
 }
 
-static int load_guest(struct vm *vm, struct boot_linux_entry *entry)
+/* Where and how the boot vCPU starts: Linux's 64-bit entry or Multiboot's 32-bit one. */
+struct guest_entry {
+	bool multiboot;
+	struct boot_linux_entry linux64;
+	struct multiboot_entry mb;
+};
+
+static int load_linux(struct vm *vm, const uint8_t *img, size_t len, const struct e820_entry *e820, int e820_nr,
+		      struct guest_entry *entry)
 {
-	struct e820_entry e820[E820_MAX];
 	char *cmdline = NULL;
 	struct boot_linux_args args;
-	int e820_nr = 0, ret = write_firmware(vm, e820, &e820_nr);
+	int ret;
 
-	if (ret)
-		return ret;
 	if (asprintf(&cmdline, "%s%s%s", DEFAULT_CMDLINE, vm->cfg->cmdline ? " " : "",
 		     vm->cfg->cmdline ? vm->cfg->cmdline : "") < 0)
 		return -ENOMEM;
 	args = (struct boot_linux_args){
-		.kernel_path = vm->cfg->kernel, .initrd_path = vm->cfg->initrd, .cmdline = cmdline,
-		.e820 = e820, .e820_nr = e820_nr, .rsdp_gpa = GUEST_ACPI_ADDR,
+		.kernel_path = vm->cfg->kernel, .image = img, .image_len = len, .initrd_path = vm->cfg->initrd,
+		.cmdline = cmdline, .e820 = e820, .e820_nr = e820_nr, .rsdp_gpa = GUEST_ACPI_ADDR,
 	};
-	ret = boot_linux_load(&vm->mem, &args, entry);
+	ret = boot_linux_load(&vm->mem, &args, &entry->linux64);
 	free(cmdline);
 	return ret;
 }
 
-static int create_vcpus(struct vm *vm, const struct boot_linux_entry *entry)
+static int load_guest(struct vm *vm, struct guest_entry *entry)
+{
+	struct e820_entry e820[E820_MAX];
+	struct multiboot_args mb;
+	uint8_t *img = NULL;
+	size_t len = 0;
+	int e820_nr = 0, ret = write_firmware(vm, e820, &e820_nr);
+
+	if (ret)
+		return ret;
+	ret = file_read_all(vm->cfg->kernel, KERNEL_MAX_SIZE, &img, &len);
+	if (ret) {
+		log_err("kernel %s: %s", vm->cfg->kernel, file_strerror(ret));
+		return ret;
+	}
+	/* A Multiboot header is looked for first: no bzImage carries one. */
+	mb = (struct multiboot_args){
+		.kernel_path = vm->cfg->kernel, .image = img, .image_len = len, .module_path = vm->cfg->initrd,
+		.cmdline = vm->cfg->cmdline, .e820 = e820, .e820_nr = e820_nr,
+	};
+	ret = multiboot_load(&vm->mem, &mb, &entry->mb);
+	entry->multiboot = ret == 1;
+	if (ret == 0)
+		ret = load_linux(vm, img, len, e820, e820_nr, entry);
+	free(img);
+	return ret < 0 ? ret : 0;
+}
+
+static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 {
 	static struct cpuid_table supported;	/* large: kept off the stack, read-only once filled */
 	int ret;
@@ -243,8 +279,12 @@ static int create_vcpus(struct vm *vm, const struct boot_linux_entry *entry)
 		if (!ret)
 			ret = vcpu_init_lapic(v);
 		/* Application processors wait in KVM for INIT/SIPI, as on hardware. */
-		if (!ret && i == 0)
-			ret = vcpu_set_long_mode(v, entry->rip, entry->zero_page, GUEST_PML4_ADDR, GUEST_GDT_ADDR);
+		if (!ret && i == 0 && entry->multiboot)
+			ret = vcpu_set_protected_mode(v, entry->mb.eip, MULTIBOOT_BOOT_MAGIC, entry->mb.ebx,
+						      GUEST_GDT_ADDR);
+		else if (!ret && i == 0)
+			ret = vcpu_set_long_mode(v, entry->linux64.rip, entry->linux64.zero_page, GUEST_PML4_ADDR,
+						 GUEST_GDT_ADDR);
 		if (ret)
 			return ret;
 	}
@@ -253,7 +293,7 @@ static int create_vcpus(struct vm *vm, const struct boot_linux_entry *entry)
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
-	struct boot_linux_entry entry;
+	struct guest_entry entry;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));

@@ -1,0 +1,17 @@
+/* file.h: reading the user's image files, with the checks every loader needs. */
+#ifndef KVMINI_FILE_H
+#define KVMINI_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * file_read_all: all of regular file (path), at most (max) bytes, into a malloc'd (*buf) of
+ * (*len) bytes. Returns 0, -EISDIR, -EINVAL (not a regular file), -EFBIG (over max), -EIO
+ * (shorter than it said), -ENOMEM or another -errno.
+ */
+int file_read_all(const char *path, uint64_t max, uint8_t **buf, size_t *len);
+/* file_strerror: (err) from file_read_all as words for a message. */
+const char *file_strerror(int err);
+
+#endif
