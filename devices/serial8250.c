@@ -100,6 +100,21 @@ static void transmit(struct serial8250 *s, uint8_t c)
 	}
 }
 
+/* The FIFO has room again: wake the console thread if it waits for that. */
+static void room_freed(struct serial8250 *s)
+{
+	if (s->want_room) {
+		s->want_room = false;
+		signal_fd(s->room_fd);
+	}
+}
+
+static void rx_clear(struct serial8250 *s)
+{
+	s->rx_head = s->rx_count = 0;
+	room_freed(s);
+}
+
 static uint8_t rx_pop(struct serial8250 *s)
 {
 	uint8_t c;
@@ -109,10 +124,7 @@ static uint8_t rx_pop(struct serial8250 *s)
 	c = s->rx[s->rx_head];
 	s->rx_head = (s->rx_head + 1) % SERIAL8250_FIFO;
 	s->rx_count--;
-	if (s->want_room) {
-		s->want_room = false;
-		signal_fd(s->room_fd);
-	}
+	room_freed(s);
 	return c;
 }
 
@@ -186,16 +198,14 @@ static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
 		if ((v & IER_THRI) && !(s->ier & IER_THRI))
 			s->thri_pending = true;
 		/* A driver now listening: let held-back console input in. */
-		if ((v & IER_RDI) && !(s->ier & IER_RDI) && s->want_room) {
-			s->want_room = false;
-			signal_fd(s->room_fd);
-		}
+		if ((v & IER_RDI) && !(s->ier & IER_RDI))
+			room_freed(s);
 		s->ier = v & 0x0f;
 		return;
 	case IIR_FCR:
 		s->fcr = v & (FCR_ENABLE | 0xc0);
 		if (v & FCR_CLEAR_RX)
-			s->rx_count = 0;
+			rx_clear(s);
 		return;
 	case LCR:
 		s->lcr = v;
@@ -243,7 +253,7 @@ static void reset_locked(struct serial8250 *s)
 	s->dlm = 0;
 	s->thri_pending = false;
 	s->irq_line = false;
-	s->rx_head = s->rx_count = 0;
+	rx_clear(s);
 }
 
 static void serial_reset(struct dev *d)

@@ -33,6 +33,7 @@ int boot_params_build(uint8_t *zp, const struct boot_params_config *c)
 	put32(zp + HDR_RAMDISK_SIZE, (uint32_t)c->initrd_size);
 	put64(zp + BP_ACPI_RSDP_ADDR, c->rsdp_gpa);
 	zp[BP_E820_ENTRIES] = (uint8_t)c->e820_nr;
-	memcpy(zp + BP_E820_TABLE, c->e820, (size_t)c->e820_nr * sizeof(struct e820_entry));
+	if (c->e820_nr)
+		memcpy(zp + BP_E820_TABLE, c->e820, (size_t)c->e820_nr * sizeof(struct e820_entry));
 	return 0;
 }

@@ -163,16 +163,26 @@ static const struct option run_options[] = {
 	{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 };
 
+/* Names the option getopt stopped at: a long one as written, a short one by its letter (it may sit in a group). */
+static void bad_option(int opt, const char *arg)
+{
+	const char *what = opt == '?' ? "unknown option" : "missing value for";
+
+	if (strncmp(arg, "--", 2) != 0 && optopt)
+		log_err("run: %s '-%c': see 'kvmini run --help'", what, optopt);
+	else
+		log_err("run: %s '%s': see 'kvmini run --help'", what, arg);
+}
+
 static int parse_run(int argc, char **argv, struct cli *c)
 {
 	int opt;
 
-	optind = 1;	/* argv[0] is "run" */
+	optind = 0;	/* 0, not 1: glibc then also forgets a half-parsed group of short options */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":k:i:a:c:m:vqh", run_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
-			log_err("run: %s '%s': see 'kvmini run --help'",
-				opt == '?' ? "unknown option" : "missing value for", argv[optind - 1]);
+			bad_option(opt, argv[optind - 1]);
 			return -EINVAL;
 		}
 		if (parse_option(c, opt, optarg) < 0)
@@ -193,7 +203,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 {
 	*c = (struct cli){
 		.action = CLI_RUN,
-		.vm = { .cpus = CLI_DEFAULT_CPUS, .mem = CLI_DEFAULT_MEM, .kvm_device = "/dev/kvm" },
+		.vm = { .cpus = CLI_DEFAULT_CPUS, .mem = CLI_DEFAULT_MEM, .kvm_device = "/dev/kvm",
+			.console_fd = STDOUT_FILENO, .console_input = true },
 	};
 	if (argc < 2) {
 		log_err("no command: try 'kvmini run --kernel BZIMAGE' or 'kvmini --help'");
