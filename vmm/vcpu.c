@@ -289,6 +289,21 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
+/*
+ * KVM_NMI waits for the vCPU's mutex, which KVM_RUN holds: so the vCPU's own thread injects it,
+ * after vcpu_request_nmi() kicked it out. Returns -1 when the VM is stopping meanwhile.
+ */
+static int inject_nmi(struct vcpu *v)
+{
+	((volatile struct kvm_run *)v->run)->immediate_exit = 0;
+	/* A stop that set immediate_exit before we cleared it has already set 'stopping'. */
+	if (atomic_load(&v->vm->stopping))
+		return -1;
+	if (ioctl(v->fd, KVM_NMI) < 0)
+		log_warn("vCPU %u: KVM_NMI failed: %s", v->id, strerror(errno));
+	return 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -301,6 +316,8 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&kick, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	while (!atomic_load_explicit(&v->vm->stopping, memory_order_acquire)) {
+		if (atomic_exchange(&v->nmi_pending, false) && inject_nmi(v) < 0)
+			break;
 		if (!v->first_run_ns)
 			v->first_run_ns = vm_now_ns();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -336,4 +353,10 @@ void vcpu_kick(struct vcpu *v)
 	((volatile struct kvm_run *)v->run)->immediate_exit = 1;
 	if (v->started)
 		pthread_kill(v->thread, SIGUSR1);
+}
+
+void vcpu_request_nmi(struct vcpu *v)
+{
+	atomic_store(&v->nmi_pending, true);
+	vcpu_kick(v);
 }

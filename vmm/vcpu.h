@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct vcpu {
 	struct kvm_run *run;	/* shared with KVM; immediate_exit is written by other threads */
 	pthread_t thread;
 	bool started;
+	atomic_bool nmi_pending;	/* vcpu_request_nmi() asked; injected before the next entry */
 	/* Written by this vCPU's thread only; read after it is joined. */
 	uint64_t exits[VCPU_EXIT_REASONS];
 	uint64_t first_run_ns;	/* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
@@ -46,6 +48,8 @@ int vcpu_set_protected_mode(struct vcpu *v, uint32_t eip, uint32_t eax, uint32_t
 int vcpu_start(struct vcpu *v);
 /* vcpu_kick: make (v) leave KVM_RUN promptly, now or at its next entry. Any thread. */
 void vcpu_kick(struct vcpu *v);
+/* vcpu_request_nmi: inject an NMI into (v), getting it out of KVM_RUN to do so (a halted vCPU too). */
+void vcpu_request_nmi(struct vcpu *v);
 /* vcpu_exit_name: a KVM_EXIT_* reason as text. */
 const char *vcpu_exit_name(unsigned int reason);
 

@@ -167,7 +167,7 @@ static int add_devices(struct vm *vm)
 	vm->com1_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->com1_room_fd < 0)
 		return -errno;
-	ret = serial8250_init(&vm->com1, STDOUT_FILENO, vm->com1_irq_fd, vm->com1_room_fd);
+	ret = serial8250_init(&vm->com1, vm->cfg->console_fd, vm->com1_irq_fd, vm->com1_room_fd);
 	if (!ret)
 		ret = bus_add(&vm->pio, PORT_COM1, SERIAL8250_REGS, &vm->com1.dev);
 	vm->host = (struct dev_host){ .stop = host_stop, .boot_marker = host_boot_marker };
@@ -417,7 +417,7 @@ static void handle_signal(struct vm *vm, int sig_fd)
 /* Serves the console until the VM stops: stdin to the UART, as fast as the guest takes it. */
 static void console_loop(struct vm *vm, struct console *con, int sig_fd)
 {
-	struct console_pump p = { .len = 0 };
+	struct console_pump p = { .eof = !vm->cfg->console_input };
 
 	while (!atomic_load(&vm->stopping)) {
 		bool waiting = p.off < p.len;
@@ -478,7 +478,7 @@ int vm_run(struct vm *vm)
 
 	if (sig_fd < 0)
 		return VM_EXIT_ERROR;
-	if (console_open(&con, STDIN_FILENO) < 0)
+	if (console_open(&con, vm->cfg->console_input ? STDIN_FILENO : -1) < 0)
 		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu_start(&vm->vcpus[i]) < 0) {

@@ -3,6 +3,7 @@
 #define KVMINI_VM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../devices/platform.h"
@@ -29,6 +30,8 @@ struct vm_config {
 	uint64_t mem;		/* bytes */
 	const char *kvm_device;
 	uint64_t start_ns;	/* CLOCK_MONOTONIC when kvmini started */
+	int console_fd;		/* where the guest's console output goes */
+	bool console_input;	/* serve stdin to the guest's console */
 };
 
 struct vm {

@@ -402,10 +402,9 @@ Test(cli, parse_twice_starts_afresh_after_a_successful_parse)
 }
 
 /*
- * MODULE BUG (vmm/cli.c parse_run: `optind = 1`): glibc's getopt keeps its position inside a
- * group of short options ("-zq") across calls and only forgets it when optind is set to 0.
- * After an error at 'z', the next cli_parse() goes on with the stale "q" and skips its own
- * first argument. Fix: `optind = 0;` (glibc: full reinitialisation, then starts at argv[1]).
+ * Regression: glibc's getopt keeps its position inside a group of short options ("-zq") across
+ * calls and only forgets it when optind is set to 0, so a parse after an error at 'z' must not
+ * go on with the stale "q".
  */
 Test(cli, parse_after_an_error_inside_grouped_short_options_starts_afresh)
 {
@@ -460,10 +459,8 @@ Test(cli, option_missing_its_value_is_named_in_the_error)
 }
 
 /*
- * MODULE BUG (vmm/cli.c parse_run, the log_err for '?'): an unknown short option that is not
- * the last of its group ("-zv") leaves optind on its argument, so argv[optind - 1] is the
- * argument before it and the message blames 'k'. Fix: when opt == '?' and optopt != 0, name
- * the option as "-%c" with optopt; keep argv[optind - 1] for long options (optopt == 0).
+ * Regression: an unknown short option that is not the last of its group ("-zv") leaves optind
+ * on its argument, so argv[optind - 1] is the argument before it; the error must name '-z'.
  */
 Test(cli, unknown_short_option_inside_a_group_is_named_in_the_error)
 {

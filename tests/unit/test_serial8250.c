@@ -371,13 +371,8 @@ Test(serial8250, room_fd_not_written_when_rx_took_everything)
 }
 
 /*
- * MODULE BUG (devices/serial8250.c reg_write, case IIR_FCR, `s->rx_count = 0`): clearing the
- * RX FIFO frees all of it but never writes room_fd, and an empty FIFO's RBR read (rx_pop)
- * returns before signalling. vm.c's console loop, once serial8250_rx() fell short, polls only
- * room_fd, so typed input stops for good when a guest clears its FIFO while the receive
- * interrupt stays enabled (re-enabling IER_RDI does signal). Fix: signal room there (and in
- * reset_locked), e.g. a helper rx_clear() that zeroes rx_head/rx_count and, if want_room,
- * clears it and signal_fd(room_fd).
+ * Regression: clearing the RX FIFO after serial8250_rx() fell short must write room_fd, or the
+ * console loop (which then waits only on room_fd) would stop passing input for good.
  */
 Test(serial8250, fifo_clear_after_a_short_rx_writes_room_fd)
 {
