@@ -1,8 +1,10 @@
 /* main.c: kvmini's entry point: parse the command line, build the VM, run it, exit with its status. */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "log.h"
 #include "vm.h"
@@ -25,6 +27,9 @@ int main(int argc, char **argv)
 	uint64_t start_ns = vm_now_ns();
 	int status;
 
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && strcmp(argv[1], "bench") == 0)
+		return bench_main(argc - 1, argv + 1, start_ns);
 	if (cli_parse(argc, argv, &cli) < 0)
 		return VM_EXIT_ERROR;
 	if (cli.action == CLI_HELP) {
@@ -39,8 +44,6 @@ int main(int argc, char **argv)
 				  cli.verbosity == 1 ? LOG_INFO : LOG_DEBUG);
 	if (cli_check_mem(cli.vm.mem, host_ram()) < 0)
 		return VM_EXIT_ERROR;
-	/* A console reader that went away must not kill kvmini: the serial model reports it. */
-	signal(SIGPIPE, SIG_IGN);
 	cli.vm.start_ns = start_ns;
 	if (vm_create(&vm, &cli.vm) < 0)
 		status = VM_EXIT_ERROR;
