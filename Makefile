@@ -15,7 +15,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all guest test test-unit test-integration demo clean setup format format-check
-all: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
+all: $(BUILD)/kvmini $(BUILD)/kvmini-san guest $(BUILD)/tests/exit-floor
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -44,8 +44,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkvmini-san.a
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Ifirmware -Ivmm -Idevices $< $(BUILD)/libkvmini-san.a \
 		-lcriterion $(LDLIBS) -o $@
 
+# Guest programs: the test initramfs and the bare-metal exit-latency guest (their scripts rebuild as needed).
 guest:
 	guest/build $(BUILD)
+	guest/exitlat/build $(BUILD)/guest
+
+# The floor for a userspace exit: a raw KVM program, the benchmark's peer.
+$(BUILD)/tests/exit-floor: tests/bench/exit_floor.c vmm/stats.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ivmm -Iguest/exitlat $^ -o $@
 
 test: test-unit test-integration
 
