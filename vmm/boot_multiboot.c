@@ -217,6 +217,9 @@ static int load_module(struct gmem *m, const char *path, uint64_t image_end, uin
 		goto fail;
 	}
 	size = (uint64_t)st.st_size;
+	/* After a kernel below 640 KiB: skip the EBDA and BIOS area, reserved and holding ACPI. */
+	if (start < GUEST_HIGH_RAM_START && start + size > GUEST_EBDA_START)
+		start = GUEST_HIGH_RAM_START;
 	if (start + size > m->regions[0].size || !gmem_ptr(m, start, size)) {
 		log_err("module %s (%" PRIu64 " KiB) does not fit in guest RAM after the kernel: give more --mem", path,
 			size >> 10);
