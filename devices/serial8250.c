@@ -8,38 +8,6 @@
 
 #include "../vmm/log.h"
 
-/* Register offsets (DLAB = 0 unless noted) */
-#define RBR_THR	0
-#define IER	1	/* DLM with DLAB */
-#define IIR_FCR	2
-#define LCR	3
-#define MCR	4
-#define LSR	5
-#define MSR	6
-#define SCR	7
-
-#define IER_RDI		0x01
-#define IER_THRI	0x02
-#define IIR_NO_INT	0x01
-#define IIR_THRI	0x02
-#define IIR_RDI		0x04
-#define IIR_FIFO_ON	0xc0
-#define FCR_ENABLE	0x01
-#define FCR_CLEAR_RX	0x02
-#define LCR_DLAB	0x80
-#define LSR_DR		0x01
-#define LSR_THRE	0x20
-#define LSR_TEMT	0x40
-#define MCR_DTR		0x01
-#define MCR_RTS		0x02
-#define MCR_OUT1	0x04
-#define MCR_OUT2	0x08	/* gates the interrupt onto the bus, as on a PC */
-#define MCR_LOOP	0x10
-#define MSR_CTS		0x10
-#define MSR_DSR		0x20
-#define MSR_RI		0x40
-#define MSR_DCD		0x80
-
 static void signal_fd(int fd)
 {
 	uint64_t one = 1;
@@ -50,19 +18,19 @@ static void signal_fd(int fd)
 
 static uint8_t iir(const struct serial8250 *s)
 {
-	uint8_t fifo = (s->fcr & FCR_ENABLE) ? IIR_FIFO_ON : 0;
+	uint8_t fifo = (s->fcr & UART_FCR_ENABLE) ? UART_IIR_FIFO_ON : 0;
 
-	if ((s->ier & IER_RDI) && s->rx_count)
-		return fifo | IIR_RDI;
-	if ((s->ier & IER_THRI) && s->thri_pending)
-		return fifo | IIR_THRI;
-	return fifo | IIR_NO_INT;
+	if ((s->ier & UART_IER_RDI) && s->rx_count)
+		return fifo | UART_IIR_RDI;
+	if ((s->ier & UART_IER_THRI) && s->thri_pending)
+		return fifo | UART_IIR_THRI;
+	return fifo | UART_IIR_NO_INT;
 }
 
 /* The line follows the pending state; an edge-triggered IOAPIC pin sees each rising edge. */
 static void update_irq(struct serial8250 *s)
 {
-	bool line = !(iir(s) & IIR_NO_INT) && (s->mcr & MCR_OUT2);
+	bool line = !(iir(s) & UART_IIR_NO_INT) && (s->mcr & UART_MCR_OUT2);
 
 	if (line && !s->irq_line)
 		signal_fd(s->irq_fd);
@@ -78,7 +46,7 @@ static void rx_push(struct serial8250 *s, uint8_t c)
 
 static void transmit(struct serial8250 *s, uint8_t c)
 {
-	if (s->mcr & MCR_LOOP) {
+	if (s->mcr & UART_MCR_LOOP) {
 		if (s->rx_count < SERIAL8250_FIFO)
 			rx_push(s, c);
 		return;
@@ -132,44 +100,44 @@ static uint8_t msr(const struct serial8250 *s)
 {
 	uint8_t v = 0;
 
-	if (!(s->mcr & MCR_LOOP))
-		return MSR_DCD | MSR_DSR | MSR_CTS;
+	if (!(s->mcr & UART_MCR_LOOP))
+		return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
 	/* Loopback wires the modem outputs back to the inputs; Linux probes the UART by this. */
-	if (s->mcr & MCR_RTS)
-		v |= MSR_CTS;
-	if (s->mcr & MCR_DTR)
-		v |= MSR_DSR;
-	if (s->mcr & MCR_OUT1)
-		v |= MSR_RI;
-	if (s->mcr & MCR_OUT2)
-		v |= MSR_DCD;
+	if (s->mcr & UART_MCR_RTS)
+		v |= UART_MSR_CTS;
+	if (s->mcr & UART_MCR_DTR)
+		v |= UART_MSR_DSR;
+	if (s->mcr & UART_MCR_OUT1)
+		v |= UART_MSR_RI;
+	if (s->mcr & UART_MCR_OUT2)
+		v |= UART_MSR_DCD;
 	return v;
 }
 
 static uint8_t reg_read(struct serial8250 *s, uint64_t off)
 {
-	bool dlab = s->lcr & LCR_DLAB;
+	bool dlab = s->lcr & UART_LCR_DLAB;
 	uint8_t v;
 
 	switch (off) {
-	case RBR_THR:
+	case UART_RBR_THR:
 		return dlab ? s->dll : rx_pop(s);
-	case IER:
+	case UART_IER:
 		return dlab ? s->dlm : s->ier;
-	case IIR_FCR:
+	case UART_IIR_FCR:
 		v = iir(s);
 		/* Reading IIR acknowledges a THR-empty interrupt. */
-		if ((v & 0x0f) == IIR_THRI)
+		if ((v & 0x0f) == UART_IIR_THRI)
 			s->thri_pending = false;
 		return v;
-	case LCR:
+	case UART_LCR:
 		return s->lcr;
-	case MCR:
+	case UART_MCR:
 		return s->mcr;
-	case LSR:
+	case UART_LSR:
 		/* Transmission is instantaneous: the transmitter is always empty. */
-		return LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
-	case MSR:
+		return UART_LSR_THRE | UART_LSR_TEMT | (s->rx_count ? UART_LSR_DR : 0);
+	case UART_MSR:
 		return msr(s);
 	default:
 		return s->scr;
@@ -178,10 +146,10 @@ static uint8_t reg_read(struct serial8250 *s, uint64_t off)
 
 static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
 {
-	bool dlab = s->lcr & LCR_DLAB;
+	bool dlab = s->lcr & UART_LCR_DLAB;
 
 	switch (off) {
-	case RBR_THR:
+	case UART_RBR_THR:
 		if (dlab) {
 			s->dll = v;
 			return;
@@ -189,35 +157,35 @@ static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
 		transmit(s, v);
 		s->thri_pending = true;
 		return;
-	case IER:
+	case UART_IER:
 		if (dlab) {
 			s->dlm = v;
 			return;
 		}
 		/* Enabling THRI while the transmitter is empty raises it at once (16550A). */
-		if ((v & IER_THRI) && !(s->ier & IER_THRI))
+		if ((v & UART_IER_THRI) && !(s->ier & UART_IER_THRI))
 			s->thri_pending = true;
 		/* A driver now listening: let held-back console input in. */
-		if ((v & IER_RDI) && !(s->ier & IER_RDI))
+		if ((v & UART_IER_RDI) && !(s->ier & UART_IER_RDI))
 			room_freed(s);
 		s->ier = v & 0x0f;
 		return;
-	case IIR_FCR:
-		s->fcr = v & (FCR_ENABLE | 0xc0);
-		if (v & FCR_CLEAR_RX)
+	case UART_IIR_FCR:
+		s->fcr = v & (UART_FCR_ENABLE | 0xc0);
+		if (v & UART_FCR_CLEAR_RX)
 			rx_clear(s);
 		return;
-	case LCR:
+	case UART_LCR:
 		s->lcr = v;
 		return;
-	case MCR:
+	case UART_MCR:
 		s->mcr = v & 0x1f;
 		return;
-	case SCR:
+	case UART_SCR:
 		s->scr = v;
 		return;
 	default:
-		return;	/* LSR and MSR are read-only */
+		return;	/* UART_LSR and UART_MSR are read-only */
 	}
 }
 
@@ -302,7 +270,7 @@ size_t serial8250_rx(struct serial8250 *s, const uint8_t *buf, size_t len)
 	 * Input waits until the guest's driver enables the receive interrupt: before that, Linux
 	 * clears the FIFO as it starts the port, and what was typed would be lost.
 	 */
-	while ((s->ier & IER_RDI) && n < len && s->rx_count < SERIAL8250_FIFO)
+	while ((s->ier & UART_IER_RDI) && n < len && s->rx_count < SERIAL8250_FIFO)
 		rx_push(s, buf[n++]);
 	if (n < len)
 		s->want_room = true;

@@ -10,26 +10,6 @@
 
 #include "serial8250.h"
 
-/* Registers (DLAB = 0 unless noted) and their bits, as a guest driver names them */
-#define RBR_THR	   0
-#define IER	   1
-#define IIR_FCR	   2
-#define LCR	   3
-#define MCR	   4
-#define LSR	   5
-#define MSR	   6
-#define SCR	   7
-#define IER_RDI	   0x01
-#define IER_THRI   0x02
-#define IIR_NO_INT 0x01
-#define IIR_THRI   0x02
-#define IIR_RDI	   0x04
-#define LCR_DLAB   0x80
-#define LSR_DR	   0x01
-#define LSR_THRE   0x20
-#define LSR_TEMT   0x40
-#define MCR_OUT2   0x08
-#define MCR_LOOP   0x10
 
 static struct serial8250 s;
 static int out_pipe[2];
@@ -104,8 +84,8 @@ Test(serial8250, thr_write_reaches_the_pipe)
 {
 	char buf[8];
 
-	wr(RBR_THR, 'h');
-	wr(RBR_THR, 'i');
+	wr(UART_RBR_THR, 'h');
+	wr(UART_RBR_THR, 'i');
 	cr_assert_eq(output(buf, sizeof(buf)), 2);
 	cr_assert_eq(buf[0], 'h');
 	cr_assert_eq(buf[1], 'i');
@@ -114,206 +94,206 @@ Test(serial8250, thr_write_reaches_the_pipe)
 
 Test(serial8250, lsr_shows_transmitter_empty_and_no_data)
 {
-	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
-	wr(RBR_THR, 'x');
-	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
+	cr_assert_eq(rd(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
+	wr(UART_RBR_THR, 'x');
+	cr_assert_eq(rd(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
 }
 
 Test(serial8250, reset_state_is_8n1_at_9600_baud)
 {
-	cr_assert_eq(rd(LCR), 0x03);
-	wr(LCR, 0x83);
-	cr_assert_eq(rd(RBR_THR), 0x0c);
-	cr_assert_eq(rd(IER), 0x00);
+	cr_assert_eq(rd(UART_LCR), 0x03);
+	wr(UART_LCR, 0x83);
+	cr_assert_eq(rd(UART_RBR_THR), 0x0c);
+	cr_assert_eq(rd(UART_IER), 0x00);
 }
 
 Test(serial8250, dlab_selects_the_divisor_latch)
 {
 	char buf[4];
 
-	wr(LCR, 0x80 | 0x03);
-	wr(RBR_THR, 0x01); /* DLL: 115200 baud */
-	wr(IER, 0x02);	   /* DLM */
-	cr_assert_eq(rd(RBR_THR), 0x01);
-	cr_assert_eq(rd(IER), 0x02);
+	wr(UART_LCR, 0x80 | 0x03);
+	wr(UART_RBR_THR, 0x01); /* DLL: 115200 baud */
+	wr(UART_IER, 0x02);	   /* DLM */
+	cr_assert_eq(rd(UART_RBR_THR), 0x01);
+	cr_assert_eq(rd(UART_IER), 0x02);
 	cr_assert_eq(output(buf, sizeof(buf)), 0, "a DLL write was transmitted");
-	wr(LCR, 0x03);
-	cr_assert_eq(rd(IER), 0x00, "a DLM write reached IER");
-	wr(LCR, 0x83);
-	cr_assert_eq(rd(RBR_THR), 0x01, "DLL lost when DLAB was cleared");
+	wr(UART_LCR, 0x03);
+	cr_assert_eq(rd(UART_IER), 0x00, "a DLM write reached UART_IER");
+	wr(UART_LCR, 0x83);
+	cr_assert_eq(rd(UART_RBR_THR), 0x01, "DLL lost when DLAB was cleared");
 }
 
 Test(serial8250, scratch_register_keeps_what_was_written)
 {
-	wr(SCR, 0x5a);
-	cr_assert_eq(rd(SCR), 0x5a);
-	wr(SCR, 0xa5);
-	cr_assert_eq(rd(SCR), 0xa5);
+	wr(UART_SCR, 0x5a);
+	cr_assert_eq(rd(UART_SCR), 0x5a);
+	wr(UART_SCR, 0xa5);
+	cr_assert_eq(rd(UART_SCR), 0xa5);
 }
 
 Test(serial8250, iir_without_fifo_and_interrupt_is_0x01)
 {
-	cr_assert_eq(rd(IIR_FCR), IIR_NO_INT);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_NO_INT);
 }
 
 Test(serial8250, fifo_enable_shows_0xc0_in_iir)
 {
-	wr(IIR_FCR, 0x07);
-	cr_assert_eq(rd(IIR_FCR), 0xc0 | IIR_NO_INT);
-	wr(IIR_FCR, 0x00);
-	cr_assert_eq(rd(IIR_FCR), IIR_NO_INT);
+	wr(UART_IIR_FCR, 0x07);
+	cr_assert_eq(rd(UART_IIR_FCR), 0xc0 | UART_IIR_NO_INT);
+	wr(UART_IIR_FCR, 0x00);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_NO_INT);
 }
 
 Test(serial8250, msr_without_loopback_reports_carrier_dsr_and_cts)
 {
-	cr_assert_eq(rd(MSR), 0xb0);
+	cr_assert_eq(rd(UART_MSR), 0xb0);
 }
 
 Test(serial8250, loopback_mcr_0x1a_gives_msr_0x90_as_linux_probes)
 {
-	wr(MCR, 0x1a); /* LOOP | OUT2 | RTS */
-	cr_assert_eq(rd(MSR), 0x90);
-	cr_assert_eq(rd(MCR), 0x1a);
+	wr(UART_MCR, 0x1a); /* LOOP | OUT2 | RTS */
+	cr_assert_eq(rd(UART_MSR), 0x90);
+	cr_assert_eq(rd(UART_MCR), 0x1a);
 }
 
 Test(serial8250, loopback_mcr_0x1f_gives_msr_0xf0)
 {
-	wr(MCR, 0x1f);
-	cr_assert_eq(rd(MSR), 0xf0);
+	wr(UART_MCR, 0x1f);
+	cr_assert_eq(rd(UART_MSR), 0xf0);
 }
 
 Test(serial8250, loopback_sends_tx_to_rx_not_to_the_pipe)
 {
 	char buf[4];
 
-	wr(MCR, MCR_LOOP);
-	wr(RBR_THR, 'L');
+	wr(UART_MCR, UART_MCR_LOOP);
+	wr(UART_RBR_THR, 'L');
 	cr_assert_eq(output(buf, sizeof(buf)), 0);
-	cr_assert(rd(LSR) & LSR_DR);
-	cr_assert_eq(rd(RBR_THR), 'L');
-	cr_assert_not(rd(LSR) & LSR_DR);
+	cr_assert(rd(UART_LSR) & UART_LSR_DR);
+	cr_assert_eq(rd(UART_RBR_THR), 'L');
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 }
 
 Test(serial8250, rx_fills_at_most_the_16_byte_fifo)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(rx("0123456789abcdefXYZ"), 16);
 	cr_assert_eq(rx("more"), 0);
 }
 
 Test(serial8250, rx_sets_lsr_dr)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(rx("a"), 1);
-	cr_assert_eq(rd(LSR), LSR_DR | LSR_THRE | LSR_TEMT);
+	cr_assert_eq(rd(UART_LSR), UART_LSR_DR | UART_LSR_THRE | UART_LSR_TEMT);
 }
 
 Test(serial8250, rx_shows_rdi_in_iir_when_ier_enables_it)
 {
-	wr(IER, IER_RDI);
-	cr_assert_eq(rd(IIR_FCR), IIR_NO_INT);
+	wr(UART_IER, UART_IER_RDI);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_NO_INT);
 	rx("a");
-	cr_assert_eq(rd(IIR_FCR), IIR_RDI);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_RDI);
 }
 
 Test(serial8250, rx_takes_nothing_while_ier_disables_rdi)
 {
 	cr_assert_eq(rx("abc"), 0);
-	cr_assert_not(rd(LSR) & LSR_DR);
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 }
 
 Test(serial8250, enabling_rdi_after_a_refused_rx_writes_room_fd)
 {
 	cr_assert_eq(rx("abc"), 0);
 	cr_assert_eq(edges(room_fd), 0);
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(edges(room_fd), 1);
 	cr_assert_eq(rx("abc"), 3);
 }
 
 Test(serial8250, enabling_rdi_without_a_refused_rx_does_not_write_room_fd)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(edges(room_fd), 0);
 }
 
 Test(serial8250, data_without_rdi_enabled_shows_no_interrupt_in_iir)
 {
-	wr(MCR, MCR_LOOP);
-	wr(RBR_THR, 'L');
-	cr_assert(rd(LSR) & LSR_DR);
-	cr_assert_eq(rd(IIR_FCR), IIR_NO_INT);
+	wr(UART_MCR, UART_MCR_LOOP);
+	wr(UART_RBR_THR, 'L');
+	cr_assert(rd(UART_LSR) & UART_LSR_DR);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_NO_INT);
 }
 
 Test(serial8250, rdi_takes_priority_over_thri)
 {
-	wr(IER, IER_RDI | IER_THRI);
+	wr(UART_IER, UART_IER_RDI | UART_IER_THRI);
 	rx("a");
-	cr_assert_eq(rd(IIR_FCR), IIR_RDI);
-	rd(RBR_THR);
-	cr_assert_eq(rd(IIR_FCR), IIR_THRI, "THRI lost while RDI was shown");
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_RDI);
+	rd(UART_RBR_THR);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_THRI, "THRI lost while RDI was shown");
 }
 
 Test(serial8250, reading_rbr_drains_the_fifo_in_order)
 {
 	const char *in = "0123456789abcdef";
 
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(rx(in), 16);
 	for (int i = 0; i < 16; i++)
-		cr_assert_eq(rd(RBR_THR), (uint8_t)in[i], "byte %d", i);
-	cr_assert_not(rd(LSR) & LSR_DR);
-	cr_assert_eq(rd(RBR_THR), 0, "an empty FIFO read as nonzero");
+		cr_assert_eq(rd(UART_RBR_THR), (uint8_t)in[i], "byte %d", i);
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
+	cr_assert_eq(rd(UART_RBR_THR), 0, "an empty FIFO read as nonzero");
 }
 
 Test(serial8250, fifo_wraps_around_in_order)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	rx("0123456789ab");
 	for (int i = 0; i < 10; i++)
-		rd(RBR_THR);
+		rd(UART_RBR_THR);
 	cr_assert_eq(rx("cdefghijklmnopqrs"), 14);
-	cr_assert_eq(rd(RBR_THR), 'a');
-	cr_assert_eq(rd(RBR_THR), 'b');
+	cr_assert_eq(rd(UART_RBR_THR), 'a');
+	cr_assert_eq(rd(UART_RBR_THR), 'b');
 	for (char c = 'c'; c <= 'p'; c++)
-		cr_assert_eq(rd(RBR_THR), (uint8_t)c);
-	cr_assert_not(rd(LSR) & LSR_DR);
+		cr_assert_eq(rd(UART_RBR_THR), (uint8_t)c);
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 }
 
 Test(serial8250, fcr_clear_rx_empties_the_fifo)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	rx("abc");
-	wr(IIR_FCR, 0x03);
-	cr_assert_not(rd(LSR) & LSR_DR);
+	wr(UART_IIR_FCR, 0x03);
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 }
 
 Test(serial8250, irq_not_signalled_without_out2)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	rx("a");
 	cr_assert_eq(edges(irq_fd), 0);
 }
 
 Test(serial8250, irq_signalled_when_out2_is_set_with_an_interrupt_pending)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	rx("a");
-	wr(MCR, MCR_OUT2);
+	wr(UART_MCR, UART_MCR_OUT2);
 	cr_assert_eq(edges(irq_fd), 1);
 }
 
 Test(serial8250, irq_signalled_once_per_rising_edge)
 {
-	wr(MCR, MCR_OUT2);
-	wr(IER, IER_RDI);
+	wr(UART_MCR, UART_MCR_OUT2);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(edges(irq_fd), 0);
 	rx("a");
 	cr_assert_eq(edges(irq_fd), 1);
 	rx("b");
 	cr_assert_eq(edges(irq_fd), 0, "no edge while the line stays high");
-	rd(RBR_THR);
-	rd(RBR_THR);
+	rd(UART_RBR_THR);
+	rd(UART_RBR_THR);
 	cr_assert_eq(edges(irq_fd), 0, "the line falling is not an edge");
 	rx("c");
 	cr_assert_eq(edges(irq_fd), 1);
@@ -321,52 +301,52 @@ Test(serial8250, irq_signalled_once_per_rising_edge)
 
 Test(serial8250, enabling_thri_raises_it_at_once)
 {
-	wr(MCR, MCR_OUT2);
-	wr(IER, IER_THRI);
-	cr_assert_eq(rd(IIR_FCR), IIR_THRI);
+	wr(UART_MCR, UART_MCR_OUT2);
+	wr(UART_IER, UART_IER_THRI);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_THRI);
 	cr_assert_eq(edges(irq_fd), 1);
 }
 
 Test(serial8250, reading_iir_acknowledges_thri)
 {
-	wr(IER, IER_THRI);
-	cr_assert_eq(rd(IIR_FCR), IIR_THRI);
-	cr_assert_eq(rd(IIR_FCR), IIR_NO_INT);
+	wr(UART_IER, UART_IER_THRI);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_THRI);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_NO_INT);
 }
 
 Test(serial8250, thr_write_raises_thri_again)
 {
-	wr(MCR, MCR_OUT2);
-	wr(IER, IER_THRI);
-	rd(IIR_FCR);
+	wr(UART_MCR, UART_MCR_OUT2);
+	wr(UART_IER, UART_IER_THRI);
+	rd(UART_IIR_FCR);
 	edges(irq_fd);
-	wr(RBR_THR, 'x');
+	wr(UART_RBR_THR, 'x');
 	cr_assert_eq(edges(irq_fd), 1);
-	cr_assert_eq(rd(IIR_FCR), IIR_THRI);
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_THRI);
 }
 
 Test(serial8250, thri_not_shown_when_ier_disables_it)
 {
-	wr(RBR_THR, 'x');
-	cr_assert_eq(rd(IIR_FCR), IIR_NO_INT);
+	wr(UART_RBR_THR, 'x');
+	cr_assert_eq(rd(UART_IIR_FCR), UART_IIR_NO_INT);
 }
 
 Test(serial8250, room_fd_written_after_a_short_rx_once_the_guest_reads)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(rx("0123456789abcdefXYZ"), 16);
 	cr_assert_eq(edges(room_fd), 0, "room signalled before the guest read anything");
-	rd(RBR_THR);
+	rd(UART_RBR_THR);
 	cr_assert_eq(edges(room_fd), 1);
-	rd(RBR_THR);
+	rd(UART_RBR_THR);
 	cr_assert_eq(edges(room_fd), 0, "room signalled twice for one short rx");
 }
 
 Test(serial8250, room_fd_not_written_when_rx_took_everything)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(rx("abc"), 3);
-	rd(RBR_THR);
+	rd(UART_RBR_THR);
 	cr_assert_eq(edges(room_fd), 0);
 }
 
@@ -376,11 +356,11 @@ Test(serial8250, room_fd_not_written_when_rx_took_everything)
  */
 Test(serial8250, fifo_clear_after_a_short_rx_writes_room_fd)
 {
-	wr(IER, IER_RDI);
+	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(rx("0123456789abcdefXYZ"), 16);
-	wr(IIR_FCR, 0x07); /* enable and clear both FIFOs, as Linux's serial8250_clear_fifos() */
-	cr_assert_not(rd(LSR) & LSR_DR);
-	rd(RBR_THR); /* the guest finds nothing to read */
+	wr(UART_IIR_FCR, 0x07); /* enable and clear both FIFOs, as Linux's serial8250_clear_fifos() */
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
+	rd(UART_RBR_THR); /* the guest finds nothing to read */
 	cr_assert_eq(edges(room_fd), 1,
 		     "the console waits for room that is never signalled");
 }
@@ -392,16 +372,16 @@ Test(serial8250, closed_pipe_does_not_crash_and_later_output_is_dropped)
 
 	signal(SIGPIPE, SIG_IGN);
 	close(out_pipe[0]);
-	wr(RBR_THR, 'a'); /* EPIPE */
+	wr(UART_RBR_THR, 'a'); /* EPIPE */
 	cr_assert(s.out_broken);
-	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
+	cr_assert_eq(rd(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
 
 	/* Put a working pipe behind the same descriptor: the UART must not write to it any more. */
 	cr_assert_eq(pipe2(fresh, O_CLOEXEC | O_NONBLOCK), 0);
 	cr_assert_eq(dup2(fresh[1], out_pipe[1]), out_pipe[1]);
 	close(fresh[1]);
 	out_pipe[0] = fresh[0];
-	wr(RBR_THR, 'b');
+	wr(UART_RBR_THR, 'b');
 	cr_assert_eq(output(buf, sizeof(buf)), 0, "output was written after the line broke");
 	cr_assert_eq(s.tx_bytes, 2, "dropped bytes still count as transmitted");
 }
@@ -409,28 +389,28 @@ Test(serial8250, closed_pipe_does_not_crash_and_later_output_is_dropped)
 Test(serial8250, unit_test_mode_without_eventfds_works)
 {
 	struct serial8250 q;
-	uint8_t v = IER_RDI | IER_THRI;
+	uint8_t v = UART_IER_RDI | UART_IER_THRI;
 	uint8_t c = 0;
 
 	cr_assert_eq(serial8250_init(&q, -1, -1, -1), 0);
-	q.dev.ops->write(&q.dev, MCR, &(uint8_t){ MCR_OUT2 }, 1);
-	q.dev.ops->write(&q.dev, IER, &v, 1);
-	q.dev.ops->write(&q.dev, RBR_THR, &v, 1);
+	q.dev.ops->write(&q.dev, UART_MCR, &(uint8_t){ UART_MCR_OUT2 }, 1);
+	q.dev.ops->write(&q.dev, UART_IER, &v, 1);
+	q.dev.ops->write(&q.dev, UART_RBR_THR, &v, 1);
 	cr_assert_eq(serial8250_rx(&q, (const uint8_t *)"0123456789abcdefg", 17), 16);
-	q.dev.ops->read(&q.dev, RBR_THR, &c, 1);
+	q.dev.ops->read(&q.dev, UART_RBR_THR, &c, 1);
 	cr_assert_eq(c, '0');
 	serial8250_destroy(&q);
 }
 
 Test(serial8250, reset_op_returns_to_the_reset_state)
 {
-	wr(LCR, 0x1b);
-	wr(SCR, 0x77);
-	wr(IER, IER_RDI);
+	wr(UART_LCR, 0x1b);
+	wr(UART_SCR, 0x77);
+	wr(UART_IER, UART_IER_RDI);
 	rx("abc");
 	s.dev.ops->reset(&s.dev);
-	cr_assert_eq(rd(LCR), 0x03);
-	cr_assert_eq(rd(SCR), 0x00);
-	cr_assert_eq(rd(IER), 0x00);
-	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
+	cr_assert_eq(rd(UART_LCR), 0x03);
+	cr_assert_eq(rd(UART_SCR), 0x00);
+	cr_assert_eq(rd(UART_IER), 0x00);
+	cr_assert_eq(rd(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
 }
