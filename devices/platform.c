@@ -34,6 +34,7 @@ static void reset_write(struct dev *d, uint64_t off, const void *data, uint32_t 
 {
 	struct platform *p = container_of(d, struct platform, reset);
 
+	log_debug("reset control: 0x%x written", (unsigned int)dev_get_le(data, len));
 	/* Bit 2 starts the reset; the other bits only choose its kind. */
 	if (off == 0 && (dev_get_le(data, len) & 0x04))
 		p->host->stop(p->host, DEV_STOP_REBOOT, 0);
@@ -48,6 +49,7 @@ static void i8042_write(struct dev *d, uint64_t off, const void *data, uint32_t 
 {
 	struct platform *p = container_of(d, struct platform, i8042);
 
+	log_debug("i8042 command: 0x%x written", (unsigned int)dev_get_le(data, len));
 	if (off == 0 && (dev_get_le(data, len) & 0xff) == 0xfe)
 		p->host->stop(p->host, DEV_STOP_REBOOT, 0);
 }

@@ -50,10 +50,11 @@ int e820_build(uint64_t mem_size, struct e820_entry *out, int max)
 	/*
 	 * Reserved, not E820_ACPI: ACPI-reclaimable memory may be reused once the tables are
 	 * parsed, but the RSDP in the same range must stay findable (kexec, the BIOS-area
-	 * scan), and [0xe0000, 1 MiB) is the PC BIOS area, which PCs report as reserved.
+	 * scan), and [0xe0000, 1 MiB) is the PC BIOS area (the reset vector stub too), which
+	 * PCs report as reserved.
 	 */
 	if (!ret)
-		ret = add(&m, GUEST_ACPI_ADDR, GUEST_ACPI_ADDR + GUEST_ACPI_MAX, E820_RESERVED);
+		ret = add(&m, GUEST_ACPI_ADDR, GUEST_HIGH_RAM_START, E820_RESERVED);
 	if (!ret)
 		ret = add(&m, GUEST_HIGH_RAM_START, low_end, E820_RAM);
 	if (!ret && mem_size > PCI_HOLE_START)

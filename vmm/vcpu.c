@@ -304,6 +304,15 @@ static int inject_nmi(struct vcpu *v)
 	return 0;
 }
 
+/* Where the guest was when its VM stopped: for -vv, to see what a hung guest was doing. */
+static void log_where(struct vcpu *v)
+{
+	struct kvm_regs regs;
+
+	if (log_enabled(LOG_DEBUG) && ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		log_debug("vCPU %u stopped at rip 0x%llx rsp 0x%llx", v->id, regs.rip, regs.rsp);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -334,6 +343,7 @@ static void *vcpu_thread(void *arg)
 		v->exits[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : 0]++;
 		handle_exit(v);
 	}
+	log_where(v);
 	return NULL;
 }
 

@@ -20,6 +20,7 @@
 #include "../firmware/e820.h"
 #include "../firmware/layout.h"
 #include "../firmware/pagetable.h"
+#include "../firmware/reset_vector.h"
 #include "boot_linux.h"
 #include "boot_multiboot.h"
 #include "console.h"
@@ -196,6 +197,7 @@ static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
 			strerror(-*e820_nr));
 		return *e820_nr;
 	}
+	reset_vector_build(gmem_ptr(&vm->mem, GUEST_RESET_VECTOR, RESET_VECTOR_STUB_LEN), PORT_RESET, RESET_VALUE);
 	pagetable_build_gdt(gmem_ptr(&vm->mem, GUEST_GDT_ADDR, GDT_ENTRIES * 8));
 	pagetable_build_identity(gmem_ptr(&vm->mem, GUEST_PML4_ADDR, PAGETABLE_PAGES * 4096), GUEST_PML4_ADDR);
 	return 0;
