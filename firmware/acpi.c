@@ -1,4 +1,4 @@
-/* acpi.c: hardware-reduced ACPI tables (RSDP, XSDT, FADT, MADT, DSDT) for the guest. */
+/* acpi.c: hardware-reduced ACPI tables (RSDP, XSDT, FADT, MADT, DSDT, MCFG) for the guest. */
 #include "acpi.h"
 
 #include <errno.h>
@@ -22,6 +22,7 @@
 #define FADT_MINOR_REVISION	5
 #define MADT_REVISION		6
 #define DSDT_REVISION		2	/* 2 or more: AML integers are 64 bits wide */
+#define MCFG_REVISION		1	/* PCI Firmware Specification 3.3, section 4.1.2 */
 
 #define RSDP_LEN		36
 #define RSDP_CHECKSUM_LEN	20	/* the ACPI 1.0 part that the first checksum covers */
@@ -29,7 +30,7 @@
 #define HEADER_LENGTH_OFF	4
 #define HEADER_CHECKSUM_OFF	9
 #define TABLE_ALIGN		16
-#define XSDT_MAX_ENTRIES	8	/* FADT and MADT now; room for MCFG and others */
+#define XSDT_MAX_ENTRIES	8 /* FADT, MADT and MCFG now; room for others */
 
 /* FADT (ACPI 6.5 table 5.9): byte offsets of the fields we set; the rest is 0. */
 #define FADT_LEN		276
@@ -62,6 +63,30 @@
 #define MADT_LAPIC_ENABLED	(1u << 0)
 /* KVM's in-kernel IOAPIC resets its ID register to 0, and the MADT must match it. */
 #define MADT_IOAPIC_ID		0
+#define KVM_IOAPIC_PINS		24
+
+/* MCFG: 8 reserved bytes after the header, then one 16-byte allocation per ECAM range. */
+#define MCFG_RESERVED_LEN    8
+#define ECAM_BUS_SIZE	     0x100000ULL /* 32 devices x 8 functions x 4 KiB */
+#define PCI_LAST_BUS	     (PCI_ECAM_SIZE / ECAM_BUS_SIZE - 1)
+#define PCI_SLOTS	     32
+#define PCI_INTX_PINS	     4	    /* INTA# to INTD# */
+#define PRT_ADR_ANY_FUNCTION 0xffff /* _PRT Address: (slot << 16) | 0xffff */
+
+/* The windows must fit the descriptors that carry them and stay clear of each other. */
+_Static_assert(PCI_ECAM_BASE % ECAM_BUS_SIZE == 0 && PCI_ECAM_SIZE % ECAM_BUS_SIZE == 0 &&
+		       PCI_ECAM_SIZE / ECAM_BUS_SIZE >= 1 && PCI_ECAM_SIZE / ECAM_BUS_SIZE <= 256,
+	       "the ECAM covers whole buses and starts on a bus boundary");
+_Static_assert(PCI_MMIO_BASE >= PCI_HOLE_START && PCI_MMIO_SIZE > 0 &&
+		       PCI_MMIO_BASE + PCI_MMIO_SIZE <= PCI_ECAM_BASE,
+	       "the memory window lies in the PCI hole, below the ECAM");
+_Static_assert(PCI_ECAM_BASE + PCI_ECAM_SIZE <= IOAPIC_ADDR,
+	       "the ECAM ends below the IOAPIC, LAPIC and KVM's pages");
+_Static_assert(PCI_IOPORT_SIZE > 0 && PCI_IOPORT_BASE + PCI_IOPORT_SIZE <= 0x10000 &&
+		       PCI_IOPORT_BASE >= PORT_PCI_CONFIG + PCI_CONFIG_PORTS_LEN,
+	       "the I/O window fits a WordIO above the fixed ports");
+_Static_assert(PCI_INTX_GSI_BASE >= 16 && PCI_INTX_GSI_BASE + PCI_INTX_GSI_COUNT <= KVM_IOAPIC_PINS,
+	       "INTx GSIs are IOAPIC pins above the ISA IRQs");
 
 /* AML opcodes (ACPI 6.5 section 20). */
 #define AML_ZERO_OP		0x00
@@ -85,7 +110,19 @@
 #define RES_IO_DECODE16		0x01
 #define RES_IRQ_NOFLAGS		0x22	/* type 0x04, 2 bytes follow */
 #define RES_END_TAG		0x79	/* type 0x0f, 1 byte (checksum) follows */
-#define RES_TEMPLATE_MAX	32
+/* Large resource data items (ACPI 6.5 section 6.4.3): tag, 16-bit length, body. */
+#define RES_MEM32_FIXED	    0x86 /* Memory32Fixed: 9 bytes follow */
+#define RES_MEM32_FIXED_LEN 9
+#define RES_DWORD_SPACE	    0x87 /* DWord address space: 23 bytes follow */
+#define RES_WORD_SPACE	    0x88 /* Word address space: 13 bytes follow */
+#define RES_SPACE_MEMORY    0
+#define RES_SPACE_IO	    1
+#define RES_SPACE_BUS	    2
+/* General flags: producer (bit 0 clear), positive decode (bit 1 clear), _MIF and _MAF set. */
+#define RES_SPACE_WINDOW    0x0c
+#define RES_MEM_READ_WRITE  0x01 /* and bits 2-1 clear: non-cacheable, so not prefetchable */
+#define RES_IO_ENTIRE_RANGE 0x03 /* ISA and non-ISA ranges both */
+#define RES_TEMPLATE_MAX    96	 /* \_SB_.PCI0's is the largest, 68 bytes */
 
 #define COM1_IO_LEN		8
 #define STA_PRESENT_ENABLED_SHOWN_OK 0x0f
@@ -355,6 +392,36 @@ static void res_irq_noflags(struct blob *r, unsigned int irq)
 	put_le(r, 1u << irq, 2);
 }
 
+/* Memory32Fixed(ReadWrite, base, len) */
+static void res_mem32_fixed(struct blob *r, uint32_t base, uint32_t len)
+{
+	put8(r, RES_MEM32_FIXED);
+	put_le(r, RES_MEM32_FIXED_LEN, 2);
+	put8(r, RES_MEM_READ_WRITE);
+	put_le(r, base, 4);
+	put_le(r, len, 4);
+}
+
+/*
+ * A bridge window [min, min + len) of (space), as WordBusNumber/WordIO ((width) 2) or
+ * DWordMemory ((width) 4) write it: ResourceProducer, PosDecode, MinFixed, MaxFixed, no
+ * translation (CPU and PCI addresses are the same), no ResourceSource.
+ */
+static void res_window(struct blob *r, size_t width, uint8_t space, uint8_t type_flags, uint64_t min,
+		       uint64_t len)
+{
+	put8(r, width == 2 ? RES_WORD_SPACE : RES_DWORD_SPACE);
+	put_le(r, 3 + 5 * width, 2); /* 3 flag bytes and 5 fields */
+	put8(r, space);
+	put8(r, RES_SPACE_WINDOW);
+	put8(r, type_flags);
+	put_le(r, 0, width); /* _GRA: 0 for a fixed-size, fixed-location range */
+	put_le(r, min, width);
+	put_le(r, min + len - 1, width);
+	put_le(r, 0, width); /* _TRA */
+	put_le(r, len, width);
+}
+
 /* Closes a ResourceTemplate(){} in (r) and emits it as Name(seg, Buffer(){...}). */
 static void aml_name_resources(struct blob *b, const char seg[4], struct blob *r)
 {
@@ -404,6 +471,84 @@ static void dsdt_pvpanic(struct blob *b)
 }
 
 /*
+ * _PRT: every slot's INTA#..INTD# as static GSIs (Source 0 in each entry: level-triggered,
+ * active-low, shareable), PCI_INTX_GSI(slot, pin) for all 32 slots. With MSI-X, virtio-pci
+ * needs none of it, but Linux's virtio_pci falls back to INTx when MSI-X vectors cannot be
+ * had, and a device without an entry would then get no interrupt at all.
+ */
+static void dsdt_pci0_prt(struct blob *b)
+{
+	size_t prt;
+
+	aml_name(b, "_PRT");
+	prt = aml_package_begin(b, PCI_SLOTS * PCI_INTX_PINS);
+	for (unsigned int slot = 0; slot < PCI_SLOTS; slot++) {
+		for (unsigned int pin = 0; pin < PCI_INTX_PINS; pin++) {
+			size_t e = aml_package_begin(b, 4);
+
+			aml_integer(b, (uint64_t)slot << 16 | PRT_ADR_ANY_FUNCTION);
+			aml_integer(b, pin);
+			aml_integer(b, 0); /* Source: none, the next field is a GSI */
+			aml_integer(b, PCI_INTX_GSI(slot, pin));
+			aml_pkg_end(b, e);
+		}
+	}
+	aml_pkg_end(b, prt);
+}
+
+/*
+ * \_SB_.PCI0: the host bridge of segment 0, bus 0, whose config space is the ECAM in the
+ * MCFG. _CRS: the bus range, the mechanism #1 ports (consumed, as PC host bridges list them;
+ * Linux leaves 0xcf8-0xcff out of its windows) and the I/O and memory windows for BARs.
+ * No _OSC: Linux then logs "platform retains control of PCIe features (AE_NOT_FOUND)" and
+ * keeps ASPM and the native PCIe services (hotplug, AER, PME, LTR, DPC) off, which suits a
+ * bus with no PCIe ports or links; MSI and MSI-X do not depend on _OSC. Granting control
+ * would take a method (buffer fields, UUID check) for nothing kvmini's devices use.
+ */
+static void dsdt_pci0(struct blob *b)
+{
+	uint8_t rt[RES_TEMPLATE_MAX];
+	struct blob r = { .buf = rt, .len = sizeof(rt) };
+	size_t dev = aml_device_begin(b, "PCI0");
+
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0A08"); /* PCI Express root bridge: extended config space */
+	aml_name(b, "_CID");
+	aml_eisaid(b, "PNP0A03"); /* PCI root bridge */
+	aml_name(b, "_SEG");
+	aml_integer(b, 0);
+	aml_name(b, "_BBN");
+	aml_integer(b, 0);
+	aml_name(b, "_UID");
+	aml_integer(b, 0);
+	res_window(&r, 2, RES_SPACE_BUS, 0, 0, PCI_LAST_BUS + 1);
+	res_io16(&r, PORT_PCI_CONFIG, PORT_PCI_CONFIG, 1, PCI_CONFIG_PORTS_LEN);
+	res_window(&r, 2, RES_SPACE_IO, RES_IO_ENTIRE_RANGE, PCI_IOPORT_BASE, PCI_IOPORT_SIZE);
+	res_window(&r, 4, RES_SPACE_MEMORY, RES_MEM_READ_WRITE, PCI_MMIO_BASE, PCI_MMIO_SIZE);
+	aml_name_resources(b, "_CRS", &r);
+	dsdt_pci0_prt(b);
+	aml_pkg_end(b, dev);
+}
+
+/*
+ * \_SB_.ECAM: a motherboard resource (PNP0C02) that reserves the ECAM. Linux uses the MCFG's
+ * region only if it finds it reserved there or in the E820 map (is_mmconf_reserved() in
+ * arch/x86/pci/mmconfig-shared.c), and kvmini's E820 map leaves the PCI hole out.
+ */
+static void dsdt_ecam(struct blob *b)
+{
+	uint8_t rt[RES_TEMPLATE_MAX];
+	struct blob r = { .buf = rt, .len = sizeof(rt) };
+	size_t dev = aml_device_begin(b, "ECAM");
+
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0C02");
+	res_mem32_fixed(&r, PCI_ECAM_BASE, PCI_ECAM_SIZE);
+	aml_name_resources(b, "_CRS", &r);
+	aml_pkg_end(b, dev);
+}
+
+/*
  * \_S5_ gives the SLP_TYP that a hardware-reduced OS writes to SLEEP_CONTROL_REG to power
  * off: Package(){SLP_TYPa, SLP_TYPb, reserved, reserved}.
  */
@@ -420,7 +565,7 @@ static void dsdt_s5(struct blob *b)
 	aml_pkg_end(b, pkg);
 }
 
-static size_t build_dsdt(struct blob *b)
+static size_t build_dsdt(struct blob *b, bool pci)
 {
 	size_t start = table_begin(b, "DSDT", DSDT_REVISION);
 	size_t sb;
@@ -430,6 +575,10 @@ static size_t build_dsdt(struct blob *b)
 	sb = aml_root_scope_begin(b, "_SB_");
 	dsdt_com1(b);
 	dsdt_pvpanic(b);
+	if (pci) {
+		dsdt_pci0(b);
+		dsdt_ecam(b);
+	}
 	aml_pkg_end(b, sb);
 	table_end(b, start);
 	return start;
@@ -505,6 +654,21 @@ static size_t build_madt(struct blob *b, uint32_t ncpus)
 	return start;
 }
 
+/* MCFG: one ECAM allocation, segment 0, buses 0 to PCI_LAST_BUS. */
+static size_t build_mcfg(struct blob *b)
+{
+	size_t start = table_begin(b, "MCFG", MCFG_REVISION);
+
+	put_zero(b, MCFG_RESERVED_LEN);
+	put_le(b, PCI_ECAM_BASE, 8);
+	put_le(b, 0, 2); /* PCI segment group */
+	put8(b, 0);	 /* start bus */
+	put8(b, PCI_LAST_BUS);
+	put_zero(b, 4);
+	table_end(b, start);
+	return start;
+}
+
 static size_t build_xsdt(struct blob *b, const uint64_t *tables, size_t n)
 {
 	size_t start = table_begin(b, "XSDT", XSDT_REVISION);
@@ -546,9 +710,11 @@ ssize_t acpi_build(const struct acpi_config *c, void *buf, size_t len)
 		return -EINVAL;
 	put_zero(&b, RSDP_LEN);	/* filled in last, once the XSDT's address is known */
 	/* Each table is built after the ones it points to, so no address is patched later. */
-	dsdt = c->base_gpa + build_dsdt(&b);
+	dsdt = c->base_gpa + build_dsdt(&b, c->pci);
 	tables[n++] = c->base_gpa + build_fadt(&b, dsdt);
 	tables[n++] = c->base_gpa + build_madt(&b, c->ncpus);
+	if (c->pci)
+		tables[n++] = c->base_gpa + build_mcfg(&b);
 	xsdt = c->base_gpa + build_xsdt(&b, tables, n);
 	build_rsdp(&b, xsdt);
 	if (b.overflow)
