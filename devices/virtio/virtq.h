@@ -1,0 +1,123 @@
+/* virtq.h: split virtqueues (virtio 1.2, 2.7): descriptor chains, indirect tables, event index. */
+#ifndef KVMINI_VIRTQ_H
+#define KVMINI_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../vmm/mem.h"
+
+#define VIRTQ_MAX_SIZE	32768 /* the spec's limit for a split queue */
+#define VIRTQ_CHAIN_MAX 256   /* buffers kvmini takes in one chain (advertise seg_max <= this - 2) */
+
+/* Feature bits the core handles (virtio 1.2, 6) */
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX	    29
+
+/* Ring layout (virtio 1.2, 2.7); all fields are little-endian in guest RAM. */
+#define VIRTQ_DESC_F_NEXT	   1 /* the chain continues at (next) */
+#define VIRTQ_DESC_F_WRITE	   2 /* device-writable (else device-readable) */
+#define VIRTQ_DESC_F_INDIRECT	   4 /* (addr, len) is a table of descriptors */
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1 /* driver: no used-buffer notifications, please */
+#define VIRTQ_USED_F_NO_NOTIFY	   1 /* device: no available-buffer notifications, please */
+
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+/* One guest buffer of a chain, already checked to lie in guest RAM. */
+struct virtq_buf {
+	uint8_t *host;
+	uint32_t len;
+	bool device_writable;
+};
+
+/* A popped request: its head, its buffers in order (device-readable ones first, as the spec requires). */
+struct virtq_chain {
+	uint16_t head;
+	unsigned int nbufs;
+	uint32_t readable; /* bytes in the device-readable buffers */
+	uint32_t writable; /* bytes in the device-writable buffers; their sum with (readable) fits 32 bits */
+	struct virtq_buf bufs[VIRTQ_CHAIN_MAX];
+};
+
+/*
+ * The device's side of one queue. One thread owns it (no lock); the driver runs concurrently on
+ * other CPUs and may rewrite any ring at any time, so everything read from guest RAM is untrusted.
+ * The ring pointers come from gmem_ptr() at configure time: guest RAM stays mapped for the VM's life.
+ */
+struct virtq {
+	const struct gmem *mem;
+	uint16_t size;		/* 0: not configured */
+	uint8_t *desc;		/* descriptor table, 16 * size bytes */
+	uint8_t *avail;		/* flags, idx, ring[size], used_event */
+	uint8_t *used;		/* flags, idx, ring[size] of {id, len}, avail_event */
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	uint16_t last_avail;	/* the next avail ring entry to take */
+	uint16_t avail_shadow;	/* avail->idx as last read: entries up to it are known published */
+	uint16_t used_idx;	/* our copy of used->idx */
+	uint16_t notified_used; /* used_idx at the last virtq_should_notify() */
+	bool notified_valid;	/* false until the first virtq_should_notify() after configure */
+	bool broken;		/* the driver broke the rules: the device must ask for a reset */
+};
+
+/*
+ * virtq_configure: set (q) up on guest RAM (mem) with (size) entries and the rings at guest-physical
+ * (desc), (avail), (used), for the negotiated (features). Checks size is a power of two in
+ * [1, VIRTQ_MAX_SIZE] and each ring lies in RAM with its alignment (16, 2, 4) and its size including
+ * the event-index fields. Resets every index. Returns 0, or -EINVAL with (q) broken until reconfigured.
+ */
+int virtq_configure(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t desc, uint64_t avail,
+		    uint64_t used, uint64_t features);
+
+/*
+ * virtq_pop: take the next available chain of (q) into (c). Returns 1 with a chain, 0 when none, or
+ * -EINVAL when the driver broke the rules (index too far ahead, bad head or next, loop, chain over
+ * the queue size or VIRTQ_CHAIN_MAX, buffer outside RAM, readable after writable, bad indirect
+ * table); then (q) stays broken and every later pop returns -EINVAL until virtq_configure().
+ * On -EINVAL (c) holds garbage.
+ */
+int virtq_pop(struct virtq *q, struct virtq_chain *c);
+
+/*
+ * virtq_push: return chain (head) to the driver with (written) bytes written to its device-writable
+ * buffers, and publish it. Write the buffers first. Returns 0, or -EINVAL when (head) is not an
+ * index of (q)'s table or (q) is not configured.
+ */
+int virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+
+/*
+ * virtq_should_notify: after one or more virtq_push() on (q), whether the driver wants a used-buffer
+ * notification (its used_event, or its NO_INTERRUPT flag without event index). Call it once per batch:
+ * it remembers how far it has looked. False when nothing was pushed since the last call.
+ */
+bool virtq_should_notify(struct virtq *q);
+
+/*
+ * virtq_kick_suppress: ask the driver of (q) to stop (suppress true) or resume sending available-buffer
+ * notifications. Resuming is racy by nature: the driver may have added a chain just before it saw the
+ * request, so the device loop must re-check with virtq_has_more() after resuming:
+ *
+ *	for (;;) {
+ *		virtq_kick_suppress(q, true);
+ *		while ((r = virtq_pop(q, &c)) > 0)
+ *			... handle, virtq_push() ...;
+ *		if (r < 0)
+ *			... mark the device NEEDS_RESET, stop ...;
+ *		if (virtq_should_notify(q))
+ *			... interrupt ...;
+ *		virtq_kick_suppress(q, false);
+ *		if (!virtq_has_more(q))
+ *			break;	(sleep until the next kick)
+ *	}
+ */
+void virtq_kick_suppress(struct virtq *q, bool suppress);
+
+/* virtq_has_more: whether virtq_pop() on (q) would return something other than 0 (a chain or -EINVAL). */
+bool virtq_has_more(struct virtq *q);
+
+#endif

@@ -1,0 +1,333 @@
+/*
+ * fuzz_virtq.c: libFuzzer target for the split-virtqueue core: a hostile driver's rings and chains.
+ *
+ * Input: a 16-byte header, then the contents of guest RAM (missing bytes are zero).
+ *   0: queue size, 1 << (byte % 16)      1: features: bit 0 INDIRECT_DESC, bit 1 EVENT_IDX
+ *   2: rounds, 1 + byte % 4              3: how far the "driver" moves avail->idx between rounds
+ *   4, 6, 8: le16 desc, avail, used: guest address (bit 15 picks the high region) + bits 0-14
+ * Guest RAM is two regions, 4 KiB at 0 and 8 KiB at 4 GiB (room there for the rings of a 256-entry
+ * queue and a full indirect table), each its own allocation so that ASan catches any access outside.
+ *
+ * Build: clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ivmm -Idevices \
+ *            tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/mem.c -o build/tests/fuzz/fuzz_virtq
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_virtq.c \
+ *            devices/virtio/virtq.c vmm/mem.c -o /tmp/virtq-seeds && /tmp/virtq-seeds tests/fuzz/corpus/virtq
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "virtio/virtq.h"
+
+#define HDR_LEN	  16
+#define LOW_SIZE  4096
+#define HIGH_SIZE 8192
+#define HIGH_GPA  0x100000000ULL
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint64_t gpa_of(const uint8_t *p)
+{
+	uint16_t v = (uint16_t)(p[0] | p[1] << 8);
+
+	return (v & 0x8000 ? HIGH_GPA : 0) + (v & 0x7fff);
+}
+
+/* A failed invariant: crash loudly so that libFuzzer keeps the input. */
+static void check(bool ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "virtq invariant broken: %s\n", what);
+		abort();
+	}
+}
+
+static bool in_region(const struct gmem *m, const uint8_t *p, uint32_t len)
+{
+	for (unsigned int i = 0; i < m->nr_regions; i++) {
+		const uint8_t *h = m->regions[i].host;
+
+		if (p >= h && p <= h + m->regions[i].size && len <= (size_t)(h + m->regions[i].size - p))
+			return true;
+	}
+	return false;
+}
+
+/* Every popped chain: within bounds, readable before writable, counts add up; then used like a device. */
+static void check_chain(const struct gmem *m, const struct virtq *q, const struct virtq_chain *c)
+{
+	uint64_t readable = 0, writable = 0;
+	bool seen_writable = false;
+	volatile uint8_t sink = 0;
+
+	check(c->head < q->size, "head within the queue");
+	check(c->nbufs >= 1 && c->nbufs <= VIRTQ_CHAIN_MAX, "buffer count within the chain maximum");
+	check(c->nbufs <= 2u * q->size, "buffer count within the tables walked");
+	for (unsigned int i = 0; i < c->nbufs; i++) {
+		const struct virtq_buf *b = &c->bufs[i];
+
+		check(in_region(m, b->host, b->len), "buffer inside guest RAM");
+		check(b->device_writable || !seen_writable, "readable buffers before writable ones");
+		seen_writable |= b->device_writable;
+		if (b->device_writable) {
+			writable += b->len;
+			memset(b->host, 0xa5, b->len);
+		} else {
+			readable += b->len;
+			for (uint32_t j = 0; j < b->len; j++)
+				sink ^= b->host[j];
+		}
+	}
+	check(readable == c->readable && writable == c->writable, "byte counts match the buffers");
+	check(readable + writable <= UINT32_MAX, "chain under 4 GiB");
+	(void)sink;
+}
+
+/*
+ * Pop the chains the driver offers, pushing each back. Our own writes may land on avail->idx (the
+ * rings and buffers can overlap), which a driver publishing fast also looks like: so the harness,
+ * not the queue, bounds the loop.
+ */
+static int drain(const struct gmem *m, struct virtq *q, struct virtq_chain *c)
+{
+	int ret = 0;
+
+	for (unsigned int n = 0; n < 4u * q->size + 4; n++) {
+		ret = virtq_pop(q, c);
+		if (ret <= 0)
+			return ret;
+		check_chain(m, q, c);
+		check(virtq_push(q, c->head, c->writable) == 0, "push of a popped head");
+	}
+	return ret;
+}
+
+static void run(const struct gmem *m, const uint8_t *hdr)
+{
+	static struct virtq_chain c;
+	struct virtq q;
+	uint16_t size = (uint16_t)(1u << (hdr[0] % 16));
+	uint64_t features = (hdr[1] & 1 ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
+			    (hdr[1] & 2 ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
+	uint64_t avail = gpa_of(hdr + 6);
+
+	if (virtq_configure(&q, m, size, gpa_of(hdr + 4), avail, gpa_of(hdr + 8), features)) {
+		check(q.broken && virtq_pop(&q, &c) < 0, "a queue that failed to configure stays broken");
+		return;
+	}
+	for (unsigned int round = 0; round < 1u + hdr[2] % 4; round++) {
+		uint16_t *idx = gmem_ptr(m, avail + 2, 2);
+
+		virtq_kick_suppress(&q, true);
+		if (drain(m, &q, &c) < 0) {
+			check(q.broken && virtq_pop(&q, &c) < 0, "a broken queue stays broken");
+			check(virtq_has_more(&q), "a broken queue has more to say");
+			return;
+		}
+		(void)virtq_should_notify(&q);
+		virtq_kick_suppress(&q, false);
+		(void)virtq_has_more(&q);
+		/* The driver offers more: old ring entries, now perhaps rewritten by our pushes. */
+		*idx = (uint16_t)(*idx + hdr[3]);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t hdr[HDR_LEN] = { 0 };
+	struct gmem m = { .fd = -1, .size = LOW_SIZE + HIGH_SIZE, .nr_regions = 2 };
+	uint8_t *low = aligned_alloc(4096, LOW_SIZE);
+	uint8_t *high = aligned_alloc(4096, HIGH_SIZE);
+	size_t ram_len = size > HDR_LEN ? size - HDR_LEN : 0;
+
+	if (!low || !high)
+		abort();
+	memcpy(hdr, data, size < HDR_LEN ? size : HDR_LEN);
+	memset(low, 0, LOW_SIZE);
+	memset(high, 0, HIGH_SIZE);
+	memcpy(low, data + HDR_LEN, ram_len < LOW_SIZE ? ram_len : LOW_SIZE);
+	if (ram_len > LOW_SIZE)
+		memcpy(high, data + HDR_LEN + LOW_SIZE,
+		       ram_len - LOW_SIZE < HIGH_SIZE ? ram_len - LOW_SIZE : HIGH_SIZE);
+	/* The struct gmem fields are public: RAM over plain buffers, as the device process will see it. */
+	m.regions[0] = (struct gmem_region){ .gpa = 0, .size = LOW_SIZE, .fd_offset = 0, .host = low };
+	m.regions[1] = (struct gmem_region){
+		.gpa = HIGH_GPA, .size = HIGH_SIZE, .fd_offset = LOW_SIZE, .host = high
+	};
+	run(&m, hdr);
+	free(low);
+	free(high);
+	return 0;
+}
+
+#ifdef FUZZ_SEED_MAIN
+/* Seed corpus: a few well-formed queues and one classic attack, each a small file. */
+
+#define IMG_LEN (HDR_LEN + LOW_SIZE + HIGH_SIZE)
+
+struct seed {
+	uint8_t img[IMG_LEN];
+	size_t len; /* bytes written so far: the file ends at the last one */
+};
+
+static void poke(struct seed *s, uint64_t gpa, const void *v, size_t n)
+{
+	size_t off = HDR_LEN + (gpa >= HIGH_GPA ? LOW_SIZE + (gpa - HIGH_GPA) : gpa);
+
+	if (off + n > IMG_LEN)
+		abort();
+	memcpy(s->img + off, v, n);
+	if (off + n > s->len)
+		s->len = off + n;
+}
+
+static void poke16(struct seed *s, uint64_t gpa, uint16_t v)
+{
+	poke(s, gpa, &v, 2);
+}
+
+static void desc(struct seed *s, uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		 uint16_t next)
+{
+	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+
+	poke(s, table + 16ULL * i, &d, sizeof(d));
+}
+
+/* Header: queue of 1 << (log2), (features), (rounds), (step), rings at low-region offsets. */
+static void header(struct seed *s, uint8_t log2, uint8_t features, uint8_t rounds, uint8_t step,
+		   uint16_t desc_at, uint16_t avail_at, uint16_t used_at)
+{
+	const uint8_t h[HDR_LEN] = { log2,	     features,	   rounds,	    step,
+				     desc_at & 0xff, desc_at >> 8, avail_at & 0xff, avail_at >> 8,
+				     used_at & 0xff, used_at >> 8 };
+
+	memset(s, 0, sizeof(*s));
+	memcpy(s->img, h, HDR_LEN);
+	s->len = HDR_LEN;
+}
+
+/* Offer (n) heads in the avail ring at (avail) of a queue of (size). */
+static void offer(struct seed *s, uint64_t avail, const uint16_t *heads, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		poke16(s, avail + 4 + 2ULL * i, heads[i]);
+	poke16(s, avail + 2, n);
+}
+
+static void emit(const struct seed *s, const char *dir, const char *name)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(s->img, 1, s->len, f) != s->len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+	LLVMFuzzerTestOneInput(s->img, s->len); /* each seed must run clean */
+}
+
+static void seed_basic(struct seed *s)
+{
+	static const uint16_t heads[] = { 0, 3 };
+
+	header(s, 3, 0, 2, 1, 0x000, 0x800, 0x900);
+	desc(s, 0, 0, 0xa00, 16, VIRTQ_DESC_F_NEXT, 1);
+	desc(s, 0, 1, 0xb00, 1, VIRTQ_DESC_F_WRITE, 0);
+	desc(s, 0, 3, HIGH_GPA + 0x100, 512, VIRTQ_DESC_F_WRITE, 0);
+	offer(s, 0x800, heads, 2);
+}
+
+static void seed_indirect(struct seed *s)
+{
+	static const uint16_t heads[] = { 0, 1 };
+
+	header(s, 3, 1, 1, 0, 0x000, 0x800, 0x900);
+	desc(s, 0, 0, 0xc00, 3 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	desc(s, 0xc00, 0, 0xa00, 16, VIRTQ_DESC_F_NEXT, 1);
+	desc(s, 0xc00, 1, 0xa10, 64, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	desc(s, 0xc00, 2, 0xb00, 1, VIRTQ_DESC_F_WRITE, 0);
+	/* Direct descriptors, then a table: legal, if unusual. */
+	desc(s, 0, 1, 0xa00, 16, VIRTQ_DESC_F_NEXT, 2);
+	desc(s, 0, 2, 0xd00, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	desc(s, 0xd00, 0, HIGH_GPA, 4096, VIRTQ_DESC_F_WRITE, 0);
+	offer(s, 0x800, heads, 2);
+}
+
+static void seed_event_idx(struct seed *s)
+{
+	static const uint16_t heads[] = { 0, 1, 2, 3 };
+
+	header(s, 2, 2, 4, 3, 0x000, 0x800, 0x900);
+	for (uint16_t i = 0; i < 4; i++)
+		desc(s, 0, i, 0xa00 + 0x40ULL * i, 0x40, VIRTQ_DESC_F_WRITE, 0);
+	offer(s, 0x800, heads, 4);
+	poke16(s, 0x800 + 4 + 2 * 4, 1); /* used_event */
+}
+
+static void seed_loop(struct seed *s)
+{
+	static const uint16_t heads[] = { 5 };
+
+	header(s, 3, 0, 1, 0, 0x000, 0x800, 0x900);
+	desc(s, 0, 5, 0xa00, 16, VIRTQ_DESC_F_NEXT, 6);
+	desc(s, 0, 6, 0xa00, 16, VIRTQ_DESC_F_NEXT, 5);
+	offer(s, 0x800, heads, 1);
+}
+
+static void seed_big_queue(struct seed *s)
+{
+	uint16_t heads[128];
+
+	/* 128 descriptors fill 2 KiB; the rings go to the high region. */
+	header(s, 7, 3, 2, 128, 0x000, 0x8000, 0x8200);
+	for (uint16_t i = 0; i < 128; i++) {
+		desc(s, 0, i, 0x800 + 0x10ULL * i, 0x10, i % 2 ? VIRTQ_DESC_F_WRITE : 0, 0);
+		heads[i] = (uint16_t)(127 - i);
+	}
+	offer(s, HIGH_GPA, heads, 128);
+}
+
+/* 199 direct buffers, then a table of 60: over VIRTQ_CHAIN_MAX though each part is within the queue. */
+static void seed_chain_max(struct seed *s)
+{
+	static const uint16_t heads[] = { 0 };
+
+	header(s, 8, 1, 1, 0, 0x000, 0x8000, 0x9000);
+	for (uint16_t i = 0; i < 199; i++)
+		desc(s, 0, i, 0x0, 16, VIRTQ_DESC_F_NEXT, i + 1);
+	desc(s, 0, 199, HIGH_GPA + 0x210, 60 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	for (uint16_t i = 0; i < 60; i++)
+		desc(s, HIGH_GPA + 0x210, i, 0x0, 16, i < 59 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
+	offer(s, HIGH_GPA, heads, 1);
+}
+
+int main(int argc, char **argv)
+{
+	static struct seed s;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+		return 2;
+	}
+	seed_basic(&s);
+	emit(&s, argv[1], "basic");
+	seed_indirect(&s);
+	emit(&s, argv[1], "indirect");
+	seed_event_idx(&s);
+	emit(&s, argv[1], "event-idx");
+	seed_loop(&s);
+	emit(&s, argv[1], "loop");
+	seed_big_queue(&s);
+	emit(&s, argv[1], "big-queue");
+	seed_chain_max(&s);
+	emit(&s, argv[1], "chain-max");
+	return 0;
+}
+#endif
