@@ -17,7 +17,8 @@ int console_open(struct console *c, int in_fd)
 	/* Every key reaches the guest, Ctrl-C included; output is the guest's own, unprocessed. */
 	cfmakeraw(&raw);
 	raw.c_oflag |= OPOST | ONLCR;	/* keep kvmini's own messages readable */
-	if (tcsetattr(in_fd, TCSAFLUSH, &raw) < 0)
+	/* TCSANOW, not TCSAFLUSH: keys typed before kvmini started are the user's, not noise. */
+	if (tcsetattr(in_fd, TCSANOW, &raw) < 0)
 		return -errno;
 	c->raw = true;
 	return 0;
@@ -25,8 +26,9 @@ int console_open(struct console *c, int in_fd)
 
 void console_close(struct console *c)
 {
+	/* After our output has drained; what the user typed meanwhile stays for the shell. */
 	if (c->raw)
-		tcsetattr(c->in_fd, TCSAFLUSH, &c->saved);
+		tcsetattr(c->in_fd, TCSADRAIN, &c->saved);
 	c->raw = false;
 }
 
