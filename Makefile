@@ -15,7 +15,7 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all guest test test-unit test-integration demo clean setup format format-check
+.PHONY: all guest test test-unit test-integration test-fuzz demo clean setup format format-check
 all: $(BUILD)/kvmini $(BUILD)/kvmini-san guest $(BUILD)/tests/exit-floor
 
 $(BUILD)/obj/%.o: %.c
@@ -55,13 +55,31 @@ $(BUILD)/tests/exit-floor: tests/bench/exit_floor.c vmm/stats.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ivmm -Iguest/exitlat $^ -o $@
 
-test: test-unit test-integration
+test: test-unit test-fuzz test-integration
 
 test-unit: $(UNIT_BINS)
 	@scripts/run-unit $(UNIT_BINS)
 
 test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
 	scripts/kvm-env tests/integration/run
+
+# libFuzzer targets (clang): each runs for FUZZ_SECONDS from its seed corpus; a crash fails the build.
+FUZZ_SECONDS ?= 60
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/tests/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/mem.c
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Ivmm -Idevices $^ -o $@
+
+test-fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		name=$${f##*/fuzz_}; out=$(BUILD)/tests/fuzz/corpus-$$name; mkdir -p $$out; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=12304 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/tests/fuzz/ $$out tests/fuzz/corpus/$$name \
+			>$(BUILD)/tests/fuzz/$$name.log 2>&1 || { tail -n 40 $(BUILD)/tests/fuzz/$$name.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units' $(BUILD)/tests/fuzz/$$name.log; \
+	done
 
 demo:
 	scripts/demo
