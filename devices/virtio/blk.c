@@ -63,7 +63,7 @@ int blk_open(struct blk_disk *d, const char *path, bool read_only, const char *s
 	d->path = path;
 	d->read_only = read_only;
 	if (serial)
-		strncpy(d->serial, serial, sizeof(d->serial)); /* not NUL-terminated when 20 long */
+		memcpy(d->serial, serial, strnlen(serial, sizeof(d->serial))); /* 20 bytes: no NUL then */
 	d->fd = open_image(d);
 	if (d->fd < 0)
 		return d->fd;
