@@ -55,7 +55,7 @@ $(BUILD)/tests/exit-floor: tests/bench/exit_floor.c vmm/stats.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ivmm -Iguest/exitlat $^ -o $@
 
-test: test-unit test-fuzz test-integration
+test: format-check test-unit test-fuzz test-integration
 
 test-unit: $(UNIT_BINS)
 	@scripts/run-unit $(UNIT_BINS)
@@ -87,11 +87,14 @@ demo:
 setup:
 	scripts/setup
 
+# Every C file in the tree, by the house .clang-format.
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
+
 format:
-	clang-format -i $(LIB_SRCS) vmm/main.c $(wildcard */*.h tests/unit/*.c)
+	clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRCS) vmm/main.c $(wildcard */*.h tests/unit/*.c)
+	clang-format --dry-run -Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD)
