@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 struct dev;
@@ -31,10 +31,10 @@ struct dev {
 
 /* Why a device asks the VM to stop: each maps to a documented exit status (vm.h). */
 enum dev_stop_reason {
-	DEV_STOP_POWEROFF,	/* ACPI S5 */
-	DEV_STOP_REBOOT,	/* ACPI reset register, 8042 reset */
-	DEV_STOP_PANIC,		/* pvpanic */
-	DEV_STOP_DEBUG_EXIT,	/* isa-debug-exit: (value << 1) | 1 */
+	DEV_STOP_POWEROFF,   /* ACPI S5 */
+	DEV_STOP_REBOOT,     /* ACPI reset register, 8042 reset */
+	DEV_STOP_PANIC,	     /* pvpanic */
+	DEV_STOP_DEBUG_EXIT, /* isa-debug-exit: (value << 1) | 1 */
 };
 
 /* What a device may ask of the machine it sits in; implemented by the VM. */

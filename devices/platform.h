@@ -16,7 +16,7 @@ struct platform {
 	struct dev i8042;	/* keyboard controller command port: 0xfe pulses the reset line */
 	struct dev pvpanic;	/* QEMU pvpanic: the guest reports a panic */
 	struct dev debug_exit;	/* QEMU isa-debug-exit: a test guest chooses kvmini's exit status */
-	struct dev boot_marker;	/* Firecracker's boot timer: the guest reports reaching init */
+	struct dev boot_marker; /* Firecracker's boot timer: the guest reports reaching init */
 	atomic_flag odd_sleep_logged;
 };
 

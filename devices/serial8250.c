@@ -185,7 +185,7 @@ static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
 		s->scr = v;
 		return;
 	default:
-		return;	/* UART_LSR and UART_MSR are read-only */
+		return; /* UART_LSR and UART_MSR are read-only */
 	}
 }
 
@@ -216,8 +216,8 @@ static void serial_write(struct dev *d, uint64_t off, const void *data, uint32_t
 static void reset_locked(struct serial8250 *s)
 {
 	s->ier = s->fcr = s->mcr = s->scr = 0;
-	s->lcr = 0x03;	/* 8N1 */
-	s->dll = 0x0c;	/* 9600 baud, as a PC BIOS leaves it */
+	s->lcr = 0x03; /* 8N1 */
+	s->dll = 0x0c; /* 9600 baud, as a PC BIOS leaves it */
 	s->dlm = 0;
 	s->thri_pending = false;
 	s->irq_line = false;

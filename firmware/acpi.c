@@ -8,62 +8,62 @@
 #include "layout.h"
 
 /* Table identity: OEM ID is 6 bytes, OEM table ID 8, creator ID 4, all space padded. */
-#define OEM_ID			"KVMINI"
-#define OEM_TABLE_ID		"KVMINI  "
-#define OEM_REVISION		1
-#define CREATOR_ID		"KVMI"
-#define CREATOR_REVISION	1
-#define HYPERVISOR_ID		"KVMINI  "
+#define OEM_ID		 "KVMINI"
+#define OEM_TABLE_ID	 "KVMINI  "
+#define OEM_REVISION	 1
+#define CREATOR_ID	 "KVMI"
+#define CREATOR_REVISION 1
+#define HYPERVISOR_ID	 "KVMINI  "
 
 /* Revisions follow ACPI 6.5 throughout. */
-#define RSDP_REVISION		2	/* ACPI 2.0+ RSDP: has the XSDT address */
-#define XSDT_REVISION		1
-#define FADT_REVISION		6
-#define FADT_MINOR_REVISION	5
-#define MADT_REVISION		6
-#define DSDT_REVISION		2	/* 2 or more: AML integers are 64 bits wide */
-#define MCFG_REVISION		1	/* PCI Firmware Specification 3.3, section 4.1.2 */
+#define RSDP_REVISION	    2 /* ACPI 2.0+ RSDP: has the XSDT address */
+#define XSDT_REVISION	    1
+#define FADT_REVISION	    6
+#define FADT_MINOR_REVISION 5
+#define MADT_REVISION	    6
+#define DSDT_REVISION	    2 /* 2 or more: AML integers are 64 bits wide */
+#define MCFG_REVISION	    1 /* PCI Firmware Specification 3.3, section 4.1.2 */
 
-#define RSDP_LEN		36
-#define RSDP_CHECKSUM_LEN	20	/* the ACPI 1.0 part that the first checksum covers */
-#define HEADER_LEN		36
-#define HEADER_LENGTH_OFF	4
-#define HEADER_CHECKSUM_OFF	9
-#define TABLE_ALIGN		16
-#define XSDT_MAX_ENTRIES	8 /* FADT, MADT and MCFG now; room for others */
+#define RSDP_LEN	    36
+#define RSDP_CHECKSUM_LEN   20 /* the ACPI 1.0 part that the first checksum covers */
+#define HEADER_LEN	    36
+#define HEADER_LENGTH_OFF   4
+#define HEADER_CHECKSUM_OFF 9
+#define TABLE_ALIGN	    16
+#define XSDT_MAX_ENTRIES    8 /* FADT, MADT and MCFG now; room for others */
 
 /* FADT (ACPI 6.5 table 5.9): byte offsets of the fields we set; the rest is 0. */
-#define FADT_LEN		276
-#define FADT_DSDT		40
-#define FADT_IAPC_BOOT_ARCH	109
-#define FADT_FLAGS		112
-#define FADT_RESET_REG		116
-#define FADT_RESET_VALUE	128
-#define FADT_MINOR_VERSION	131
-#define FADT_X_DSDT		140
-#define FADT_SLEEP_CONTROL_REG	244
-#define FADT_SLEEP_STATUS_REG	256
-#define FADT_HYPERVISOR_ID	268
+#define FADT_LEN	       276
+#define FADT_DSDT	       40
+#define FADT_IAPC_BOOT_ARCH    109
+#define FADT_FLAGS	       112
+#define FADT_RESET_REG	       116
+#define FADT_RESET_VALUE       128
+#define FADT_MINOR_VERSION     131
+#define FADT_X_DSDT	       140
+#define FADT_SLEEP_CONTROL_REG 244
+#define FADT_SLEEP_STATUS_REG  256
+#define FADT_HYPERVISOR_ID     268
 
-#define FADT_F_RESET_REG_SUP	(1u << 10)
-#define FADT_F_HW_REDUCED_ACPI	(1u << 20)
+#define FADT_F_RESET_REG_SUP   (1u << 10)
+#define FADT_F_HW_REDUCED_ACPI (1u << 20)
 /* 8042 (bit 1) and LEGACY_DEVICES (bit 0) stay clear: kvmini has neither. */
-#define IAPC_VGA_NOT_PRESENT	(1u << 2)
+#define IAPC_VGA_NOT_PRESENT	  (1u << 2)
 #define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 
-#define GAS_LEN			12
-#define GAS_SYSTEM_IO		1
-#define GAS_ACCESS_BYTE		1
+#define GAS_LEN		12
+#define GAS_SYSTEM_IO	1
+#define GAS_ACCESS_BYTE 1
 
-#define MADT_PCAT_COMPAT	(1u << 0)
-#define MADT_TYPE_LAPIC		0
-#define MADT_TYPE_IOAPIC	1
-#define MADT_LAPIC_LEN		8
-#define MADT_IOAPIC_LEN		12
-#define MADT_LAPIC_ENABLED	(1u << 0)
+#define MADT_PCAT_COMPAT   (1u << 0)
+#define MADT_TYPE_LAPIC	   0
+#define MADT_TYPE_IOAPIC   1
+#define MADT_LAPIC_LEN	   8
+#define MADT_IOAPIC_LEN	   12
+#define MADT_LAPIC_ENABLED (1u << 0)
 /* KVM's in-kernel IOAPIC resets its ID register to 0, and the MADT must match it. */
-#define MADT_IOAPIC_ID		0
-#define KVM_IOAPIC_PINS		24
+#define MADT_IOAPIC_ID	0
+#define KVM_IOAPIC_PINS 24
 
 /* MCFG: 8 reserved bytes after the header, then one 16-byte allocation per ECAM range. */
 #define MCFG_RESERVED_LEN    8
@@ -89,27 +89,27 @@ _Static_assert(PCI_INTX_GSI_BASE >= 16 && PCI_INTX_GSI_BASE + PCI_INTX_GSI_COUNT
 	       "INTx GSIs are IOAPIC pins above the ISA IRQs");
 
 /* AML opcodes (ACPI 6.5 section 20). */
-#define AML_ZERO_OP		0x00
-#define AML_ONE_OP		0x01
-#define AML_NAME_OP		0x08
-#define AML_BYTE_PREFIX		0x0a
-#define AML_WORD_PREFIX		0x0b
-#define AML_DWORD_PREFIX	0x0c
-#define AML_STRING_PREFIX	0x0d
-#define AML_QWORD_PREFIX	0x0e
-#define AML_SCOPE_OP		0x10
-#define AML_BUFFER_OP		0x11
-#define AML_PACKAGE_OP		0x12
-#define AML_ROOT_CHAR		0x5c
-#define AML_EXT_OP_PREFIX	0x5b
-#define AML_EXT_DEVICE_OP	0x82
-#define AML_PKGLEN_MAX		((1u << 28) - 1)
+#define AML_ZERO_OP	  0x00
+#define AML_ONE_OP	  0x01
+#define AML_NAME_OP	  0x08
+#define AML_BYTE_PREFIX	  0x0a
+#define AML_WORD_PREFIX	  0x0b
+#define AML_DWORD_PREFIX  0x0c
+#define AML_STRING_PREFIX 0x0d
+#define AML_QWORD_PREFIX  0x0e
+#define AML_SCOPE_OP	  0x10
+#define AML_BUFFER_OP	  0x11
+#define AML_PACKAGE_OP	  0x12
+#define AML_ROOT_CHAR	  0x5c
+#define AML_EXT_OP_PREFIX 0x5b
+#define AML_EXT_DEVICE_OP 0x82
+#define AML_PKGLEN_MAX	  ((1u << 28) - 1)
 
 /* Small resource data items (ACPI 6.5 section 6.4.2). */
-#define RES_IO			0x47	/* type 0x08, 7 bytes follow */
-#define RES_IO_DECODE16		0x01
-#define RES_IRQ_NOFLAGS		0x22	/* type 0x04, 2 bytes follow */
-#define RES_END_TAG		0x79	/* type 0x0f, 1 byte (checksum) follows */
+#define RES_IO		0x47 /* type 0x08, 7 bytes follow */
+#define RES_IO_DECODE16 0x01
+#define RES_IRQ_NOFLAGS 0x22 /* type 0x04, 2 bytes follow */
+#define RES_END_TAG	0x79 /* type 0x0f, 1 byte (checksum) follows */
 /* Large resource data items (ACPI 6.5 section 6.4.3): tag, 16-bit length, body. */
 #define RES_MEM32_FIXED	    0x86 /* Memory32Fixed: 9 bytes follow */
 #define RES_MEM32_FIXED_LEN 9
@@ -124,7 +124,7 @@ _Static_assert(PCI_INTX_GSI_BASE >= 16 && PCI_INTX_GSI_BASE + PCI_INTX_GSI_COUNT
 #define RES_IO_ENTIRE_RANGE 0x03 /* ISA and non-ISA ranges both */
 #define RES_TEMPLATE_MAX    96	 /* \_SB_.PCI0's is the largest, 68 bytes */
 
-#define COM1_IO_LEN		8
+#define COM1_IO_LEN		     8
 #define STA_PRESENT_ENABLED_SHOWN_OK 0x0f
 
 /*
@@ -204,9 +204,9 @@ static size_t table_begin(struct blob *b, const char sig[4], uint8_t rev)
 	align(b, TABLE_ALIGN);
 	start = b->pos;
 	put_bytes(b, sig, 4);
-	put_le(b, 0, 4);	/* length, set by table_end() */
+	put_le(b, 0, 4); /* length, set by table_end() */
 	put8(b, rev);
-	put8(b, 0);		/* checksum, set by table_end() */
+	put8(b, 0); /* checksum, set by table_end() */
 	put_bytes(b, OEM_ID, 6);
 	put_bytes(b, OEM_TABLE_ID, 8);
 	put_le(b, OEM_REVISION, 4);
@@ -309,8 +309,8 @@ static unsigned int hex_digit(char c)
  */
 static void aml_eisaid(struct blob *b, const char id[7])
 {
-	uint32_t vendor = (uint32_t)(id[0] - '@') << 10 |
-			  (uint32_t)(id[1] - '@') << 5 | (uint32_t)(id[2] - '@');
+	uint32_t vendor =
+		(uint32_t)(id[0] - '@') << 10 | (uint32_t)(id[1] - '@') << 5 | (uint32_t)(id[2] - '@');
 	uint32_t product = 0;
 
 	for (int i = 3; i < 7; i++)
@@ -607,8 +607,7 @@ static size_t build_fadt(struct blob *b, uint64_t dsdt_gpa)
 	/* The 32-bit field only holds a DSDT below 4 GiB; X_DSDT always does. */
 	if (dsdt_gpa <= UINT32_MAX)
 		poke_le(b, start + FADT_DSDT, dsdt_gpa, 4);
-	poke_le(b, start + FADT_IAPC_BOOT_ARCH,
-		IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT, 2);
+	poke_le(b, start + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT, 2);
 	poke_le(b, start + FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP, 4);
 	poke_gas_io8(b, start + FADT_RESET_REG, PORT_RESET);
 	poke_le(b, start + FADT_RESET_VALUE, RESET_VALUE, 1);
@@ -640,8 +639,8 @@ static size_t build_madt(struct blob *b, uint32_t ncpus)
 	for (uint32_t i = 0; i < ncpus; i++) {
 		put8(b, MADT_TYPE_LAPIC);
 		put8(b, MADT_LAPIC_LEN);
-		put8(b, (uint8_t)i);	/* ACPI processor UID */
-		put8(b, (uint8_t)i);	/* APIC ID */
+		put8(b, (uint8_t)i); /* ACPI processor UID */
+		put8(b, (uint8_t)i); /* APIC ID */
 		put_le(b, MADT_LAPIC_ENABLED, 4);
 	}
 	put8(b, MADT_TYPE_IOAPIC);
@@ -649,7 +648,7 @@ static size_t build_madt(struct blob *b, uint32_t ncpus)
 	put8(b, MADT_IOAPIC_ID);
 	put8(b, 0);
 	put_le(b, IOAPIC_ADDR, 4);
-	put_le(b, 0, 4);	/* global system interrupt base */
+	put_le(b, 0, 4); /* global system interrupt base */
 	table_end(b, start);
 	return start;
 }
@@ -689,7 +688,7 @@ static void build_rsdp(struct blob *b, uint64_t xsdt_gpa)
 	memcpy(p, "RSD PTR ", 8);
 	memcpy(p + 9, OEM_ID, 6);
 	p[15] = RSDP_REVISION;
-	poke_le(b, 16, 0, 4);	/* RsdtAddress: no RSDT, the XSDT is enough for 2.0+ */
+	poke_le(b, 16, 0, 4); /* RsdtAddress: no RSDT, the XSDT is enough for 2.0+ */
 	poke_le(b, 20, RSDP_LEN, 4);
 	poke_le(b, 24, xsdt_gpa, 8);
 	/* Both checksum bytes and the reserved bytes are still 0 from acpi_build(). */
@@ -708,7 +707,7 @@ ssize_t acpi_build(const struct acpi_config *c, void *buf, size_t len)
 		return -EINVAL;
 	if (c->base_gpa % TABLE_ALIGN || c->base_gpa > UINT64_MAX - len)
 		return -EINVAL;
-	put_zero(&b, RSDP_LEN);	/* filled in last, once the XSDT's address is known */
+	put_zero(&b, RSDP_LEN); /* filled in last, once the XSDT's address is known */
 	/* Each table is built after the ones it points to, so no address is patched later. */
 	dsdt = c->base_gpa + build_dsdt(&b, c->pci);
 	tables[n++] = c->base_gpa + build_fadt(&b, dsdt);

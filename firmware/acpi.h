@@ -11,9 +11,9 @@
 #define ACPI_MAX_CPUS 255
 
 struct acpi_config {
-	uint32_t ncpus;		/* vCPUs: one enabled local APIC each, APIC IDs 0..ncpus-1 */
-	uint64_t base_gpa;	/* guest-physical address of buf[0]; the RSDP is at buf[0] */
-	bool pci;		/* describe the PCI host bridge of layout.h: MCFG, \_SB_.PCI0 */
+	uint32_t ncpus;	   /* vCPUs: one enabled local APIC each, APIC IDs 0..ncpus-1 */
+	uint64_t base_gpa; /* guest-physical address of buf[0]; the RSDP is at buf[0] */
+	bool pci;	   /* describe the PCI host bridge of layout.h: MCFG, \_SB_.PCI0 */
 };
 
 /*

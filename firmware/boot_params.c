@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define LOADER_TYPE_UNDEFINED	0xff	/* boot.rst: a loader with no assigned ID */
+#define LOADER_TYPE_UNDEFINED 0xff /* boot.rst: a loader with no assigned ID */
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -18,8 +18,7 @@ static void put64(uint8_t *p, uint64_t v)
 
 int boot_params_build(uint8_t *zp, const struct boot_params_config *c)
 {
-	if (c->setup_hdr_len > BP_SETUP_HDR_END - BP_SETUP_HDR || c->e820_nr < 0 ||
-	    c->e820_nr > BP_E820_MAX)
+	if (c->setup_hdr_len > BP_SETUP_HDR_END - BP_SETUP_HDR || c->e820_nr < 0 || c->e820_nr > BP_E820_MAX)
 		return -EINVAL;
 	/* The initrd and command line fields used here are 32-bit: both must lie below 4 GiB. */
 	if (c->cmdline_gpa > UINT32_MAX || c->initrd_gpa > UINT32_MAX || c->initrd_size > UINT32_MAX ||

@@ -5,8 +5,8 @@
 
 #include "layout.h"
 
-#define MIN_MEM_SIZE	(2ULL << 20)	/* leaves at least 1 MiB of RAM above 1 MiB */
-#define PAGE_SIZE_4K	4096ULL
+#define MIN_MEM_SIZE (2ULL << 20) /* leaves at least 1 MiB of RAM above 1 MiB */
+#define PAGE_SIZE_4K 4096ULL
 
 struct e820_map {
 	struct e820_entry *out;
@@ -30,8 +30,7 @@ static int check_size(uint64_t mem_size)
 	if (mem_size < MIN_MEM_SIZE || mem_size % PAGE_SIZE_4K)
 		return -EINVAL;
 	/* RAM above the hole is remapped to start at 4 GiB: its end must not wrap. */
-	if (mem_size > PCI_HOLE_START &&
-	    mem_size - PCI_HOLE_START > UINT64_MAX - PCI_HOLE_END)
+	if (mem_size > PCI_HOLE_START && mem_size - PCI_HOLE_START > UINT64_MAX - PCI_HOLE_END)
 		return -EINVAL;
 	return 0;
 }

@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 
-#define E820_RAM	1
-#define E820_RESERVED	2
-#define E820_ACPI	3
+#define E820_RAM      1
+#define E820_RESERVED 2
+#define E820_ACPI     3
 
 /* Entries needed for any guest: low RAM, EBDA, ACPI area, RAM to the PCI hole, RAM above 4 GiB. */
 #define E820_MAX_ENTRIES 5
@@ -15,7 +15,7 @@ struct e820_entry {
 	uint64_t addr;
 	uint64_t size;
 	uint32_t type;
-} __attribute__((packed));	/* Linux boot_params layout (struct boot_e820_entry) */
+} __attribute__((packed)); /* Linux boot_params layout (struct boot_e820_entry) */
 
 _Static_assert(sizeof(struct e820_entry) == 20, "boot_params e820 entries are 20 bytes");
 

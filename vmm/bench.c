@@ -23,9 +23,9 @@
 #include "stats.h"
 #include "vm.h"
 
-#define BENCH_BASE_MEM		(32ULL << 20)	/* the guest's image, stacks and tables */
-#define WATCHDOG_BASE_NS	UINT64_C(10000000000)	/* a row may take 10 s plus ... */
-#define WATCHDOG_PER_ITER_NS	UINT64_C(2000000)	/* ... 2 ms an iteration before it counts as stuck */
+#define BENCH_BASE_MEM	     (32ULL << 20)	   /* the guest's image, stacks and tables */
+#define WATCHDOG_BASE_NS     UINT64_C(10000000000) /* a row may take 10 s plus ... */
+#define WATCHDOG_PER_ITER_NS UINT64_C(2000000)	   /* ... 2 ms an iteration before it counts as stuck */
 
 int bench_decode(const struct gmem *m, uint64_t gpa, uint32_t max_count, struct exitlat_result *r,
 		 const uint64_t **samples, const char **why)
@@ -35,7 +35,7 @@ int bench_decode(const struct gmem *m, uint64_t gpa, uint32_t max_count, struct 
 	*why = "its result record lies outside guest RAM";
 	if (!p)
 		return -EINVAL;
-	memcpy(r, p, sizeof(*r));	/* one read: the guest may change it meanwhile */
+	memcpy(r, p, sizeof(*r)); /* one read: the guest may change it meanwhile */
 	*why = "its result record has a bad magic number";
 	if (r->magic != EXITLAT_MAGIC)
 		return -EINVAL;
@@ -68,13 +68,13 @@ struct bench {
 	int json;
 	struct dev pio_user, mmio_user, result;
 	int efds[3];
-	int wildcard;			/* KVM takes length-0 ioeventfds */
+	int wildcard; /* KVM takes length-0 ioeventfds */
 	struct bench_row rows[EXITLAT_NR_ROWS];
-	atomic_bool done;		/* the guest sent its final record */
-	atomic_bool protocol_error;	/* the guest sent something malformed (logged once) */
+	atomic_bool done;	    /* the guest sent its final record */
+	atomic_bool protocol_error; /* the guest sent something malformed (logged once) */
 	atomic_uint_fast64_t progress_ns;
 	atomic_bool watchdog_stop;
-	unsigned int nmis;		/* watchdog NMIs sent */
+	unsigned int nmis; /* watchdog NMIs sent */
 };
 
 static void result_write(struct dev *d, uint64_t off, const void *data, uint32_t len)
@@ -83,9 +83,9 @@ static void result_write(struct dev *d, uint64_t off, const void *data, uint32_t
 	struct exitlat_result r;
 	const uint64_t *samples = NULL;
 	const char *why = "it wrote the result port with the wrong width";
-	int ret = off == 0 && len == 4 ? bench_decode(&b->vm.mem, dev_get_le(data, len), b->iterations, &r,
-						      &samples, &why)
-				       : -EINVAL;
+	int ret = off == 0 && len == 4
+			  ? bench_decode(&b->vm.mem, dev_get_le(data, len), b->iterations, &r, &samples, &why)
+			  : -EINVAL;
 	struct bench_row *row = ret == 0 ? &b->rows[r.row] : NULL;
 
 	if (ret == 1) {
@@ -120,19 +120,22 @@ static int add_ioeventfds(struct bench *b)
 	const struct ioeventfd_spec specs[3] = {
 		{ EXITLAT_PORT_IOEVENTFD, 4, KVM_IOEVENTFD_FLAG_PIO },
 		{ EXITLAT_MMIO_IOEVENTFD, 4, 0 },
-		{ EXITLAT_MMIO_WILDCARD, 0, 0 },	/* length 0: any write, no data to decode */
+		{ EXITLAT_MMIO_WILDCARD, 0, 0 }, /* length 0: any write, no data to decode */
 	};
 
 	b->wildcard = ioctl(b->vm.kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	for (int i = 0; i < 3; i++) {
-		struct kvm_ioeventfd io = { .addr = specs[i].addr, .len = specs[i].len, .flags = specs[i].flags };
+		struct kvm_ioeventfd io = { .addr = specs[i].addr,
+					    .len = specs[i].len,
+					    .flags = specs[i].flags };
 
 		if (specs[i].len == 0 && !b->wildcard)
-			continue;	/* that row then reports "unsupported" */
+			continue; /* that row then reports "unsupported" */
 		b->efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		io.fd = b->efds[i];
 		if (b->efds[i] < 0 || ioctl(b->vm.fd, KVM_IOEVENTFD, &io) < 0) {
-			log_err("L-2 event channels: KVM_IOEVENTFD at 0x%" PRIx64 ": %s", specs[i].addr, strerror(errno));
+			log_err("L-2 event channels: KVM_IOEVENTFD at 0x%" PRIx64 ": %s", specs[i].addr,
+				strerror(errno));
 			return -errno;
 		}
 	}
@@ -170,7 +173,8 @@ static void *watchdog(void *arg)
 		if (vm_now_ns() - atomic_load(&b->progress_ns) < budget)
 			continue;
 		if (b->nmis++ == 0) {
-			log_warn("exit-latency guest: no result for %" PRIu64 " s: sending an NMI to end the row",
+			log_warn("exit-latency guest: no result for %" PRIu64
+				 " s: sending an NMI to end the row",
 				 budget / UINT64_C(1000000000));
 			for (unsigned int i = 0; i < b->vm.nr_vcpus; i++)
 				vcpu_request_nmi(&b->vm.vcpus[i]);
@@ -248,16 +252,16 @@ static void print_json(const struct bench *b, const struct host_info *h, const s
 	json_string(h->cpu);
 	printf(",\"kernel\":");
 	json_string(h->kernel);
-	printf(",\"nested\":%s,\"tsc_khz\":%ld,\"cpus\":%u,\"iterations\":%u,\"rows\":[", h->nested ? "true" : "false",
-	       h->tsc_khz, b->cfg.cpus, b->iterations);
+	printf(",\"nested\":%s,\"tsc_khz\":%ld,\"cpus\":%u,\"iterations\":%u,\"rows\":[",
+	       h->nested ? "true" : "false", h->tsc_khz, b->cfg.cpus, b->iterations);
 	for (int i = 0; i < EXITLAT_NR_ROWS; i++) {
 		const struct stats_summary *s = &st[i];
 
 		printf("%s{\"name\":\"%s\",\"status\":\"%s\",\"count\":%" PRIu64 ",\"min_cycles\":%" PRIu64
 		       ",\"median_cycles\":%" PRIu64 ",\"p99_cycles\":%" PRIu64 ",\"max_cycles\":%" PRIu64
 		       ",\"min_ns\":%.1f,\"median_ns\":%.1f,\"p99_ns\":%.1f,\"max_ns\":%.1f}",
-		       i ? "," : "", exitlat_row_name((uint32_t)i), status_name(b, i), s->count, s->min, s->median,
-		       s->p99, s->max, to_ns(s->min, h->tsc_khz), to_ns(s->median, h->tsc_khz),
+		       i ? "," : "", exitlat_row_name((uint32_t)i), status_name(b, i), s->count, s->min,
+		       s->median, s->p99, s->max, to_ns(s->min, h->tsc_khz), to_ns(s->median, h->tsc_khz),
 		       to_ns(s->p99, h->tsc_khz), to_ns(s->max, h->tsc_khz));
 	}
 	printf("]}\n");
@@ -265,11 +269,12 @@ static void print_json(const struct bench *b, const struct host_info *h, const s
 
 static void print_table(const struct bench *b, const struct host_info *h, const struct stats_summary *st)
 {
-	printf("kvmini bench exits: %s; Linux %s; %s; TSC %ld kHz; %u vCPUs; %u iterations\n", h->cpu, h->kernel,
+	printf("kvmini bench exits: %s; Linux %s; %s; TSC %ld kHz; %u vCPUs; %u iterations\n", h->cpu,
+	       h->kernel,
 	       h->nested ? "nested KVM (this host is a guest: figures include emulation)" : "hardware KVM",
 	       h->tsc_khz, b->cfg.cpus, b->iterations);
-	printf("%-16s %-11s %10s %10s %10s %10s  %10s %10s %10s %10s\n", "row", "status", "min", "median", "p99",
-	       "max", "min ns", "median ns", "p99 ns", "max ns");
+	printf("%-16s %-11s %10s %10s %10s %10s  %10s %10s %10s %10s\n", "row", "status", "min", "median",
+	       "p99", "max", "min ns", "median ns", "p99 ns", "max ns");
 	printf("%-16s %-11s %43s  %43s\n", "", "", "(TSC cycles)", "(nanoseconds)");
 	for (int i = 0; i < EXITLAT_NR_ROWS; i++) {
 		const struct stats_summary *s = &st[i];
@@ -317,10 +322,14 @@ static const char bench_usage[] =
 	"  -v, --verbose         show the guest's console on stderr\n";
 
 static const struct option bench_options[] = {
-	{ "cpus", required_argument, NULL, 'c' },  { "iterations", required_argument, NULL, 'n' },
-	{ "json", no_argument, NULL, 'j' },	   { "guest", required_argument, NULL, 'g' },
-	{ "kvm-device", required_argument, NULL, 'K' }, { "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "iterations", required_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "guest", required_argument, NULL, 'g' },
+	{ "kvm-device", required_argument, NULL, 'K' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
 };
 
 static int parse_bench_option(struct bench *b, int opt, const char *arg, int *verbose)
@@ -406,12 +415,13 @@ static int run_bench(struct bench *b, char *cmdline, size_t cmdline_len)
 
 	snprintf(cmdline, cmdline_len, "iterations=%u cpus=%u", b->iterations, b->cfg.cpus);
 	b->cfg.cmdline = cmdline;
-	b->cfg.mem = (BENCH_BASE_MEM + (uint64_t)b->iterations * sizeof(uint64_t) + (1 << 20) - 1) & ~((1ULL << 20) - 1);
+	b->cfg.mem = (BENCH_BASE_MEM + (uint64_t)b->iterations * sizeof(uint64_t) + (1 << 20) - 1) &
+		     ~((1ULL << 20) - 1);
 	for (int i = 0; i < 3; i++)
 		b->efds[i] = -1;
 	if (access(b->cfg.kernel, R_OK) != 0) {
-		log_err("exit-latency guest %s: %s: build it with 'make', or give --guest PATH", b->cfg.kernel,
-			strerror(errno));
+		log_err("exit-latency guest %s: %s: build it with 'make', or give --guest PATH",
+			b->cfg.kernel, strerror(errno));
 		return VM_EXIT_ERROR;
 	}
 	if (vm_create(&b->vm, &b->cfg) < 0 || add_devices(b) < 0)
@@ -429,12 +439,14 @@ static int run_bench(struct bench *b, char *cmdline, size_t cmdline_len)
 
 int bench_main(int argc, char **argv, uint64_t start_ns)
 {
-	static struct bench b;	/* large; one per process */
+	static struct bench b; /* large; one per process */
 	char guest[PATH_MAX], cmdline[64];
 	int verbose = 0, ret, null_fd;
 
 	b.iterations = BENCH_DEFAULT_ITERATIONS;
-	b.cfg = (struct vm_config){ .cpus = 2, .kvm_device = "/dev/kvm", .start_ns = start_ns,
+	b.cfg = (struct vm_config){ .cpus = 2,
+				    .kvm_device = "/dev/kvm",
+				    .start_ns = start_ns,
 				    .kernel = default_guest(guest, sizeof(guest)) };
 	ret = parse_bench(&b, argc, argv, &verbose);
 	if (ret)

@@ -8,7 +8,7 @@
 #include "mem.h"
 
 #define BENCH_DEFAULT_ITERATIONS 10000
-#define BENCH_MAX_ITERATIONS 10000000
+#define BENCH_MAX_ITERATIONS	 10000000
 
 /*
  * bench_decode: read the result record the guest put at (gpa) in (m): once, into (r), then check

@@ -13,10 +13,10 @@
 #include "../firmware/layout.h"
 #include "log.h"
 
-#define LOADED_HIGH		0x01	/* loadflags: a bzImage, loaded at 1 MiB and up */
-#define XLF_KERNEL_64		0x01	/* xloadflags: has the 64-bit entry at load address + 0x200 */
-#define ENTRY_64_OFFSET		0x200
-#define MIB			UINT64_C(0x100000)
+#define LOADED_HIGH	0x01 /* loadflags: a bzImage, loaded at 1 MiB and up */
+#define XLF_KERNEL_64	0x01 /* xloadflags: has the 64-bit entry at load address + 0x200 */
+#define ENTRY_64_OFFSET 0x200
+#define MIB		UINT64_C(0x100000)
 
 static uint32_t get16(const uint8_t *p)
 {
@@ -30,7 +30,10 @@ static uint32_t get32(const uint8_t *p)
 
 static const char *identify_other(const uint8_t *img, size_t len)
 {
-	if (len >= 4 && memcmp(img, "\x7f" "ELF", 4) == 0)
+	if (len >= 4 && memcmp(img,
+			       "\x7f"
+			       "ELF",
+			       4) == 0)
 		return "is an ELF file with no Multiboot header (a vmlinux?): boot arch/x86/boot/bzImage or a Multiboot image";
 	if (len >= 2 && img[0] == 0x1f && img[1] == 0x8b)
 		return "is gzip data, not a bzImage: an initrd given as --kernel?";
@@ -99,7 +102,8 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz, const char
 	memcpy(&bz->pref_address, img + HDR_PREF_ADDRESS, sizeof(bz->pref_address));
 	bz->init_size = get32(img + HDR_INIT_SIZE);
 	if (bz->pref_address < GUEST_HIGH_RAM_START || bz->pref_address >= PCI_HOLE_START ||
-	    (bz->relocatable && bz->kernel_alignment && (bz->kernel_alignment & (bz->kernel_alignment - 1)))) {
+	    (bz->relocatable && bz->kernel_alignment &&
+	     (bz->kernel_alignment & (bz->kernel_alignment - 1)))) {
 		*why = "has a setup header with an impossible load address or alignment";
 		return -EINVAL;
 	}
@@ -112,7 +116,8 @@ static uint64_t low_ram_top(const struct gmem *m)
 	return m->regions[0].size;
 }
 
-static int load_kernel(struct gmem *m, const struct boot_linux_args *a, struct bzimage *bz, uint64_t *kernel_end)
+static int load_kernel(struct gmem *m, const struct boot_linux_args *a, struct bzimage *bz,
+		       uint64_t *kernel_end)
 {
 	const char *why;
 	int ret = bzimage_parse(a->image, a->image_len, bz, &why);
@@ -136,8 +141,8 @@ static int load_kernel(struct gmem *m, const struct boot_linux_args *a, struct b
 	return 0;
 }
 
-static int place_initrd(const struct gmem *m, const struct bzimage *bz, uint64_t size,
-			uint64_t kernel_end, uint64_t *gpa)
+static int place_initrd(const struct gmem *m, const struct bzimage *bz, uint64_t size, uint64_t kernel_end,
+			uint64_t *gpa)
 {
 	uint64_t top = low_ram_top(m);
 
@@ -163,8 +168,8 @@ static int load_initrd(struct gmem *m, const char *path, const struct bzimage *b
 	}
 	*size = (uint64_t)st.st_size;
 	if (place_initrd(m, bz, *size, kernel_end, gpa) < 0) {
-		log_err("initrd %s (%" PRIu64 " MiB) does not fit in guest RAM beside the kernel: give --mem %" PRIu64
-			"M or more",
+		log_err("initrd %s (%" PRIu64
+			" MiB) does not fit in guest RAM beside the kernel: give --mem %" PRIu64 "M or more",
 			path, (*size + MIB - 1) / MIB, (kernel_end + *size) / MIB + 32);
 		goto fail;
 	}
@@ -192,8 +197,8 @@ static int write_cmdline(struct gmem *m, const struct bzimage *bz, const char *p
 	uint64_t max = bz->cmdline_size < GUEST_CMDLINE_MAX - 1 ? bz->cmdline_size : GUEST_CMDLINE_MAX - 1;
 
 	if (len > max) {
-		log_err("command line is %zu bytes; kernel %s accepts at most %" PRIu64 ": shorten --cmdline", len,
-			path, max);
+		log_err("command line is %zu bytes; kernel %s accepts at most %" PRIu64 ": shorten --cmdline",
+			len, path, max);
 		return -E2BIG;
 	}
 	memcpy(gmem_ptr(m, GUEST_CMDLINE_ADDR, len + 1), cmdline, len + 1);
@@ -213,9 +218,14 @@ int boot_linux_load(struct gmem *m, const struct boot_linux_args *a, struct boot
 		ret = write_cmdline(m, &bz, a->kernel_path, a->cmdline);
 	if (!ret) {
 		bp = (struct boot_params_config){
-			.setup_hdr = a->image + BP_SETUP_HDR, .setup_hdr_len = bz.hdr_len,
-			.cmdline_gpa = GUEST_CMDLINE_ADDR, .initrd_gpa = initrd_gpa, .initrd_size = initrd_size,
-			.e820 = a->e820, .e820_nr = a->e820_nr, .rsdp_gpa = a->rsdp_gpa,
+			.setup_hdr = a->image + BP_SETUP_HDR,
+			.setup_hdr_len = bz.hdr_len,
+			.cmdline_gpa = GUEST_CMDLINE_ADDR,
+			.initrd_gpa = initrd_gpa,
+			.initrd_size = initrd_size,
+			.e820 = a->e820,
+			.e820_nr = a->e820_nr,
+			.rsdp_gpa = a->rsdp_gpa,
 		};
 		ret = boot_params_build(gmem_ptr(m, GUEST_ZERO_PAGE_ADDR, BOOT_PARAMS_SIZE), &bp);
 		if (ret)

@@ -8,20 +8,20 @@
 #include "../firmware/e820.h"
 #include "mem.h"
 
-#define BZIMAGE_MIN_VERSION	0x020c	/* 2.12: xloadflags, the 64-bit entry's flag */
+#define BZIMAGE_MIN_VERSION 0x020c /* 2.12: xloadflags, the 64-bit entry's flag */
 
 /* What the setup header says, validated. */
 struct bzimage {
 	uint16_t version;
-	size_t setup_len;	/* real-mode part: (setup_sects + 1) * 512 bytes */
-	size_t kernel_len;	/* protected-mode part, the rest of the file */
-	size_t hdr_len;		/* bytes of setup header from 0x1f1 */
+	size_t setup_len;  /* real-mode part: (setup_sects + 1) * 512 bytes */
+	size_t kernel_len; /* protected-mode part, the rest of the file */
+	size_t hdr_len;	   /* bytes of setup header from 0x1f1 */
 	uint32_t initrd_addr_max;
 	uint32_t kernel_alignment;
 	int relocatable;
-	uint32_t cmdline_size;	/* longest command line, without its NUL */
+	uint32_t cmdline_size; /* longest command line, without its NUL */
 	uint64_t pref_address;
-	uint32_t init_size;	/* memory the kernel needs from its load address to decompress */
+	uint32_t init_size; /* memory the kernel needs from its load address to decompress */
 };
 
 /*
@@ -31,10 +31,10 @@ struct bzimage {
 int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz, const char **why);
 
 struct boot_linux_args {
-	const char *kernel_path;	/* for messages */
-	const uint8_t *image;		/* the bzImage's bytes */
+	const char *kernel_path; /* for messages */
+	const uint8_t *image;	 /* the bzImage's bytes */
 	size_t image_len;
-	const char *initrd_path;	/* NULL: none */
+	const char *initrd_path; /* NULL: none */
 	const char *cmdline;
 	const struct e820_entry *e820;
 	int e820_nr;

@@ -14,22 +14,22 @@
 #include "../firmware/layout.h"
 #include "log.h"
 
-#define FLAGS_UNDERSTOOD	0x00000007u	/* page-aligned modules, memory info, video (text only) */
-#define FLAGS_REQUIRED_MASK	0x0000ffffu	/* a loader must refuse required bits it lacks */
-#define FLAG_VIDEO		(1u << 2)
-#define INFO_MEM		(1u << 0)
-#define INFO_CMDLINE		(1u << 2)
-#define INFO_MODS		(1u << 3)
-#define INFO_MMAP		(1u << 6)
-#define INFO_LOADER_NAME	(1u << 9)
+#define FLAGS_UNDERSTOOD    0x00000007u /* page-aligned modules, memory info, video (text only) */
+#define FLAGS_REQUIRED_MASK 0x0000ffffu /* a loader must refuse required bits it lacks */
+#define FLAG_VIDEO	    (1u << 2)
+#define INFO_MEM	    (1u << 0)
+#define INFO_CMDLINE	    (1u << 2)
+#define INFO_MODS	    (1u << 3)
+#define INFO_MMAP	    (1u << 6)
+#define INFO_LOADER_NAME    (1u << 9)
 /* The information structure and what it points to share the zero page's slot and the command line's. */
-#define INFO_ADDR		GUEST_ZERO_PAGE_ADDR
-#define INFO_MODS_ADDR		(GUEST_ZERO_PAGE_ADDR + 0x80)
-#define INFO_MMAP_ADDR		(GUEST_ZERO_PAGE_ADDR + 0x100)
-#define INFO_MMAP_MAX		((0x1000 - 0x100) / 24)
-#define INFO_SIZE		0x58
-#define RESERVED_LOW_END	(GUEST_CMDLINE_ADDR + GUEST_CMDLINE_MAX)	/* kvmini's structures below */
-#define PAGE_MASK		UINT64_C(0xfff)
+#define INFO_ADDR	 GUEST_ZERO_PAGE_ADDR
+#define INFO_MODS_ADDR	 (GUEST_ZERO_PAGE_ADDR + 0x80)
+#define INFO_MMAP_ADDR	 (GUEST_ZERO_PAGE_ADDR + 0x100)
+#define INFO_MMAP_MAX	 ((0x1000 - 0x100) / 24)
+#define INFO_SIZE	 0x58
+#define RESERVED_LOW_END (GUEST_CMDLINE_ADDR + GUEST_CMDLINE_MAX) /* kvmini's structures below */
+#define PAGE_MASK	 UINT64_C(0xfff)
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -87,7 +87,8 @@ static int aout_segment(size_t len, const struct multiboot_header *h, struct mul
 		return -EINVAL;
 	seg->gpa = h->load_addr;
 	seg->file_offset = h->offset - before;
-	seg->file_size = h->load_end_addr ? (uint64_t)h->load_end_addr - h->load_addr : len - seg->file_offset;
+	seg->file_size =
+		h->load_end_addr ? (uint64_t)h->load_end_addr - h->load_addr : len - seg->file_offset;
 	if (h->load_end_addr && h->load_end_addr <= h->load_addr)
 		return -EINVAL;
 	if (seg->file_offset + seg->file_size > len)
@@ -144,8 +145,10 @@ static int elf_segments(const uint8_t *img, size_t len, struct multiboot_segment
 			return -EINVAL;
 		}
 		/* Physical addresses: paging is off at entry. */
-		seg[n++] = (struct multiboot_segment){ .gpa = ph.p_paddr, .file_offset = ph.p_offset,
-						       .file_size = ph.p_filesz, .mem_size = ph.p_memsz };
+		seg[n++] = (struct multiboot_segment){ .gpa = ph.p_paddr,
+						       .file_offset = ph.p_offset,
+						       .file_size = ph.p_filesz,
+						       .mem_size = ph.p_memsz };
 	}
 	if (n == 0) {
 		*why = "has no loadable ELF segment";
@@ -173,8 +176,8 @@ static bool segment_fits(const struct gmem *m, const struct multiboot_segment *s
 	return end <= GUEST_EBDA_START || s->gpa >= GUEST_HIGH_RAM_START;
 }
 
-static int copy_segments(struct gmem *m, const char *path, const uint8_t *img, const struct multiboot_segment *seg,
-			 int n, uint32_t entry, uint64_t *image_end)
+static int copy_segments(struct gmem *m, const char *path, const uint8_t *img,
+			 const struct multiboot_segment *seg, int n, uint32_t entry, uint64_t *image_end)
 {
 	bool entry_loaded = false;
 
@@ -206,7 +209,8 @@ static int copy_segments(struct gmem *m, const char *path, const uint8_t *img, c
 }
 
 /* Loads the module page-aligned above the image; fills its 16-byte entry at (mod). */
-static int load_module(struct gmem *m, const char *path, uint64_t image_end, uint32_t string_gpa, uint8_t *mod)
+static int load_module(struct gmem *m, const char *path, uint64_t image_end, uint32_t string_gpa,
+		       uint8_t *mod)
 {
 	uint64_t start = (image_end + PAGE_MASK) & ~PAGE_MASK, done = 0, size;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -221,8 +225,9 @@ static int load_module(struct gmem *m, const char *path, uint64_t image_end, uin
 	if (start < GUEST_HIGH_RAM_START && start + size > GUEST_EBDA_START)
 		start = GUEST_HIGH_RAM_START;
 	if (start + size > m->regions[0].size || !gmem_ptr(m, start, size)) {
-		log_err("module %s (%" PRIu64 " KiB) does not fit in guest RAM after the kernel: give more --mem", path,
-			size >> 10);
+		log_err("module %s (%" PRIu64
+			" KiB) does not fit in guest RAM after the kernel: give more --mem",
+			path, size >> 10);
 		goto fail;
 	}
 	while (done < size) {
@@ -276,10 +281,10 @@ static void put_mmap(struct gmem *m, uint8_t *info, const struct e820_entry *e82
 	if (nr > (int)INFO_MMAP_MAX)
 		nr = INFO_MMAP_MAX;
 	for (int i = 0; i < nr; i++, p += 24) {
-		put32(p, 20);	/* size of the rest of the entry */
+		put32(p, 20); /* size of the rest of the entry */
 		memcpy(p + 4, &e820[i].addr, 8);
 		memcpy(p + 12, &e820[i].size, 8);
-		put32(p + 20, e820[i].type);	/* E820 and Multiboot number the types alike */
+		put32(p + 20, e820[i].type); /* E820 and Multiboot number the types alike */
 	}
 	put32(info + 44, (uint32_t)nr * 24);
 	put32(info + 48, INFO_MMAP_ADDR);
@@ -305,7 +310,7 @@ static int write_info(struct gmem *m, const struct multiboot_args *a, uint64_t i
 		return ret;
 	put32(info, INFO_MEM | INFO_CMDLINE | INFO_MODS | INFO_MMAP | INFO_LOADER_NAME);
 	put32(info + 4, GUEST_EBDA_START >> 10);					/* mem_lower, KiB */
-	put32(info + 8, (uint32_t)((m->regions[0].size - GUEST_HIGH_RAM_START) >> 10));	/* mem_upper */
+	put32(info + 8, (uint32_t)((m->regions[0].size - GUEST_HIGH_RAM_START) >> 10)); /* mem_upper */
 	put32(info + 16, cmdline);
 	put32(info + 20, a->module_path ? 1 : 0);
 	put32(info + 24, INFO_MODS_ADDR);
@@ -334,7 +339,8 @@ int multiboot_load(struct gmem *m, const struct multiboot_args *a, struct multib
 	if (ret)
 		return ret;
 	if (h.flags & FLAG_VIDEO)
-		log_warn("kernel %s asks for a video mode: kvmini has no display, it gets none", a->kernel_path);
+		log_warn("kernel %s asks for a video mode: kvmini has no display, it gets none",
+			 a->kernel_path);
 	ret = write_info(m, a, image_end);
 	if (ret)
 		return ret;

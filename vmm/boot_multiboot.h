@@ -8,14 +8,14 @@
 #include "../firmware/e820.h"
 #include "mem.h"
 
-#define MULTIBOOT_MAGIC		0x1badb002u	/* in the image's header */
-#define MULTIBOOT_BOOT_MAGIC	0x2badb002u	/* in EAX at entry */
-#define MULTIBOOT_SEARCH	8192		/* the header is in the first 8 KiB, 4-byte aligned */
-#define MULTIBOOT_AOUT_KLUDGE	(1u << 16)
+#define MULTIBOOT_MAGIC	      0x1badb002u /* in the image's header */
+#define MULTIBOOT_BOOT_MAGIC  0x2badb002u /* in EAX at entry */
+#define MULTIBOOT_SEARCH      8192	  /* the header is in the first 8 KiB, 4-byte aligned */
+#define MULTIBOOT_AOUT_KLUDGE (1u << 16)
 
 /* The image's Multiboot header, validated. */
 struct multiboot_header {
-	size_t offset;		/* where it is in the file */
+	size_t offset; /* where it is in the file */
 	uint32_t flags;
 	uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
 };
@@ -45,18 +45,18 @@ int multiboot_segments(const uint8_t *img, size_t len, const struct multiboot_he
 		       struct multiboot_segment *seg, uint32_t *entry, const char **why);
 
 struct multiboot_args {
-	const char *kernel_path;	/* for messages, and the command line's first word */
-	const uint8_t *image;		/* the kernel file's bytes */
+	const char *kernel_path; /* for messages, and the command line's first word */
+	const uint8_t *image;	 /* the kernel file's bytes */
 	size_t image_len;
-	const char *module_path;	/* --initrd: module 0, or NULL */
-	const char *cmdline;		/* the arguments; the image path goes first */
+	const char *module_path; /* --initrd: module 0, or NULL */
+	const char *cmdline;	 /* the arguments; the image path goes first */
 	const struct e820_entry *e820;
 	int e820_nr;
 };
 
 struct multiboot_entry {
 	uint32_t eip;
-	uint32_t ebx;	/* the Multiboot information structure */
+	uint32_t ebx; /* the Multiboot information structure */
 };
 
 /*

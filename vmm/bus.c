@@ -91,6 +91,6 @@ bool bus_access(struct bus *b, uint64_t addr, void *data, uint32_t len, bool is_
 	atomic_fetch_add_explicit(&b->unclaimed, 1, memory_order_relaxed);
 	if (!atomic_flag_test_and_set(&b->warned))
 		log_debug("%s %s of %u bytes at 0x%" PRIx64 " hit no device (counted; logged once)", b->name,
-			 is_write ? "write" : "read", len, addr);
+			  is_write ? "write" : "read", len, addr);
 	return false;
 }

@@ -19,11 +19,11 @@ struct bus_range {
  * change afterwards, so lookups take no lock.
  */
 struct bus {
-	const char *name;		/* "pio" or "mmio", for messages */
-	uint8_t unclaimed_fill;		/* what a read of nothing returns in each byte */
+	const char *name;	/* "pio" or "mmio", for messages */
+	uint8_t unclaimed_fill; /* what a read of nothing returns in each byte */
 	struct bus_range *ranges;
 	unsigned int nr, cap;
-	atomic_uint_fast64_t unclaimed;	/* accesses that hit nothing */
+	atomic_uint_fast64_t unclaimed; /* accesses that hit nothing */
 	atomic_flag warned;		/* the first of them was logged */
 };
 

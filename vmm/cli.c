@@ -35,7 +35,7 @@ static int suffix_shift(const char *s, unsigned int *shift)
 	const char *u;
 
 	if (*s == '\0') {
-		*shift = 20;	/* bare number: MiB */
+		*shift = 20; /* bare number: MiB */
 		return 0;
 	}
 	u = strchr(units, toupper((unsigned char)*s));
@@ -80,8 +80,8 @@ int cli_check_mem(uint64_t mem, uint64_t host_ram)
 		return -EINVAL;
 	}
 	if (host_ram && mem > host_ram) {
-		log_err("--mem %" PRIu64 "M is more than this host's %" PRIu64 " MiB of RAM: give less", mem >> 20,
-			host_ram >> 20);
+		log_err("--mem %" PRIu64 "M is more than this host's %" PRIu64 " MiB of RAM: give less",
+			mem >> 20, host_ram >> 20);
 		return -EINVAL;
 	}
 	return 0;
@@ -151,12 +151,12 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 		c->action = CLI_HELP;
 		return 0;
 	default:
-		return -EINVAL;	/* getopt has said what was wrong */
+		return -EINVAL; /* getopt has said what was wrong */
 	}
 }
 
 static const struct option run_options[] = {
-	{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'i' },
+	{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
 	{ "cmdline", required_argument, NULL, 'a' }, { "cpus", required_argument, NULL, 'c' },
 	{ "mem", required_argument, NULL, 'm' },     { "kvm-device", required_argument, NULL, 'K' },
 	{ "verbose", no_argument, NULL, 'v' },	     { "quiet", no_argument, NULL, 'q' },
@@ -178,7 +178,7 @@ static int parse_run(int argc, char **argv, struct cli *c)
 {
 	int opt;
 
-	optind = 0;	/* 0, not 1: glibc then also forgets a half-parsed group of short options */
+	optind = 0; /* 0, not 1: glibc then also forgets a half-parsed group of short options */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":k:i:a:c:m:vqh", run_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
@@ -203,8 +203,11 @@ int cli_parse(int argc, char **argv, struct cli *c)
 {
 	*c = (struct cli){
 		.action = CLI_RUN,
-		.vm = { .cpus = CLI_DEFAULT_CPUS, .mem = CLI_DEFAULT_MEM, .kvm_device = "/dev/kvm",
-			.console_fd = STDOUT_FILENO, .console_input = true },
+		.vm = { .cpus = CLI_DEFAULT_CPUS,
+			.mem = CLI_DEFAULT_MEM,
+			.kvm_device = "/dev/kvm",
+			.console_fd = STDOUT_FILENO,
+			.console_input = true },
 	};
 	if (argc < 2) {
 		log_err("no command: try 'kvmini run --kernel BZIMAGE' or 'kvmini --help'");

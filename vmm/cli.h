@@ -6,20 +6,20 @@
 
 #include "vm.h"
 
-#define CLI_DEFAULT_CPUS	1
-#define CLI_DEFAULT_MEM		(256ULL << 20)
-#define CLI_MIN_MEM		(16ULL << 20)
+#define CLI_DEFAULT_CPUS 1
+#define CLI_DEFAULT_MEM	 (256ULL << 20)
+#define CLI_MIN_MEM	 (16ULL << 20)
 
 enum cli_action {
 	CLI_RUN,
-	CLI_HELP,	/* usage printed; exit 0 */
+	CLI_HELP, /* usage printed; exit 0 */
 	CLI_VERSION,
 };
 
 struct cli {
 	enum cli_action action;
 	struct vm_config vm;
-	int verbosity;		/* -1 quiet, 0 default, 1 verbose, 2 debug */
+	int verbosity; /* -1 quiet, 0 default, 1 verbose, 2 debug */
 };
 
 /*

@@ -16,7 +16,7 @@ int console_open(struct console *c, int in_fd)
 	raw = c->saved;
 	/* Every key reaches the guest, Ctrl-C included; output is the guest's own, unprocessed. */
 	cfmakeraw(&raw);
-	raw.c_oflag |= OPOST | ONLCR;	/* keep kvmini's own messages readable */
+	raw.c_oflag |= OPOST | ONLCR; /* keep kvmini's own messages readable */
 	/* TCSANOW, not TCSAFLUSH: keys typed before kvmini started are the user's, not noise. */
 	if (tcsetattr(in_fd, TCSANOW, &raw) < 0)
 		return -errno;
@@ -38,7 +38,7 @@ size_t console_filter(struct console *c, uint8_t *buf, size_t n, enum console_ac
 
 	*action = CONSOLE_NONE;
 	if (!c->tty)
-		return n;	/* a pipe or file is data: passed through untouched */
+		return n; /* a pipe or file is data: passed through untouched */
 	for (size_t i = 0; i < n; i++) {
 		uint8_t b = buf[i];
 

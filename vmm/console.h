@@ -7,19 +7,19 @@
 #include <stdint.h>
 #include <termios.h>
 
-#define CONSOLE_ESCAPE 0x01	/* Ctrl-A, as in QEMU */
+#define CONSOLE_ESCAPE 0x01 /* Ctrl-A, as in QEMU */
 
 enum console_action {
 	CONSOLE_NONE,
-	CONSOLE_QUIT,	/* Ctrl-A x */
-	CONSOLE_HELP,	/* Ctrl-A h */
+	CONSOLE_QUIT, /* Ctrl-A x */
+	CONSOLE_HELP, /* Ctrl-A h */
 };
 
 struct console {
 	int in_fd;
-	bool tty;		/* escapes and raw mode apply only to a terminal */
-	bool raw;		/* saved holds the settings to restore */
-	bool escape;		/* the last byte was Ctrl-A */
+	bool tty;    /* escapes and raw mode apply only to a terminal */
+	bool raw;    /* saved holds the settings to restore */
+	bool escape; /* the last byte was Ctrl-A */
 	struct termios saved;
 };
 

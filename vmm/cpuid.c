@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <string.h>
 
-#define LEAF1_ECX_TSC_DEADLINE	(1u << 24)
-#define LEAF1_EDX_HTT		(1u << 28)
-#define LEAF1_ECX_HYPERVISOR	(1u << 31)
-#define TOPO_LEVEL_SMT		1
-#define TOPO_LEVEL_CORE		2
+#define LEAF1_ECX_TSC_DEADLINE (1u << 24)
+#define LEAF1_EDX_HTT	       (1u << 28)
+#define LEAF1_ECX_HYPERVISOR   (1u << 31)
+#define TOPO_LEVEL_SMT	       1
+#define TOPO_LEVEL_CORE	       2
 
 struct kvm_cpuid_entry2 *cpuid_find(struct cpuid_table *t, unsigned int function, unsigned int index)
 {
@@ -55,7 +55,7 @@ static int set_extended_topology(struct cpuid_table *t, unsigned int function,
 	};
 
 	if (!cpuid_find(t, function, 0))
-		return 0;	/* the CPU does not have this leaf: leave it out */
+		return 0; /* the CPU does not have this leaf: leave it out */
 	remove_leaf(t, function);
 	if (t->nent + 3 > CPUID_MAX_ENTRIES)
 		return -ENOSPC;
@@ -66,7 +66,7 @@ static int set_extended_topology(struct cpuid_table *t, unsigned int function,
 		e->function = function;
 		e->index = i;
 		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		e->edx = topo->cpu;	/* x2APIC ID */
+		e->edx = topo->cpu; /* x2APIC ID */
 	}
 	return 0;
 }
@@ -80,7 +80,7 @@ static void set_leaf1(struct cpuid_table *t, const struct cpuid_topology *topo)
 		return;
 	e->ebx = (e->ebx & 0x0000ffff) | (logical << 16) | ((topo->cpu & 0xff) << 24);
 	if (topo->ncpus > 1)
-		e->edx |= LEAF1_EDX_HTT;	/* means "EBX[23:16] is valid", not hyper-threading */
+		e->edx |= LEAF1_EDX_HTT; /* means "EBX[23:16] is valid", not hyper-threading */
 	else
 		e->edx &= ~LEAF1_EDX_HTT;
 	if (topo->tsc_deadline)
@@ -113,9 +113,9 @@ static void set_amd_leaves(struct cpuid_table *t, const struct cpuid_topology *t
 		e->ecx = (e->ecx & ~0xf0ffu) | (id_bits(topo->ncpus) << 12) | ((topo->ncpus - 1) & 0xff);
 	e = cpuid_find(t, 0x8000001e, 0);
 	if (e) {
-		e->eax = topo->cpu;		/* extended APIC ID */
-		e->ebx = topo->cpu & 0xff;	/* core ID; one thread per core */
-		e->ecx = 0;			/* node 0, one node */
+		e->eax = topo->cpu;	   /* extended APIC ID */
+		e->ebx = topo->cpu & 0xff; /* core ID; one thread per core */
+		e->ecx = 0;		   /* node 0, one node */
 	}
 }
 

@@ -29,9 +29,9 @@ static inline struct kvm_cpuid2 *cpuid_kvm(struct cpuid_table *t)
 }
 
 struct cpuid_topology {
-	unsigned int cpu;	/* this vCPU's index, which is also its APIC ID */
-	unsigned int ncpus;	/* cores in the one socket, one thread each */
-	bool tsc_deadline;	/* advertise the TSC-deadline timer (KVM emulates it) */
+	unsigned int cpu;   /* this vCPU's index, which is also its APIC ID */
+	unsigned int ncpus; /* cores in the one socket, one thread each */
+	bool tsc_deadline;  /* advertise the TSC-deadline timer (KVM emulates it) */
 };
 
 /*

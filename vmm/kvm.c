@@ -165,7 +165,7 @@ int kvm_open(struct kvm *k, const char *path)
 	if (k->max_vcpus <= 0)
 		k->max_vcpus = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (k->max_vcpus <= 0)
-		k->max_vcpus = 4;	/* the documented floor when neither is reported */
+		k->max_vcpus = 4; /* the documented floor when neither is reported */
 	k->tsc_deadline = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (k->vcpu_mmap_size <= 0) {
 		log_err("L-0 KVM: KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));

@@ -22,7 +22,7 @@ static uint64_t host_ram(void)
 
 int main(int argc, char **argv)
 {
-	static struct vm vm;	/* large; one per process */
+	static struct vm vm; /* large; one per process */
 	struct cli cli;
 	uint64_t start_ns = vm_now_ns();
 	int status;
@@ -40,8 +40,10 @@ int main(int argc, char **argv)
 		printf("kvmini %s\n", KVMINI_VERSION);
 		return 0;
 	}
-	log_set_level(cli.verbosity < 0 ? LOG_WARN : cli.verbosity == 0 ? LOG_NOTICE :
-				  cli.verbosity == 1 ? LOG_INFO : LOG_DEBUG);
+	log_set_level(cli.verbosity < 0	   ? LOG_WARN
+		      : cli.verbosity == 0 ? LOG_NOTICE
+		      : cli.verbosity == 1 ? LOG_INFO
+					   : LOG_DEBUG);
 	if (cli_check_mem(cli.vm.mem, host_ram()) < 0)
 		return VM_EXIT_ERROR;
 	cli.vm.start_ns = start_ns;

@@ -17,9 +17,8 @@ void gmem_layout(struct gmem *m, uint64_t size, uint64_t hole_start)
 	m->nr_regions = 0;
 	m->regions[m->nr_regions++] = (struct gmem_region){ .gpa = 0, .size = low, .fd_offset = 0 };
 	if (size > low)
-		m->regions[m->nr_regions++] = (struct gmem_region){
-			.gpa = FOUR_GIB, .size = size - low, .fd_offset = low
-		};
+		m->regions[m->nr_regions++] =
+			(struct gmem_region){ .gpa = FOUR_GIB, .size = size - low, .fd_offset = low };
 }
 
 int gmem_create(struct gmem *m, uint64_t size, uint64_t hole_start)
@@ -43,14 +42,13 @@ int gmem_create(struct gmem *m, uint64_t size, uint64_t hole_start)
 	/* Keep guest RAM out of core dumps of kvmini: it is the guest's, and large. */
 	madvise(m->base, size, MADV_DONTDUMP);
 	return 0;
-fail:
-	{
-		int err = -errno;
+fail : {
+	int err = -errno;
 
-		close(m->fd);
-		m->fd = -1;
-		return err;
-	}
+	close(m->fd);
+	m->fd = -1;
+	return err;
+}
 }
 
 void gmem_destroy(struct gmem *m)

@@ -20,8 +20,8 @@ struct gmem_region {
  */
 struct gmem {
 	int fd;
-	uint64_t size;		/* bytes of RAM */
-	uint8_t *base;		/* the whole memfd, mapped shared */
+	uint64_t size; /* bytes of RAM */
+	uint8_t *base; /* the whole memfd, mapped shared */
 	struct gmem_region regions[GMEM_MAX_REGIONS];
 	unsigned int nr_regions;
 };

@@ -18,7 +18,7 @@
 #include "vm.h"
 
 #define MSR_IA32_MISC_ENABLE	0x000001a0
-#define MISC_ENABLE_FAST_STRING	(1ULL << 0)
+#define MISC_ENABLE_FAST_STRING (1ULL << 0)
 #define CR0_PE			(1ULL << 0)
 #define CR0_ET			(1ULL << 4)
 #define CR0_PG			(1ULL << 31)
@@ -102,8 +102,16 @@ fail:
 static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type, bool code64)
 {
 	*s = (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type, .present = 1,
-		.dpl = 0, .db = code64 ? 0 : 1, .s = 1, .l = code64 ? 1 : 0, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = selector,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = code64 ? 0 : 1,
+		.s = 1,
+		.l = code64 ? 1 : 0,
+		.g = 1,
 	};
 }
 
@@ -116,8 +124,8 @@ static int set_msrs(struct vcpu *v)
 	} buf = { .bytes = { 0 } };
 
 	buf.msrs.nmsrs = 1;
-	buf.msrs.entries[0] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE,
-						      .data = MISC_ENABLE_FAST_STRING };
+	buf.msrs.entries[0] =
+		(struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING };
 	return ioctl(v->fd, KVM_SET_MSRS, &buf.msrs) == 1 ? 0 : -EIO;
 }
 
@@ -186,12 +194,21 @@ int vcpu_set_protected_mode(struct vcpu *v, uint32_t eip, uint32_t eax, uint32_t
 const char *vcpu_exit_name(unsigned int reason)
 {
 	static const char *const names[] = {
-		[KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_EXCEPTION] = "exception",
-		[KVM_EXIT_IO] = "io", [KVM_EXIT_HYPERCALL] = "hypercall", [KVM_EXIT_DEBUG] = "debug",
-		[KVM_EXIT_HLT] = "hlt", [KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq-window",
-		[KVM_EXIT_SHUTDOWN] = "shutdown", [KVM_EXIT_FAIL_ENTRY] = "fail-entry",
-		[KVM_EXIT_INTR] = "intr", [KVM_EXIT_SET_TPR] = "set-tpr", [KVM_EXIT_TPR_ACCESS] = "tpr-access",
-		[KVM_EXIT_NMI] = "nmi", [KVM_EXIT_INTERNAL_ERROR] = "internal-error",
+		[KVM_EXIT_UNKNOWN] = "unknown",
+		[KVM_EXIT_EXCEPTION] = "exception",
+		[KVM_EXIT_IO] = "io",
+		[KVM_EXIT_HYPERCALL] = "hypercall",
+		[KVM_EXIT_DEBUG] = "debug",
+		[KVM_EXIT_HLT] = "hlt",
+		[KVM_EXIT_MMIO] = "mmio",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "irq-window",
+		[KVM_EXIT_SHUTDOWN] = "shutdown",
+		[KVM_EXIT_FAIL_ENTRY] = "fail-entry",
+		[KVM_EXIT_INTR] = "intr",
+		[KVM_EXIT_SET_TPR] = "set-tpr",
+		[KVM_EXIT_TPR_ACCESS] = "tpr-access",
+		[KVM_EXIT_NMI] = "nmi",
+		[KVM_EXIT_INTERNAL_ERROR] = "internal-error",
 		[KVM_EXIT_SYSTEM_EVENT] = "system-event",
 	};
 
@@ -228,8 +245,8 @@ static void handle_crash(struct vcpu *v, const char *what)
 
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0)
 		snprintf(why, sizeof(why),
-			 "L-1 vCPU %u: %s (rip 0x%llx, rsp 0x%llx, cr0 0x%llx, cr3 0x%llx, efer 0x%llx)", v->id,
-			 what, regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.efer);
+			 "L-1 vCPU %u: %s (rip 0x%llx, rsp 0x%llx, cr0 0x%llx, cr3 0x%llx, efer 0x%llx)",
+			 v->id, what, regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.efer);
 	else
 		snprintf(why, sizeof(why), "L-1 vCPU %u: %s", v->id, what);
 	vm_stop(v->vm, VM_EXIT_CRASH, why);
@@ -264,7 +281,7 @@ static void handle_exit(struct vcpu *v)
 		break;
 	case KVM_EXIT_HLT:
 	case KVM_EXIT_INTR:
-		break;	/* the in-kernel LAPIC handles HLT; INTR is a kick, seen by the loop */
+		break; /* the in-kernel LAPIC handles HLT; INTR is a kick, seen by the loop */
 	case KVM_EXIT_SHUTDOWN:
 		handle_crash(v, "the guest triple-faulted (shutdown)");
 		break;

@@ -11,19 +11,19 @@
 struct vm;
 struct cpuid_table;
 
-#define VCPU_EXIT_REASONS 64	/* counters for KVM_EXIT_* below this */
+#define VCPU_EXIT_REASONS 64 /* counters for KVM_EXIT_* below this */
 
 struct vcpu {
 	struct vm *vm;
-	unsigned int id;	/* also its APIC ID */
+	unsigned int id; /* also its APIC ID */
 	int fd;
-	struct kvm_run *run;	/* shared with KVM; immediate_exit is written by other threads */
+	struct kvm_run *run; /* shared with KVM; immediate_exit is written by other threads */
 	pthread_t thread;
 	bool started;
-	atomic_bool nmi_pending;	/* vcpu_request_nmi() asked; injected before the next entry */
+	atomic_bool nmi_pending; /* vcpu_request_nmi() asked; injected before the next entry */
 	/* Written by this vCPU's thread only; read after it is joined. */
 	uint64_t exits[VCPU_EXIT_REASONS];
-	uint64_t first_run_ns;	/* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
+	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
 };
 
 /* vcpu_create: KVM vCPU (id) of (vm), its run page mapped. Returns 0 or -errno (logged). */

@@ -29,8 +29,8 @@
 #include "log.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
-#define E820_MAX 16
-#define KERNEL_MAX_SIZE UINT64_C(0x20000000)	/* 512 MiB: no kernel is larger */
+#define E820_MAX	16
+#define KERNEL_MAX_SIZE UINT64_C(0x20000000) /* 512 MiB: no kernel is larger */
 
 uint64_t vm_now_ns(void)
 {
@@ -127,13 +127,16 @@ static int map_memory(struct vm *vm)
 	int ret = gmem_create(&vm->mem, vm->cfg->mem, PCI_HOLE_START);
 
 	if (ret) {
-		log_err("cannot allocate %" PRIu64 " MiB of guest RAM: %s", vm->cfg->mem >> 20, strerror(-ret));
+		log_err("cannot allocate %" PRIu64 " MiB of guest RAM: %s", vm->cfg->mem >> 20,
+			strerror(-ret));
 		return ret;
 	}
 	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
 		const struct gmem_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region region = {
-			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
 			.userspace_addr = (uint64_t)(uintptr_t)r->host,
 		};
 
@@ -197,9 +200,11 @@ static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
 			strerror(-*e820_nr));
 		return *e820_nr;
 	}
-	reset_vector_build(gmem_ptr(&vm->mem, GUEST_RESET_VECTOR, RESET_VECTOR_STUB_LEN), PORT_RESET, RESET_VALUE);
+	reset_vector_build(gmem_ptr(&vm->mem, GUEST_RESET_VECTOR, RESET_VECTOR_STUB_LEN), PORT_RESET,
+			   RESET_VALUE);
 	pagetable_build_gdt(gmem_ptr(&vm->mem, GUEST_GDT_ADDR, GDT_ENTRIES * 8));
-	pagetable_build_identity(gmem_ptr(&vm->mem, GUEST_PML4_ADDR, PAGETABLE_PAGES * 4096), GUEST_PML4_ADDR);
+	pagetable_build_identity(gmem_ptr(&vm->mem, GUEST_PML4_ADDR, PAGETABLE_PAGES * 4096),
+				 GUEST_PML4_ADDR);
 	return 0;
 }
 
@@ -210,8 +215,8 @@ struct guest_entry {
 	struct multiboot_entry mb;
 };
 
-static int load_linux(struct vm *vm, const uint8_t *img, size_t len, const struct e820_entry *e820, int e820_nr,
-		      struct guest_entry *entry)
+static int load_linux(struct vm *vm, const uint8_t *img, size_t len, const struct e820_entry *e820,
+		      int e820_nr, struct guest_entry *entry)
 {
 	char *cmdline = NULL;
 	struct boot_linux_args args;
@@ -221,8 +226,14 @@ static int load_linux(struct vm *vm, const uint8_t *img, size_t len, const struc
 		     vm->cfg->cmdline ? vm->cfg->cmdline : "") < 0)
 		return -ENOMEM;
 	args = (struct boot_linux_args){
-		.kernel_path = vm->cfg->kernel, .image = img, .image_len = len, .initrd_path = vm->cfg->initrd,
-		.cmdline = cmdline, .e820 = e820, .e820_nr = e820_nr, .rsdp_gpa = GUEST_ACPI_ADDR,
+		.kernel_path = vm->cfg->kernel,
+		.image = img,
+		.image_len = len,
+		.initrd_path = vm->cfg->initrd,
+		.cmdline = cmdline,
+		.e820 = e820,
+		.e820_nr = e820_nr,
+		.rsdp_gpa = GUEST_ACPI_ADDR,
 	};
 	ret = boot_linux_load(&vm->mem, &args, &entry->linux64);
 	free(cmdline);
@@ -246,8 +257,13 @@ static int load_guest(struct vm *vm, struct guest_entry *entry)
 	}
 	/* A Multiboot header is looked for first: no bzImage carries one. */
 	mb = (struct multiboot_args){
-		.kernel_path = vm->cfg->kernel, .image = img, .image_len = len, .module_path = vm->cfg->initrd,
-		.cmdline = vm->cfg->cmdline, .e820 = e820, .e820_nr = e820_nr,
+		.kernel_path = vm->cfg->kernel,
+		.image = img,
+		.image_len = len,
+		.module_path = vm->cfg->initrd,
+		.cmdline = vm->cfg->cmdline,
+		.e820 = e820,
+		.e820_nr = e820_nr,
 	};
 	ret = multiboot_load(&vm->mem, &mb, &entry->mb);
 	entry->multiboot = ret == 1;
@@ -259,7 +275,7 @@ static int load_guest(struct vm *vm, struct guest_entry *entry)
 
 static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 {
-	static struct cpuid_table supported;	/* large: kept off the stack, read-only once filled */
+	static struct cpuid_table supported; /* large: kept off the stack, read-only once filled */
 	int ret;
 
 	supported.nent = CPUID_MAX_ENTRIES;
@@ -285,8 +301,8 @@ static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 			ret = vcpu_set_protected_mode(v, entry->mb.eip, MULTIBOOT_BOOT_MAGIC, entry->mb.ebx,
 						      GUEST_GDT_ADDR);
 		else if (!ret && i == 0)
-			ret = vcpu_set_long_mode(v, entry->linux64.rip, entry->linux64.zero_page, GUEST_PML4_ADDR,
-						 GUEST_GDT_ADDR);
+			ret = vcpu_set_long_mode(v, entry->linux64.rip, entry->linux64.zero_page,
+						 GUEST_PML4_ADDR, GUEST_GDT_ADDR);
 		if (ret)
 			return ret;
 	}
@@ -303,7 +319,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->fd = vm->com1_irq_fd = vm->com1_room_fd = -1;
 	vm->mem.fd = -1;
 	atomic_init(&vm->stopping, 0);
-	bus_init(&vm->pio, "pio", 0xff);	/* an unclaimed port reads all-ones, as on a PC */
+	bus_init(&vm->pio, "pio", 0xff); /* an unclaimed port reads all-ones, as on a PC */
 	bus_init(&vm->mmio, "mmio", 0xff);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
@@ -385,7 +401,7 @@ static void console_read(struct vm *vm, struct console *con, struct console_pump
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		p->eof = true;	/* the guest keeps running; its console just has no more input */
+		p->eof = true; /* the guest keeps running; its console just has no more input */
 		return;
 	}
 	p->len = console_filter(con, p->buf, (size_t)n, &action);
@@ -454,7 +470,7 @@ static void empty_handler(int sig)
 /* Signals: SIGINT/TERM/HUP are read from a signalfd; SIGUSR1 kicks a vCPU out of KVM_RUN. */
 static int setup_signals(sigset_t *old)
 {
-	struct sigaction sa = { .sa_handler = empty_handler };	/* no SA_RESTART: KVM_RUN returns EINTR */
+	struct sigaction sa = { .sa_handler = empty_handler }; /* no SA_RESTART: KVM_RUN returns EINTR */
 	sigset_t set;
 	int fd;
 
@@ -497,8 +513,8 @@ int vm_run(struct vm *vm)
 	if (vm->nr_vcpus && vm->vcpus[0].first_run_ns) {
 		uint64_t ns = vm->vcpus[0].first_run_ns - vm->cfg->start_ns;
 
-		log_info("start-up: %" PRIu64 ".%03" PRIu64 " ms from start to the first KVM_RUN", ns / 1000000,
-			 ns / 1000 % 1000);
+		log_info("start-up: %" PRIu64 ".%03" PRIu64 " ms from start to the first KVM_RUN",
+			 ns / 1000000, ns / 1000 % 1000);
 	}
 	log_exit_counts(vm);
 	return vm->exit_status;

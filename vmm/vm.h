@@ -14,24 +14,24 @@
 #include "vcpu.h"
 
 /* kvmini's exit statuses (README "Exit status"); debug-exit takes the odd ones, (v << 1) | 1. */
-#define VM_EXIT_POWEROFF	0	/* the guest powered off (ACPI S5) */
-#define VM_EXIT_ERROR		2	/* kvmini's own error: bad command line or input, KVM failure */
-#define VM_EXIT_REBOOT		4	/* the guest asked for a reset */
-#define VM_EXIT_PANIC		6	/* the guest reported a panic through pvpanic */
-#define VM_EXIT_CRASH		8	/* the vCPU cannot go on: triple fault, KVM emulation failure */
-#define VM_EXIT_QUIT		10	/* the user quit from the console (Ctrl-A x) */
-#define VM_EXIT_SIGNAL_BASE	128	/* + signal number, for SIGINT, SIGTERM, SIGHUP */
+#define VM_EXIT_POWEROFF    0	/* the guest powered off (ACPI S5) */
+#define VM_EXIT_ERROR	    2	/* kvmini's own error: bad command line or input, KVM failure */
+#define VM_EXIT_REBOOT	    4	/* the guest asked for a reset */
+#define VM_EXIT_PANIC	    6	/* the guest reported a panic through pvpanic */
+#define VM_EXIT_CRASH	    8	/* the vCPU cannot go on: triple fault, KVM emulation failure */
+#define VM_EXIT_QUIT	    10	/* the user quit from the console (Ctrl-A x) */
+#define VM_EXIT_SIGNAL_BASE 128 /* + signal number, for SIGINT, SIGTERM, SIGHUP */
 
 struct vm_config {
 	const char *kernel;
-	const char *initrd;	/* NULL: none */
-	const char *cmdline;	/* appended to the default command line; NULL: none */
+	const char *initrd;  /* NULL: none */
+	const char *cmdline; /* appended to the default command line; NULL: none */
 	unsigned int cpus;
-	uint64_t mem;		/* bytes */
+	uint64_t mem; /* bytes */
 	const char *kvm_device;
-	uint64_t start_ns;	/* CLOCK_MONOTONIC when kvmini started */
-	int console_fd;		/* where the guest's console output goes */
-	bool console_input;	/* serve stdin to the guest's console */
+	uint64_t start_ns;  /* CLOCK_MONOTONIC when kvmini started */
+	int console_fd;	    /* where the guest's console output goes */
+	bool console_input; /* serve stdin to the guest's console */
 };
 
 struct vm {
@@ -42,14 +42,14 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct vcpu *vcpus;
-	unsigned int nr_vcpus;	/* created so far */
-	struct dev_host host;	/* what devices may ask of this VM */
+	unsigned int nr_vcpus; /* created so far */
+	struct dev_host host;  /* what devices may ask of this VM */
 	struct serial8250 com1;
 	int com1_irq_fd, com1_room_fd;
 	struct platform platform;
-	int stop_fd;		/* eventfd: the VM is stopping, wakes the console loop */
+	int stop_fd; /* eventfd: the VM is stopping, wakes the console loop */
 	atomic_int stopping;
-	int exit_status;	/* written once, by whoever wins 'stopping' */
+	int exit_status; /* written once, by whoever wins 'stopping' */
 };
 
 /* vm_create: build the whole machine described by (cfg), guest loaded and ready. Returns 0 or -errno (logged). */

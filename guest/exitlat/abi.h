@@ -9,54 +9,56 @@
  * finds unassigned ports and MMIO there, which QEMU serves in userspace too. The ports sit above
  * QEMU's fw_cfg (0x510-0x51b) and below q35's ACPI PM block (0x600), where a PC has nothing.
  */
-#define EXITLAT_PORT_KERNEL	0x4d0		/* in-kernel PIC's ELCR: KVM answers without leaving the kernel */
-#define EXITLAT_PORT_USER	0x540		/* 4 bytes, kvmini in userspace: in reads 0, out is dropped */
-#define EXITLAT_PORT_IOEVENTFD	0x544		/* 4 bytes, write: an ioeventfd, KVM signals it and resumes */
-#define EXITLAT_PORT_RESULT	0x548		/* 4-byte write: the GPA of a struct exitlat_result */
-#define EXITLAT_MMIO_USER	0xd0000000u	/* 4 KiB, kvmini in userspace: reads 0, writes dropped */
-#define EXITLAT_MMIO_IOEVENTFD	0xd0001000u	/* 4-byte write: an ioeventfd of length 4 */
-#define EXITLAT_MMIO_WILDCARD	0xd0002000u	/* write of any size: a length-0 (wildcard) ioeventfd */
-#define EXITLAT_MSR		0x000001a0u	/* IA32_MISC_ENABLE: intercepted, handled inside KVM */
+#define EXITLAT_PORT_KERNEL    0x4d0	   /* in-kernel PIC's ELCR: KVM answers without leaving the kernel */
+#define EXITLAT_PORT_USER      0x540	   /* 4 bytes, kvmini in userspace: in reads 0, out is dropped */
+#define EXITLAT_PORT_IOEVENTFD 0x544	   /* 4 bytes, write: an ioeventfd, KVM signals it and resumes */
+#define EXITLAT_PORT_RESULT    0x548	   /* 4-byte write: the GPA of a struct exitlat_result */
+#define EXITLAT_MMIO_USER      0xd0000000u /* 4 KiB, kvmini in userspace: reads 0, writes dropped */
+#define EXITLAT_MMIO_IOEVENTFD 0xd0001000u /* 4-byte write: an ioeventfd of length 4 */
+#define EXITLAT_MMIO_WILDCARD  0xd0002000u /* write of any size: a length-0 (wildcard) ioeventfd */
+#define EXITLAT_MSR	       0x000001a0u /* IA32_MISC_ENABLE: intercepted, handled inside KVM */
 
 enum exitlat_row {
-	EXITLAT_ROW_LOOP,		/* the timing loop with no exit: its cost is in every other row */
+	EXITLAT_ROW_LOOP, /* the timing loop with no exit: its cost is in every other row */
 	EXITLAT_ROW_CPUID,
-	EXITLAT_ROW_VMCALL,		/* vmcall (Intel) or vmmcall (AMD) with an unknown number: -KVM_ENOSYS */
+	EXITLAT_ROW_VMCALL, /* vmcall (Intel) or vmmcall (AMD) with an unknown number: -KVM_ENOSYS */
 	EXITLAT_ROW_RDMSR,
 	EXITLAT_ROW_WRMSR,
-	EXITLAT_ROW_PIO_KERNEL,		/* inb EXITLAT_PORT_KERNEL */
-	EXITLAT_ROW_PIO_USER_IN,	/* inl EXITLAT_PORT_USER */
-	EXITLAT_ROW_PIO_USER_OUT,	/* outl EXITLAT_PORT_USER */
-	EXITLAT_ROW_PIO_IOEVENTFD,	/* outl EXITLAT_PORT_IOEVENTFD */
+	EXITLAT_ROW_PIO_KERNEL,	   /* inb EXITLAT_PORT_KERNEL */
+	EXITLAT_ROW_PIO_USER_IN,   /* inl EXITLAT_PORT_USER */
+	EXITLAT_ROW_PIO_USER_OUT,  /* outl EXITLAT_PORT_USER */
+	EXITLAT_ROW_PIO_IOEVENTFD, /* outl EXITLAT_PORT_IOEVENTFD */
 	EXITLAT_ROW_MMIO_USER_READ,
 	EXITLAT_ROW_MMIO_USER_WRITE,
 	EXITLAT_ROW_MMIO_IOEVENTFD,
 	EXITLAT_ROW_MMIO_WILDCARD,
-	EXITLAT_ROW_HLT_TIMER,		/* hlt, woken by a LAPIC timer interrupt armed just before */
-	EXITLAT_ROW_IPI,		/* IPI to another vCPU and its IPI back: a round trip */
+	EXITLAT_ROW_HLT_TIMER, /* hlt, woken by a LAPIC timer interrupt armed just before */
+	EXITLAT_ROW_IPI,       /* IPI to another vCPU and its IPI back: a round trip */
 	EXITLAT_NR_ROWS,
 };
 
 enum exitlat_status {
 	EXITLAT_OK = 0,
-	EXITLAT_TIMEOUT = 1,		/* the row could not complete within its bound */
-	EXITLAT_UNSUPPORTED = 2,	/* e.g. the IPI row with one vCPU */
+	EXITLAT_TIMEOUT = 1,	 /* the row could not complete within its bound */
+	EXITLAT_UNSUPPORTED = 2, /* e.g. the IPI row with one vCPU */
 };
 
 /* exitlat_row_name: the row's name in tables, JSON and the guest's console lines; NULL if out of range. */
 static inline const char *exitlat_row_name(uint32_t row)
 {
 	static const char *const names[EXITLAT_NR_ROWS] = {
-		"loop", "cpuid", "vmcall", "rdmsr", "wrmsr", "pio_kernel", "pio_user_in", "pio_user_out",
-		"pio_ioeventfd", "mmio_user_read", "mmio_user_write", "mmio_ioeventfd", "mmio_wildcard",
-		"hlt_timer", "ipi",
+		"loop",		  "cpuid",	     "vmcall",
+		"rdmsr",	  "wrmsr",	     "pio_kernel",
+		"pio_user_in",	  "pio_user_out",    "pio_ioeventfd",
+		"mmio_user_read", "mmio_user_write", "mmio_ioeventfd",
+		"mmio_wildcard",  "hlt_timer",	     "ipi",
 	};
 
 	return row < EXITLAT_NR_ROWS ? names[row] : (const char *)0;
 }
 
-#define EXITLAT_MAGIC		0x544c5845u	/* "EXLT" */
-#define EXITLAT_ROW_DONE	0xffffffffu	/* the last record: every row has been sent */
+#define EXITLAT_MAGIC	 0x544c5845u /* "EXLT" */
+#define EXITLAT_ROW_DONE 0xffffffffu /* the last record: every row has been sent */
 
 /*
  * One row's result, in guest memory below 4 GiB; the guest writes its address to

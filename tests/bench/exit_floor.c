@@ -25,12 +25,12 @@
 #include "abi.h"
 #include "stats.h"
 
-#define DEFAULT_ITERATIONS	10000u
-#define MAX_ITERATIONS		(1u << 24)	/* 128 MiB of samples: below 4 GiB and the MMIO target */
-#define CODE_GPA		0x0u
-#define SAMPLES_GPA		0x1000u
-#define PAGE_SIZE		4096u
-#define CPUID_EXT_RDTSCP	(1u << 27)	/* CPUID 0x80000001 EDX */
+#define DEFAULT_ITERATIONS 10000u
+#define MAX_ITERATIONS	   (1u << 24) /* 128 MiB of samples: below 4 GiB and the MMIO target */
+#define CODE_GPA	   0x0u
+#define SAMPLES_GPA	   0x1000u
+#define PAGE_SIZE	   4096u
+#define CPUID_EXT_RDTSCP   (1u << 27) /* CPUID 0x80000001 EDX */
 
 /*
  * The timing pair is guest/exitlat/cpu.h's tsc_begin() and tsc_end(): `lfence; rdtsc; lfence` before,
@@ -38,35 +38,35 @@
  * the target (port or address) after t0 is saved, since rdtsc overwrote it.
  */
 static const uint8_t code_begin[] = {
-	0x0f, 0xae, 0xe8,		/* loop: lfence */
-	0x0f, 0x31,			/* rdtsc */
-	0x0f, 0xae, 0xe8,		/* lfence */
-	0x89, 0xc6,			/* mov esi, eax        t0 low */
-	0x89, 0xd5,			/* mov ebp, edx        t0 high */
-	0xba,				/* mov edx, imm32      the target follows */
+	0x0f, 0xae, 0xe8, /* loop: lfence */
+	0x0f, 0x31,	  /* rdtsc */
+	0x0f, 0xae, 0xe8, /* lfence */
+	0x89, 0xc6,	  /* mov esi, eax        t0 low */
+	0x89, 0xd5,	  /* mov ebp, edx        t0 high */
+	0xba,		  /* mov edx, imm32      the target follows */
 };
 
-static const uint8_t exit_pio_out[] = { 0xef };		/* out dx, eax */
-static const uint8_t exit_mmio_write[] = { 0x89, 0x02 };	/* mov [edx], eax */
+static const uint8_t exit_pio_out[] = { 0xef };		 /* out dx, eax */
+static const uint8_t exit_mmio_write[] = { 0x89, 0x02 }; /* mov [edx], eax */
 
 static const uint8_t end_rdtscp[] = {
-	0x0f, 0x01, 0xf9,		/* rdtscp */
-	0x0f, 0xae, 0xe8,		/* lfence */
+	0x0f, 0x01, 0xf9, /* rdtscp */
+	0x0f, 0xae, 0xe8, /* lfence */
 };
 static const uint8_t end_rdtsc[] = {
-	0x0f, 0xae, 0xe8,		/* lfence */
-	0x0f, 0x31,			/* rdtsc */
-	0x0f, 0xae, 0xe8,		/* lfence */
+	0x0f, 0xae, 0xe8, /* lfence */
+	0x0f, 0x31,	  /* rdtsc */
+	0x0f, 0xae, 0xe8, /* lfence */
 };
 
 static const uint8_t code_store[] = {
-	0x29, 0xf0,			/* sub eax, esi */
-	0x19, 0xea,			/* sbb edx, ebp */
-	0x89, 0x07,			/* mov [edi], eax */
-	0x89, 0x57, 0x04,		/* mov [edi + 4], edx */
-	0x83, 0xc7, 0x08,		/* add edi, 8 */
-	0x39, 0xdf,			/* cmp edi, ebx        ebx = end of the samples */
-	0x72,				/* jb loop             the displacement follows */
+	0x29, 0xf0,	  /* sub eax, esi */
+	0x19, 0xea,	  /* sbb edx, ebp */
+	0x89, 0x07,	  /* mov [edi], eax */
+	0x89, 0x57, 0x04, /* mov [edi + 4], edx */
+	0x83, 0xc7, 0x08, /* add edi, 8 */
+	0x39, 0xdf,	  /* cmp edi, ebx        ebx = end of the samples */
+	0x72,		  /* jb loop             the displacement follows */
 };
 
 struct row {
@@ -74,7 +74,7 @@ struct row {
 	uint32_t target;
 	const uint8_t *exit_insn;
 	size_t exit_len;
-	uint32_t exit_reason;		/* what KVM_RUN returns for each timed exit */
+	uint32_t exit_reason; /* what KVM_RUN returns for each timed exit */
 };
 
 static const struct row rows[] = {
@@ -134,8 +134,14 @@ out:
 static int setup_sregs(struct floor *f)
 {
 	struct kvm_sregs s;
-	const struct kvm_segment code = { .base = 0, .limit = 0xffffffffu, .selector = 0x8, .type = 0xb,
-					  .present = 1, .db = 1, .s = 1, .g = 1 };
+	const struct kvm_segment code = { .base = 0,
+					  .limit = 0xffffffffu,
+					  .selector = 0x8,
+					  .type = 0xb,
+					  .present = 1,
+					  .db = 1,
+					  .s = 1,
+					  .g = 1 };
 	struct kvm_segment data = code;
 
 	if (ioctl(f->vcpu, KVM_GET_SREGS, &s) < 0)
@@ -144,7 +150,7 @@ static int setup_sregs(struct floor *f)
 	data.type = 0x3;
 	s.cs = code;
 	s.ds = s.es = s.fs = s.gs = s.ss = data;
-	s.cr0 = 0x11;	/* PE, ET */
+	s.cr0 = 0x11; /* PE, ET */
 	s.cr4 = 0;
 	s.efer = 0;
 	if (ioctl(f->vcpu, KVM_SET_SREGS, &s) < 0)
@@ -171,7 +177,8 @@ static int setup(struct floor *f)
 	f->ram = mmap(NULL, f->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (f->ram == MAP_FAILED)
 		return fail("allocating guest RAM");
-	mem = (struct kvm_userspace_memory_region){ .slot = 0, .guest_phys_addr = 0,
+	mem = (struct kvm_userspace_memory_region){ .slot = 0,
+						    .guest_phys_addr = 0,
 						    .memory_size = f->ram_size,
 						    .userspace_addr = (uintptr_t)f->ram };
 	if (ioctl(f->vm, KVM_SET_USER_MEMORY_REGION, &mem) < 0)
@@ -212,9 +219,9 @@ static int load_row(struct floor *f, const struct row *r)
 	else
 		p = emit(p, end_rdtsc, sizeof(end_rdtsc));
 	p = emit(p, code_store, sizeof(code_store));
-	disp = (int8_t)-(p + 1 - start);	/* jb back to the start, from the end of the jb */
+	disp = (int8_t) - (p + 1 - start); /* jb back to the start, from the end of the jb */
 	p = emit(p, &disp, 1);
-	*p = 0xf4;				/* hlt */
+	*p = 0xf4; /* hlt */
 	memset(f->ram + SAMPLES_GPA, 0, (size_t)f->iterations * 8);
 	regs.rip = CODE_GPA;
 	regs.rflags = 0x2;
@@ -283,8 +290,8 @@ static int parse_args(int argc, char **argv, uint32_t *iterations)
 			int help = strcmp(argv[i], "--help") == 0;
 
 			fprintf(help ? stdout : stderr,
-				"usage: exit-floor [--iterations N]   (1 <= N <= %u, default %u)\n", MAX_ITERATIONS,
-				DEFAULT_ITERATIONS);
+				"usage: exit-floor [--iterations N]   (1 <= N <= %u, default %u)\n",
+				MAX_ITERATIONS, DEFAULT_ITERATIONS);
 			return help ? 1 : -EINVAL;
 		}
 		errno = 0;

@@ -9,28 +9,28 @@
 #include "acpi.h"
 #include "layout.h"
 
-#define BUF_LEN		16384	/* well above what 255 vCPUs need */
-#define HDR_LEN		36
-#define FADT_LEN	276
+#define BUF_LEN	 16384 /* well above what 255 vCPUs need */
+#define HDR_LEN	 36
+#define FADT_LEN 276
 
 /* Offsets from the ACPI 6.5 spec, written out here rather than taken from acpi.c. */
-#define FADT_DSDT		40
-#define FADT_SCI_INT		46
-#define FADT_SMI_CMD		48
-#define FADT_PM1A_EVT_BLK	56
-#define FADT_PM_TMR_BLK		76
-#define FADT_IAPC_BOOT_ARCH	109
-#define FADT_FLAGS		112
-#define FADT_RESET_REG		116
-#define FADT_RESET_VALUE	128
-#define FADT_MINOR_VERSION	131
-#define FADT_X_FIRMWARE_CTRL	132
-#define FADT_X_DSDT		140
-#define FADT_X_PM1A_EVT_BLK	148
-#define FADT_SLEEP_CONTROL_REG	244
-#define FADT_SLEEP_STATUS_REG	256
-#define IAPC_NO_MSI		(1u << 3)
-#define IAPC_NO_ASPM		(1u << 4)
+#define FADT_DSDT	       40
+#define FADT_SCI_INT	       46
+#define FADT_SMI_CMD	       48
+#define FADT_PM1A_EVT_BLK      56
+#define FADT_PM_TMR_BLK	       76
+#define FADT_IAPC_BOOT_ARCH    109
+#define FADT_FLAGS	       112
+#define FADT_RESET_REG	       116
+#define FADT_RESET_VALUE       128
+#define FADT_MINOR_VERSION     131
+#define FADT_X_FIRMWARE_CTRL   132
+#define FADT_X_DSDT	       140
+#define FADT_X_PM1A_EVT_BLK    148
+#define FADT_SLEEP_CONTROL_REG 244
+#define FADT_SLEEP_STATUS_REG  256
+#define IAPC_NO_MSI	       (1u << 3)
+#define IAPC_NO_ASPM	       (1u << 4)
 
 /* MCFG (PCI Firmware Specification 3.3, section 4.1.2). */
 #define MCFG_ALLOC 44 /* after the header and 8 reserved bytes */
@@ -100,8 +100,7 @@ static const uint8_t *table_at(const struct acpi_image *img, uint64_t gpa)
 
 	cr_assert(gpa >= GUEST_ACPI_ADDR && off + HDR_LEN <= img->used, "table 0x%lx outside",
 		  (unsigned long)gpa);
-	cr_assert_leq(off + le32(img->buf + off + 4), img->used, "table 0x%lx overruns",
-		      (unsigned long)gpa);
+	cr_assert_leq(off + le32(img->buf + off + 4), img->used, "table 0x%lx overruns", (unsigned long)gpa);
 	return img->buf + off;
 }
 
@@ -616,7 +615,7 @@ Test(acpi, every_short_buffer_returns_enospc)
 
 	build(&img, 4);
 	for (size_t len = 0; len < img.used; len++) {
-		uint8_t *buf = malloc(len ? len : 1);	/* exact size, so ASan sees overruns */
+		uint8_t *buf = malloc(len ? len : 1); /* exact size, so ASan sees overruns */
 
 		cr_assert_not_null(buf);
 		cr_assert_eq(acpi_build(&c, buf, len), -ENOSPC, "len %zu", len);
@@ -700,8 +699,9 @@ Test(acpi, dsdt_sb_scope_pkglength_spans_rest_of_table_with_pci)
 Test(acpi, dsdt_com1_has_pnp0501_io_3f8_and_irq_4)
 {
 	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01 };
-	static const uint8_t crs[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08,
-				       0x22, 0x10, 0x00, 0x79 };
+	static const uint8_t crs[] = {
+		0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08, 0x22, 0x10, 0x00, 0x79
+	};
 	struct acpi_image img;
 	const uint8_t *d, *p;
 	size_t dlen;
@@ -717,8 +717,15 @@ Test(acpi, dsdt_com1_has_pnp0501_io_3f8_and_irq_4)
 
 Test(acpi, dsdt_pvpanic_is_qemu0001_at_port_pvpanic)
 {
-	static const uint8_t crs[] = { 0x47, 0x01, PORT_PVPANIC & 0xff, PORT_PVPANIC >> 8,
-				       PORT_PVPANIC & 0xff, PORT_PVPANIC >> 8, 0x01, 0x01, 0x79 };
+	static const uint8_t crs[] = { 0x47,
+				       0x01,
+				       PORT_PVPANIC & 0xff,
+				       PORT_PVPANIC >> 8,
+				       PORT_PVPANIC & 0xff,
+				       PORT_PVPANIC >> 8,
+				       0x01,
+				       0x01,
+				       0x79 };
 	static const uint8_t sta[] = { 0x08, '_', 'S', 'T', 'A', 0x0a, 0x0f };
 	struct acpi_image img;
 	const uint8_t *d, *p;

@@ -416,8 +416,7 @@ Test(cli, parse_after_an_error_inside_grouped_short_options_starts_afresh)
 	cr_assert_eq(cli_parse(ARGC(good), good, &c), 0,
 		     "getopt state left over from the previous cli_parse()");
 	cr_assert_str_eq(c.vm.kernel, "k");
-	cr_assert_eq(c.verbosity, 0,
-		     "a stale -q from the previous cli_parse() was applied");
+	cr_assert_eq(c.verbosity, 0, "a stale -q from the previous cli_parse() was applied");
 }
 
 /* cli_parse()'s one-line error for (argv), as written to stderr. */

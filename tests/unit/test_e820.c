@@ -13,9 +13,8 @@ static void assert_entry(const struct e820_entry *e, uint64_t addr, uint64_t siz
 {
 	cr_assert_eq(e->addr, addr, "addr 0x%llx, want 0x%llx", (unsigned long long)e->addr,
 		     (unsigned long long)addr);
-	cr_assert_eq(e->size, size, "size 0x%llx at 0x%llx, want 0x%llx",
-		     (unsigned long long)e->size, (unsigned long long)addr,
-		     (unsigned long long)size);
+	cr_assert_eq(e->size, size, "size 0x%llx at 0x%llx, want 0x%llx", (unsigned long long)e->size,
+		     (unsigned long long)addr, (unsigned long long)size);
 	cr_assert_eq(e->type, type, "type at 0x%llx", (unsigned long long)addr);
 }
 
@@ -112,7 +111,7 @@ Test(e820, mem_size_not_4k_aligned_returns_einval)
 Test(e820, mem_size_reaching_2_64_returns_einval)
 {
 	struct e820_entry e[E820_MAX_ENTRIES];
-	uint64_t reaches = 0 - PCI_HOLE_END + PCI_HOLE_START;	/* 2^64 - 1 GiB */
+	uint64_t reaches = 0 - PCI_HOLE_END + PCI_HOLE_START; /* 2^64 - 1 GiB */
 
 	cr_assert_eq(e820_build(reaches, e, E820_MAX_ENTRIES), -EINVAL);
 	cr_assert_eq(e820_build(UINT64_MAX & ~4095ULL, e, E820_MAX_ENTRIES), -EINVAL);

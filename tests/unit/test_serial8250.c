@@ -10,7 +10,6 @@
 
 #include "serial8250.h"
 
-
 static struct serial8250 s;
 static int out_pipe[2];
 static int irq_fd, room_fd;
@@ -113,7 +112,7 @@ Test(serial8250, dlab_selects_the_divisor_latch)
 
 	wr(UART_LCR, 0x80 | 0x03);
 	wr(UART_RBR_THR, 0x01); /* DLL: 115200 baud */
-	wr(UART_IER, 0x02);	   /* DLM */
+	wr(UART_IER, 0x02);	/* DLM */
 	cr_assert_eq(rd(UART_RBR_THR), 0x01);
 	cr_assert_eq(rd(UART_IER), 0x02);
 	cr_assert_eq(output(buf, sizeof(buf)), 0, "a DLL write was transmitted");
@@ -361,8 +360,7 @@ Test(serial8250, fifo_clear_after_a_short_rx_writes_room_fd)
 	wr(UART_IIR_FCR, 0x07); /* enable and clear both FIFOs, as Linux's serial8250_clear_fifos() */
 	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 	rd(UART_RBR_THR); /* the guest finds nothing to read */
-	cr_assert_eq(edges(room_fd), 1,
-		     "the console waits for room that is never signalled");
+	cr_assert_eq(edges(room_fd), 1, "the console waits for room that is never signalled");
 }
 
 Test(serial8250, closed_pipe_does_not_crash_and_later_output_is_dropped)
