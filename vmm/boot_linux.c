@@ -2,15 +2,14 @@
 #include "boot_linux.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../firmware/boot_params.h"
 #include "../firmware/layout.h"
+#include "file.h"
 #include "log.h"
 
 #define LOADED_HIGH	0x01 /* loadflags: a bzImage, loaded at 1 MiB and up */
@@ -158,37 +157,22 @@ static int place_initrd(const struct gmem *m, const struct bzimage *bz, uint64_t
 static int load_initrd(struct gmem *m, const char *path, const struct bzimage *bz, uint64_t kernel_end,
 		       uint64_t *gpa, uint64_t *size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	uint64_t done = 0;
+	int fd = file_open_sized(path, UINT32_MAX, size), ret;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_err("initrd %s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
-		goto fail;
+	if (fd < 0) {
+		log_err("initrd %s: %s", path, file_strerror(fd));
+		return -EINVAL;
 	}
-	*size = (uint64_t)st.st_size;
-	if (place_initrd(m, bz, *size, kernel_end, gpa) < 0) {
+	ret = place_initrd(m, bz, *size, kernel_end, gpa);
+	if (ret < 0)
 		log_err("initrd %s (%" PRIu64
 			" MiB) does not fit in guest RAM beside the kernel: give --mem %" PRIu64 "M or more",
 			path, (*size + MIB - 1) / MIB, (kernel_end + *size) / MIB + 32);
-		goto fail;
-	}
 	/* Straight into guest RAM: no second copy of what may be a large image. */
-	while (done < *size) {
-		ssize_t n = read(fd, gmem_ptr(m, *gpa + done, *size - done), *size - done);
-
-		if (n <= 0) {
-			log_err("initrd %s: %s", path, n < 0 ? strerror(errno) : "shorter than its size");
-			goto fail;
-		}
-		done += (uint64_t)n;
-	}
+	else if ((ret = file_read_exact(fd, gmem_ptr(m, *gpa, *size), *size)) < 0)
+		log_err("initrd %s: %s", path, file_strerror(ret));
 	close(fd);
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -EINVAL;
+	return ret < 0 ? -EINVAL : 0;
 }
 
 static int write_cmdline(struct gmem *m, const struct bzimage *bz, const char *path, const char *cmdline)

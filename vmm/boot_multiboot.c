@@ -3,15 +3,14 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../firmware/layout.h"
+#include "file.h"
 #include "log.h"
 
 #define FLAGS_UNDERSTOOD    0x00000007u /* page-aligned modules, memory info, video (text only) */
@@ -212,43 +211,30 @@ static int copy_segments(struct gmem *m, const char *path, const uint8_t *img,
 static int load_module(struct gmem *m, const char *path, uint64_t image_end, uint32_t string_gpa,
 		       uint8_t *mod)
 {
-	uint64_t start = (image_end + PAGE_MASK) & ~PAGE_MASK, done = 0, size;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	uint64_t start = (image_end + PAGE_MASK) & ~PAGE_MASK, size = 0;
+	int fd = file_open_sized(path, UINT32_MAX, &size), ret = -EINVAL;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_err("module %s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
-		goto fail;
+	if (fd < 0) {
+		log_err("module %s: %s", path, file_strerror(fd));
+		return -EINVAL;
 	}
-	size = (uint64_t)st.st_size;
 	/* After a kernel below 640 KiB: skip the EBDA and BIOS area, reserved and holding ACPI. */
 	if (start < GUEST_HIGH_RAM_START && start + size > GUEST_EBDA_START)
 		start = GUEST_HIGH_RAM_START;
-	if (start + size > m->regions[0].size || !gmem_ptr(m, start, size)) {
+	if (start + size > m->regions[0].size || !gmem_ptr(m, start, size))
 		log_err("module %s (%" PRIu64
 			" KiB) does not fit in guest RAM after the kernel: give more --mem",
 			path, size >> 10);
-		goto fail;
-	}
-	while (done < size) {
-		ssize_t n = read(fd, gmem_ptr(m, start + done, size - done), size - done);
-
-		if (n <= 0) {
-			log_err("module %s: %s", path, n < 0 ? strerror(errno) : "shorter than its size");
-			goto fail;
-		}
-		done += (uint64_t)n;
-	}
+	else if ((ret = file_read_exact(fd, gmem_ptr(m, start, size), size)) < 0)
+		log_err("module %s: %s", path, file_strerror(ret));
 	close(fd);
+	if (ret < 0)
+		return -EINVAL;
 	put32(mod, (uint32_t)start);
 	put32(mod + 4, (uint32_t)(start + size));
 	put32(mod + 8, string_gpa);
 	put32(mod + 12, 0);
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -EINVAL;
 }
 
 /* Strings for the information structure, in the command-line area: returns the next free address. */

@@ -8,51 +8,63 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int check_size(int fd, uint64_t max, size_t *size)
+int file_open_sized(const char *path, uint64_t max, uint64_t *size)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
+	int ret = 0;
 
-	if (fstat(fd, &st) < 0)
+	if (fd < 0)
 		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > max)
-		return -EFBIG;
-	*size = (size_t)st.st_size;
+	if (fstat(fd, &st) < 0)
+		ret = -errno;
+	else if (S_ISDIR(st.st_mode))
+		ret = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		ret = -EINVAL;
+	else if ((uint64_t)st.st_size > max)
+		ret = -EFBIG;
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+int file_read_exact(int fd, void *dst, uint64_t len)
+{
+	uint8_t *p = dst;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (uint64_t)n;
+	}
 	return 0;
 }
 
 int file_read_all(const char *path, uint64_t max, uint8_t **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t size = 0, done = 0;
-	int ret;
+	uint64_t size = 0;
+	int fd = file_open_sized(path, max, &size), ret;
 
 	if (fd < 0)
-		return -errno;
-	ret = check_size(fd, max, &size);
-	*buf = ret ? NULL : malloc(size ? size : 1);
-	if (!ret && !*buf)
-		ret = -ENOMEM;
-	while (!ret && done < size) {
-		ssize_t n = read(fd, *buf + done, size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n < 0 ? -errno : -EIO;
-		else
-			done += (size_t)n;
-	}
+		return fd;
+	*buf = malloc(size ? size : 1);
+	ret = *buf ? file_read_exact(fd, *buf, size) : -ENOMEM;
 	close(fd);
 	if (ret) {
 		free(*buf);
 		*buf = NULL;
 		return ret;
 	}
-	*len = done;
+	*len = (size_t)size;
 	return 0;
 }
 

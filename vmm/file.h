@@ -6,6 +6,13 @@
 #include <stdint.h>
 
 /*
+ * file_open_sized: open regular file (path) read-only; its size, at most (max), in (*size).
+ * Returns the descriptor, or -EISDIR, -EINVAL (not a regular file), -EFBIG (over max) or -errno.
+ */
+int file_open_sized(const char *path, uint64_t max, uint64_t *size);
+/* file_read_exact: read (len) bytes from (fd) into (dst), through short reads and EINTR. Returns 0, -EIO (the file ended) or -errno. */
+int file_read_exact(int fd, void *dst, uint64_t len);
+/*
  * file_read_all: all of regular file (path), at most (max) bytes, into a malloc'd (*buf) of
  * (*len) bytes. Returns 0, -EISDIR, -EINVAL (not a regular file), -EFBIG (over max), -EIO
  * (shorter than it said), -ENOMEM or another -errno.
