@@ -117,30 +117,6 @@ void blk_config_read(const struct blk_disk *d, uint64_t off, void *data, uint32_
 		memcpy(data, (const uint8_t *)&cfg + off, len < sizeof(cfg) - off ? len : sizeof(cfg) - off);
 }
 
-/* Copies (len) bytes at (off) of the chain's device-readable bytes into (dst). */
-static int chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
-{
-	uint8_t *out = dst;
-
-	for (unsigned int i = 0; i < c->nbufs && len; i++) {
-		const struct virtq_buf *b = &c->bufs[i];
-		uint32_t n;
-
-		if (b->device_writable)
-			break;
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		n = b->len - off < len ? b->len - off : len;
-		memcpy(out, b->host + off, n);
-		out += n;
-		len -= n;
-		off = 0;
-	}
-	return len ? -1 : 0;
-}
-
 /*
  * The iovecs for bytes [off, off + len) of the chain's device-readable (writable false) or
  * device-writable bytes. Returns how many, or -1 when the chain is shorter.
@@ -166,6 +142,20 @@ static int chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, u
 		off = 0;
 	}
 	return len ? -1 : n;
+}
+
+/* Copies (len) bytes at (off) of the chain's device-readable bytes into (dst). */
+static int chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
+{
+	struct iovec iov[VIRTQ_CHAIN_MAX];
+	int n = chain_iov(c, false, off, len, iov);
+	uint8_t *out = dst;
+
+	for (int i = 0; i < n; i++) {
+		memcpy(out, iov[i].iov_base, iov[i].iov_len);
+		out += iov[i].iov_len;
+	}
+	return n < 0 ? -1 : 0;
 }
 
 /* The status byte: the last device-writable byte of the chain, or NULL when there is none. */
