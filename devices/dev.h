@@ -2,6 +2,7 @@
 #ifndef KVMINI_DEV_H
 #define KVMINI_DEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,19 @@ struct dev_host {
 	void (*stop)(struct dev_host *h, enum dev_stop_reason reason, uint32_t value);
 	/* boot_marker: the guest reached its boot marker; the VM logs the time since start. */
 	void (*boot_marker)(struct dev_host *h);
+	/*
+	 * Event channels (L-2), so that I/O never passes through a vCPU thread in userspace; each returns
+	 * 0 or -errno (logged). They run on a vCPU thread, from a device's register write.
+	 * msi_route: route MSI message (addr, data) to a GSI: *gsi < 0 takes a new GSI (stored back),
+	 *   else *gsi is re-routed.
+	 * irqfd: signals on eventfd (fd) raise (gsi) (assign), or no longer do; signals sent while it is
+	 *   not assigned stay counted in (fd) and are delivered when it is assigned again.
+	 * ioeventfd: a guest write of any length to MMIO address (addr) signals eventfd (fd) in the kernel
+	 *   instead of exiting to kvmini (assign), or exits again.
+	 */
+	int (*msi_route)(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data);
+	int (*irqfd)(struct dev_host *h, int fd, int gsi, bool assign);
+	int (*ioeventfd)(struct dev_host *h, uint64_t addr, int fd, bool assign);
 };
 
 /* dev_get_le/dev_put_le: little-endian value of (len) <= 8 bytes, as the guest sees it. */

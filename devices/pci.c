@@ -204,8 +204,11 @@ static void cfg_read(struct pci_dev *d, uint32_t reg, void *data, uint32_t len)
 		memset(data, 0xff, len);
 	else if (reg >= PCI_CFG_SIZE)
 		memset(data, 0, len);
-	else
+	else {
+		if (d->ops && d->ops->cfg_read)
+			d->ops->cfg_read(d, reg, len);
 		dev_put_le(data, len, pci_cfg_get(d, reg, len));
+	}
 }
 
 /* A config write: masked bits only, write-1-to-clear bits cleared, then BARs and the device's hook. */

@@ -41,11 +41,13 @@
 struct pci_dev;
 
 /*
- * What the bus tells a device; every hook is optional. Config-space hooks (cfg_write, bar_moved) run on
+ * What the bus tells a device; every hook is optional. Config-space hooks (cfg_read, cfg_write, bar_moved) run on
  * the writing vCPU with the bus lock held: they may use pci_cfg_get/set on their own device, never the
  * config ports or ECAM. BAR accesses (bar_read, bar_write) run without the bus lock.
  */
 struct pci_dev_ops {
+	/* cfg_read: the guest is about to read (len) bytes at (off): (d) may refresh them with pci_cfg_set. */
+	void (*cfg_read)(struct pci_dev *d, uint32_t off, uint32_t len);
 	/* cfg_write: the guest wrote (len) bytes at (off) of (d)'s config space; the masked value is in place. */
 	void (*cfg_write)(struct pci_dev *d, uint32_t off, uint32_t len);
 	/*

@@ -26,6 +26,7 @@ static const struct cap required_caps[] = {
 	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "CPUID from KVM_GET_SUPPORTED_CPUID" },
 	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD", "device interrupts through eventfds" },
 	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", "device kicks through eventfds" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING", "MSI-X messages routed to irqfds" },
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "stopping vCPUs without races" },
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "application processors wait for INIT/SIPI" },
 };
@@ -167,6 +168,7 @@ int kvm_open(struct kvm *k, const char *path)
 	if (k->max_vcpus <= 0)
 		k->max_vcpus = 4; /* the documented floor when neither is reported */
 	k->tsc_deadline = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	k->ioeventfd_any_length = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	if (k->vcpu_mmap_size <= 0) {
 		log_err("L-0 KVM: KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
 		ret = -ENOTSUP;

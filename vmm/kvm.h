@@ -4,9 +4,10 @@
 
 struct kvm {
 	int fd;
-	int vcpu_mmap_size; /* size of each vCPU's shared kvm_run page(s) */
-	int max_vcpus;	    /* KVM_CAP_MAX_VCPUS, or KVM_CAP_NR_VCPUS on old kernels */
-	int tsc_deadline;   /* the in-kernel LAPIC offers the TSC-deadline timer */
+	int vcpu_mmap_size;	  /* size of each vCPU's shared kvm_run page(s) */
+	int max_vcpus;		  /* KVM_CAP_MAX_VCPUS, or KVM_CAP_NR_VCPUS on old kernels */
+	int tsc_deadline;	  /* the in-kernel LAPIC offers the TSC-deadline timer */
+	int ioeventfd_any_length; /* an MMIO ioeventfd may match writes of any length */
 };
 
 /*

@@ -1,0 +1,91 @@
+/* irq.c: the VM's GSI routing table: the in-kernel irqchips' pins, then one MSI route per device vector. */
+#include "irq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "log.h"
+
+#define IRQ_MAX_ROUTES (IRQ_PIC_PINS + IRQ_IOAPIC_PINS + IRQ_MSI_MAX)
+
+static void add_irqchip(struct kvm_irq_routing *t, uint32_t gsi, uint32_t chip, uint32_t pin)
+{
+	struct kvm_irq_routing_entry *e = &t->entries[t->nr++];
+
+	*e = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP };
+	e->u.irqchip.irqchip = chip;
+	e->u.irqchip.pin = pin;
+}
+
+int irq_routes_init(struct irq_routes *r, int vm_fd)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->vm_fd = vm_fd;
+	r->next_gsi = IRQ_IOAPIC_PINS;
+	r->table = calloc(1, sizeof(*r->table) + IRQ_MAX_ROUTES * sizeof(r->table->entries[0]));
+	if (!r->table)
+		return -ENOMEM;
+	/* The same table KVM_CREATE_IRQCHIP starts with: ISA IRQs reach both PICs and the IOAPIC. */
+	for (uint32_t i = 0; i < IRQ_PIC_PINS; i++)
+		add_irqchip(r->table, i, i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, i % 8);
+	for (uint32_t i = 0; i < IRQ_IOAPIC_PINS; i++)
+		add_irqchip(r->table, i, KVM_IRQCHIP_IOAPIC, i);
+	ret = pthread_mutex_init(&r->lock, NULL);
+	if (ret) {
+		free(r->table);
+		r->table = NULL;
+	}
+	return -ret;
+}
+
+void irq_routes_free(struct irq_routes *r)
+{
+	if (!r->table)
+		return;
+	pthread_mutex_destroy(&r->lock);
+	free(r->table);
+	r->table = NULL;
+}
+
+static struct kvm_irq_routing_entry *find_msi(struct irq_routes *r, int gsi)
+{
+	for (uint32_t i = 0; i < r->table->nr; i++)
+		if (r->table->entries[i].gsi == (uint32_t)gsi &&
+		    r->table->entries[i].type == KVM_IRQ_ROUTING_MSI)
+			return &r->table->entries[i];
+	return NULL;
+}
+
+int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data)
+{
+	struct kvm_irq_routing_entry *e;
+	int ret = 0;
+
+	pthread_mutex_lock(&r->lock);
+	e = *gsi < 0 ? NULL : find_msi(r, *gsi);
+	if (!e && *gsi >= 0) {
+		ret = -EINVAL;
+	} else if (!e && r->table->nr == IRQ_MAX_ROUTES) {
+		ret = -ENOSPC;
+	} else if (!e) {
+		e = &r->table->entries[r->table->nr++];
+		*e = (struct kvm_irq_routing_entry){ .gsi = r->next_gsi, .type = KVM_IRQ_ROUTING_MSI };
+		*gsi = (int)r->next_gsi++;
+	}
+	if (e) {
+		e->u.msi.address_lo = (uint32_t)addr;
+		e->u.msi.address_hi = (uint32_t)(addr >> 32);
+		e->u.msi.data = data;
+		if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, r->table) < 0)
+			ret = -errno;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (ret)
+		log_err("L-2 interrupts: cannot route MSI 0x%llx/0x%x to GSI %d: %s",
+			(unsigned long long)addr, data, *gsi, strerror(-ret));
+	return ret;
+}

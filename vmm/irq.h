@@ -1,0 +1,35 @@
+/* irq.h: the VM's GSI routing table: the in-kernel irqchips' pins, then one MSI route per device vector. */
+#ifndef KVMINI_IRQ_H
+#define KVMINI_IRQ_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#define IRQ_IOAPIC_PINS 24 /* KVM's IOAPIC */
+#define IRQ_PIC_PINS	16 /* two 8259s */
+#define IRQ_MSI_MAX	1024
+
+/*
+ * KVM_SET_GSI_ROUTING replaces the whole table, so kvmini keeps it: first the routes KVM sets up with
+ * its irqchip (GSI 0-15 to both PICs and the IOAPIC, 16-23 to the IOAPIC), then MSI routes on GSI 24
+ * upwards. Devices change their MSI routes from any vCPU thread.
+ */
+struct irq_routes {
+	pthread_mutex_t lock;
+	int vm_fd;
+	struct kvm_irq_routing *table; /* header and entries */
+	unsigned int next_gsi;
+};
+
+/* irq_routes_init: (r) with the irqchip's default routes, for the VM (vm_fd). Returns 0 or -errno. */
+int irq_routes_init(struct irq_routes *r, int vm_fd);
+/* irq_routes_free: release (r). */
+void irq_routes_free(struct irq_routes *r);
+/*
+ * irq_route_msi: route MSI (addr, data) to (*gsi), taking a new GSI when *gsi < 0, and hand KVM the
+ * table. Returns 0, -ENOSPC when out of GSIs, or -errno from KVM (logged).
+ */
+int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data);
+
+#endif
