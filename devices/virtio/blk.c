@@ -6,6 +6,7 @@
 #include <linux/falloc.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,6 +116,32 @@ void blk_config_read(const struct blk_disk *d, uint64_t off, void *data, uint32_
 	memset(data, 0, len);
 	if (off < sizeof(cfg))
 		memcpy(data, (const uint8_t *)&cfg + off, len < sizeof(cfg) - off ? len : sizeof(cfg) - off);
+}
+
+static void pci_config_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	blk_config_read(opaque, off, data, len);
+}
+
+static int pci_handle(void *opaque, unsigned int qi, const struct virtq_chain *c)
+{
+	(void)qi;
+	return blk_request(opaque, c);
+}
+
+void blk_pci_config(struct blk_disk *d, const char *name, struct virtio_pci_config *c)
+{
+	*c = (struct virtio_pci_config){
+		.name = name,
+		.device_id = VIRTIO_ID_BLOCK,
+		.class_code = 0x018000, /* mass storage, other */
+		.features = blk_features(d),
+		.nr_queues = 1,
+		.queue_max = BLK_QUEUE_SIZE,
+		.config_len = sizeof(struct virtio_blk_config),
+		.config_read = pci_config_read,
+		.model = { .name = name, .handle = pci_handle, .opaque = d },
+	};
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pci.h"
 #include "virtq.h"
 
 #define BLK_SECTOR		512
@@ -14,6 +15,7 @@
 #define BLK_SEG_MAX		(VIRTQ_CHAIN_MAX - 2) /* data segments beside header and status */
 #define BLK_MAX_DISCARD_SEG	32
 #define BLK_MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB a segment */
+#define BLK_QUEUE_SIZE		256	   /* a chain can use every descriptor: seg_max + 2 */
 
 struct blk_disk {
 	const char *path;
@@ -40,6 +42,11 @@ void blk_close(struct blk_disk *d);
 uint64_t blk_features(const struct blk_disk *d);
 /* blk_config_read: (len) bytes of struct virtio_blk_config at (off) into (data); beyond it reads zero. */
 void blk_config_read(const struct blk_disk *d, uint64_t off, void *data, uint32_t len);
+/*
+ * blk_pci_config: describe disk (d), called (name), to the virtio-pci transport: device type,
+ * features, one request queue, its configuration, and blk_request as what serves the queue.
+ */
+void blk_pci_config(struct blk_disk *d, const char *name, struct virtio_pci_config *c);
 /*
  * blk_request: carry out the request in chain (c) and write its status byte. Returns the bytes
  * written into the chain's device-writable buffers (the used length), or -EINVAL when the chain

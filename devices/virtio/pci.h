@@ -1,0 +1,97 @@
+/*
+ * virtio/pci.h: the virtio-pci modern transport (virtio 1.2, 4.1): a PCI function whose capabilities
+ * point at the common, notify, ISR and device configuration in a BAR, with MSI-X for interrupts.
+ *
+ * The transport is the VMM's half of a device: it answers the driver's register accesses on vCPU
+ * threads and, once the driver sets DRIVER_OK, hands the queues to a worker (worker.h) that runs
+ * between eventfds. Kicks reach the worker through ioeventfds on the notify addresses, interrupts
+ * reach the guest through irqfds on the MSI-X vectors' routes: no vCPU thread is in that path.
+ */
+#ifndef KVMINI_VIRTIO_PCI_H
+#define KVMINI_VIRTIO_PCI_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../msix.h"
+#include "../pci.h"
+#include "worker.h"
+
+#define VIRTIO_PCI_VENDOR	 0x1af4
+#define VIRTIO_PCI_DEVICE_BASE	 0x1040 /* + the virtio device ID, for modern-only devices */
+#define VIRTIO_PCI_MSIX_BAR	 1	/* 32-bit memory BAR: MSI-X table and PBA */
+#define VIRTIO_PCI_MSIX_BAR_SIZE 0x1000
+#define VIRTIO_PCI_MSIX_PBA	 0x800
+#define VIRTIO_PCI_BAR		 4 /* 64-bit memory BAR: the virtio structures */
+#define VIRTIO_PCI_BAR_SIZE	 0x4000
+#define VIRTIO_PCI_COMMON_OFF	 0x0000 /* each structure has its own page */
+#define VIRTIO_PCI_ISR_OFF	 0x1000
+#define VIRTIO_PCI_DEVICE_OFF	 0x2000
+#define VIRTIO_PCI_NOTIFY_OFF	 0x3000
+#define VIRTIO_PCI_NOTIFY_MULT	 4  /* queue n is notified at NOTIFY_OFF + 4 * n */
+#define VIRTIO_PCI_COMMON_LEN	 60 /* struct virtio_pci_common_cfg with queue_notify_data and queue_reset */
+
+/* What a device type tells the transport about itself. */
+struct virtio_pci_config {
+	const char *name;   /* for messages: "virtio-blk vda" */
+	uint16_t device_id; /* virtio device ID (2: block) */
+	uint32_t class_code;
+	uint64_t features;	/* offered; VIRTIO_F_VERSION_1 is required */
+	unsigned int nr_queues; /* 1 to VIRTIO_MAX_QUEUES */
+	uint16_t queue_max;	/* largest queue size, a power of two */
+	uint32_t config_len;	/* bytes of device-specific configuration */
+	/* config_read: (len) bytes of the device-specific configuration at (off). */
+	void (*config_read)(void *opaque, uint64_t off, void *data, uint32_t len);
+	struct virtio_model model; /* what serves the queues; model.opaque is also config_read's */
+};
+
+/* A queue's registers as the driver left them. Under the transport lock. */
+struct virtio_pci_queue {
+	uint16_t size;
+	uint16_t vector; /* MSI-X vector, or VIRTIO_MSI_NO_VECTOR */
+	bool enabled;
+	uint64_t desc, avail, used;
+	int kick_fd;
+};
+
+/* An MSI-X vector's event channel: an eventfd bound by irqfd to a GSI routed to the vector's message. */
+struct virtio_pci_vector {
+	int fd;
+	int gsi; /* -1: no route yet */
+	bool bound;
+};
+
+struct virtio_pci {
+	struct pci_dev pci;
+	struct msix msix;
+	struct virtio_pci_config cfg;
+	const struct gmem *mem;
+	struct dev_host *host;
+	unsigned int nr_vectors; /* one per queue and one for configuration changes */
+	struct virtio_pci_vector vec[VIRTIO_MAX_QUEUES + 1]; /* under the MSI-X lock */
+	uint64_t notify_base; /* where the notify structure decodes; under the bus lock */
+	uint8_t pci_cfg_cap;  /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
+	pthread_mutex_t lock; /* guards everything below: register accesses come from any vCPU */
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features;
+	uint8_t status;
+	uint16_t queue_select;
+	struct virtio_pci_queue q[VIRTIO_MAX_QUEUES];
+	struct virtio_worker worker;
+	atomic_uint config_vector; /* read by the worker's needs-reset report too */
+	atomic_bool needs_reset;
+	atomic_uint isr;
+	atomic_flag warned; /* a driver error was logged */
+};
+
+/*
+ * virtio_pci_init: the transport for the device (cfg) on guest RAM (mem), asking (host) for event
+ * channels. Call pci_bus_add() on vp->pci next. Returns 0, -EINVAL for a bad (cfg), or -errno.
+ */
+int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *cfg, const struct gmem *mem,
+		    struct dev_host *host);
+/* virtio_pci_destroy: stop the worker and release the eventfds (the VM's vCPUs have stopped). */
+void virtio_pci_destroy(struct virtio_pci *vp);
+
+#endif
