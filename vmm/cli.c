@@ -99,6 +99,9 @@ const char *cli_usage(void)
 	       "  -a, --cmdline TEXT    appended to the default command line \"console=ttyS0 panic=-1\"\n"
 	       "  -c, --cpus N          vCPUs (default 1)\n"
 	       "  -m, --mem SIZE        guest RAM, with a K/M/G/T suffix; a bare number is MiB (default 256M)\n"
+	       "  -d, --disk PATH[,ro][,serial=ID]\n"
+	       "                        a raw disk image as a virtio-blk disk (repeatable: vda, vdb, ... in\n"
+	       "                        order); ro: read-only; serial: up to 20 characters for the guest\n"
 	       "      --kvm-device PATH the KVM device (default /dev/kvm)\n"
 	       "  -v, --verbose         say more (twice: debug); -q, --quiet: errors and warnings only\n"
 	       "  -h, --help            this help\n"
@@ -113,6 +116,54 @@ static int bad_value(const char *opt, const char *arg, const char *what)
 {
 	log_err("%s '%s': %s", opt, arg, what);
 	return -EINVAL;
+}
+
+/* One ",word" of a --disk option: "ro" or "serial=ID". */
+static int disk_flag(struct vm_disk_config *d, const char *arg, const char *word, size_t len)
+{
+	if (len == 2 && strncmp(word, "ro", 2) == 0) {
+		d->read_only = true;
+		return 0;
+	}
+	if (len >= 7 && strncmp(word, "serial=", 7) == 0) {
+		if (len - 7 > BLK_SERIAL_LEN)
+			return bad_value("--disk", arg, "the serial is longer than 20 characters");
+		for (size_t i = 7; i < len; i++)
+			if (!isgraph((unsigned char)word[i]))
+				return bad_value("--disk", arg,
+						 "the serial takes printable characters, no spaces");
+		memcpy(d->serial, word + 7, len - 7);
+		d->serial[len - 7] = '\0';
+		d->has_serial = true;
+		return 0;
+	}
+	return bad_value("--disk", arg, "expected PATH[,ro][,serial=ID]");
+}
+
+static int parse_disk(struct vm_config *vm, const char *arg)
+{
+	struct vm_disk_config *d = &vm->disks[vm->nr_disks];
+	const char *comma = strchr(arg, ',');
+	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	if (vm->nr_disks == VM_MAX_DISKS)
+		return bad_value("--disk", arg, "kvmini takes at most 16 disks");
+	memset(d, 0, sizeof(*d));
+	if (len == 0)
+		return bad_value("--disk", arg, "no image path before the options");
+	if (len >= sizeof(d->path))
+		return bad_value("--disk", arg, "the path is too long");
+	memcpy(d->path, arg, len);
+	while (comma) {
+		const char *word = comma + 1, *next = strchr(word, ',');
+
+		len = next ? (size_t)(next - word) : strlen(word);
+		if (disk_flag(d, arg, word, len) < 0)
+			return -EINVAL;
+		comma = next;
+	}
+	vm->nr_disks++;
+	return 0;
 }
 
 static int parse_option(struct cli *c, int opt, const char *arg)
@@ -141,6 +192,8 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 	case 'K':
 		c->vm.kvm_device = arg;
 		return 0;
+	case 'd':
+		return parse_disk(&c->vm, arg);
 	case 'v':
 		c->verbosity++;
 		return 0;
@@ -156,11 +209,17 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 }
 
 static const struct option run_options[] = {
-	{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
-	{ "cmdline", required_argument, NULL, 'a' }, { "cpus", required_argument, NULL, 'c' },
-	{ "mem", required_argument, NULL, 'm' },     { "kvm-device", required_argument, NULL, 'K' },
-	{ "verbose", no_argument, NULL, 'v' },	     { "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'a' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "kvm-device", required_argument, NULL, 'K' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "disk", required_argument, NULL, 'd' },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* Names the option getopt stopped at: a long one as written, a short one by its letter (it may sit in a group). */
@@ -180,7 +239,7 @@ static int parse_run(int argc, char **argv, struct cli *c)
 
 	optind = 0; /* 0, not 1: glibc then also forgets a half-parsed group of short options */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":k:i:a:c:m:vqh", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":k:i:a:c:m:d:vqh", run_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			bad_option(opt, argv[optind - 1]);
 			return -EINVAL;

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +98,39 @@ static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const c
 	return -errno;
 }
 
+static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = container_of(h, struct vm, host);
+
+	return irq_route_msi(&vm->routes, gsi, addr, data);
+}
+
+static int host_irqfd(struct dev_host *h, int fd, int gsi, bool assign)
+{
+	struct vm *vm = container_of(h, struct vm, host);
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)fd,
+		.gsi = (uint32_t)gsi,
+		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+
+	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, "L-2 event channels: KVM_IRQFD");
+}
+
+static int host_ioeventfd(struct dev_host *h, uint64_t addr, int fd, bool assign)
+{
+	struct vm *vm = container_of(h, struct vm, host);
+	/* Any length where KVM allows it; else the 16-bit write virtio drivers use (others then exit). */
+	struct kvm_ioeventfd io = {
+		.addr = addr,
+		.len = vm->kvm.ioeventfd_any_length ? 0 : 2,
+		.fd = fd,
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	return vm_ioctl(vm, KVM_IOEVENTFD, (unsigned long)&io, "L-2 event channels: KVM_IOEVENTFD");
+}
+
 static int create_kvm_vm(struct vm *vm)
 {
 	int ret;
@@ -174,7 +208,13 @@ static int add_devices(struct vm *vm)
 	ret = serial8250_init(&vm->com1, vm->cfg->console_fd, vm->com1_irq_fd, vm->com1_room_fd);
 	if (!ret)
 		ret = bus_add(&vm->pio, PORT_COM1, SERIAL8250_REGS, &vm->com1.dev);
-	vm->host = (struct dev_host){ .stop = host_stop, .boot_marker = host_boot_marker };
+	vm->host = (struct dev_host){
+		.stop = host_stop,
+		.boot_marker = host_boot_marker,
+		.msi_route = host_msi_route,
+		.irqfd = host_irqfd,
+		.ioeventfd = host_ioeventfd,
+	};
 	platform_init(&vm->platform, &vm->host);
 	platform_ports(&vm->platform, ports);
 	for (int i = 0; !ret && i < PLATFORM_NR_PORTS; i++)
@@ -184,10 +224,102 @@ static int add_devices(struct vm *vm)
 	return ret;
 }
 
+/* The PCI host bridge: config mechanism #1 and ECAM, and the windows its BARs are placed in. */
+static int add_pci_bus(struct vm *vm)
+{
+	struct pci_window mmio = { PCI_MMIO_BASE, PCI_MMIO_BASE + PCI_MMIO_SIZE };
+	struct pci_window io = { PCI_IOPORT_BASE, PCI_IOPORT_BASE + PCI_IOPORT_SIZE };
+	struct pci_bus *b = &vm->pci;
+	int ret = pci_bus_init(b, &mmio, &io);
+
+	if (ret)
+		return ret;
+	vm->pci_ready = true;
+	ret = bus_add(&vm->pio, PCI_PORT_CONFIG_ADDRESS, PCI_CONFIG_ADDRESS_LEN, &b->config_address_dev);
+	if (!ret)
+		ret = bus_add(&vm->pio, PCI_PORT_CONFIG_DATA, PCI_CONFIG_DATA_LEN, &b->config_data_dev);
+	if (!ret)
+		ret = bus_add(&vm->pio, PCI_IOPORT_BASE, PCI_IOPORT_SIZE, &b->io_window);
+	if (!ret)
+		ret = bus_add(&vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, &b->ecam);
+	if (!ret)
+		ret = bus_add(&vm->mmio, PCI_MMIO_BASE, PCI_MMIO_SIZE, &b->mmio_window);
+	if (ret)
+		log_err("cannot map the PCI host bridge: %s", strerror(-ret));
+	return ret;
+}
+
+/*
+ * Whether disk (i)'s image is one an earlier --disk already names (through another path or a link):
+ * two disks on one file would corrupt each other. Checked before opening, so the lock is not what says it.
+ */
+static bool disk_is_duplicate(const struct vm *vm, unsigned int i)
+{
+	struct stat st;
+
+	if (stat(vm->cfg->disks[i].path, &st) < 0)
+		return false; /* blk_open says what is wrong with it */
+	for (unsigned int j = 0; j < i; j++) {
+		if (vm->disks[j].blk.st_dev != st.st_dev || vm->disks[j].blk.st_ino != st.st_ino)
+			continue;
+		log_err("--disk %s and --disk %s are the same file: give each disk its own image",
+			vm->cfg->disks[j].path, vm->cfg->disks[i].path);
+		return true;
+	}
+	return false;
+}
+
+static int add_disk(struct vm *vm, unsigned int i)
+{
+	const struct vm_disk_config *c = &vm->cfg->disks[i];
+	struct vm_disk *d = &vm->disks[i];
+	struct virtio_pci_config pc;
+	int ret;
+
+	snprintf(d->name, sizeof(d->name), "vd%c", 'a' + i);
+	if (disk_is_duplicate(vm, i))
+		return -EINVAL;
+	ret = blk_open(&d->blk, c->path, c->read_only, c->has_serial ? c->serial : NULL);
+	if (ret)
+		return ret;
+	d->blk_open = true;
+	blk_pci_config(&d->blk, d->name, &pc);
+	ret = virtio_pci_init(&d->vp, &pc, &vm->mem, &vm->host);
+	if (ret) {
+		log_err("disk %s: cannot create its virtio-pci function: %s", c->path, strerror(-ret));
+		return ret;
+	}
+	d->vp_ready = true;
+	ret = pci_bus_add(&vm->pci, &d->vp.pci);
+	if (ret < 0) {
+		log_err("disk %s: no room on the PCI bus: %s", c->path, strerror(-ret));
+		return ret;
+	}
+	log_info("%s: %s, %" PRIu64 " sectors%s, PCI slot %d", d->name, c->path, d->blk.sectors,
+		 c->read_only ? ", read-only" : "", ret);
+	return 0;
+}
+
+static int add_disks(struct vm *vm)
+{
+	int ret = 0;
+
+	if (!vm->cfg->nr_disks)
+		return 0;
+	vm->disks = calloc(vm->cfg->nr_disks, sizeof(*vm->disks));
+	if (!vm->disks)
+		return -ENOMEM;
+	for (unsigned int i = 0; !ret && i < vm->cfg->nr_disks; i++) {
+		vm->nr_disks++;
+		ret = add_disk(vm, i);
+	}
+	return ret;
+}
+
 /* ACPI tables, GDT and page tables; fills the E820 map the zero page will carry. */
 static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
 {
-	struct acpi_config acpi = { .ncpus = vm->cfg->cpus, .base_gpa = GUEST_ACPI_ADDR };
+	struct acpi_config acpi = { .ncpus = vm->cfg->cpus, .base_gpa = GUEST_ACPI_ADDR, .pci = true };
 	ssize_t n = acpi_build(&acpi, gmem_ptr(&vm->mem, GUEST_ACPI_ADDR, GUEST_ACPI_MAX), GUEST_ACPI_MAX);
 
 	if (n < 0) {
@@ -336,7 +468,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!ret)
 		ret = map_memory(vm);
 	if (!ret)
+		ret = irq_routes_init(&vm->routes, vm->fd);
+	if (!ret)
 		ret = add_devices(vm);
+	if (!ret)
+		ret = add_pci_bus(vm);
+	if (!ret)
+		ret = add_disks(vm);
 	if (!ret)
 		ret = load_guest(vm, &entry);
 	if (!ret)
@@ -370,6 +508,19 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
+	/* The disks' workers stop before guest RAM goes: a request in hand completes first. */
+	for (unsigned int i = 0; i < vm->nr_disks; i++) {
+		if (vm->disks[i].vp_ready)
+			virtio_pci_destroy(&vm->disks[i].vp);
+		if (vm->disks[i].blk_open)
+			blk_close(&vm->disks[i].blk);
+	}
+	free(vm->disks);
+	vm->disks = NULL;
+	vm->nr_disks = 0;
+	if (vm->pci_ready)
+		pci_bus_free(&vm->pci);
+	irq_routes_free(&vm->routes);
 	if (vm->com1.dev.ops)
 		serial8250_destroy(&vm->com1);
 	bus_free(&vm->pio);

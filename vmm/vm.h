@@ -6,9 +6,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../devices/pci.h"
 #include "../devices/platform.h"
 #include "../devices/serial8250.h"
+#include "../devices/virtio/blk.h"
 #include "bus.h"
+#include "irq.h"
 #include "kvm.h"
 #include "mem.h"
 #include "vcpu.h"
@@ -22,6 +25,16 @@
 #define VM_EXIT_QUIT	    10	/* the user quit from the console (Ctrl-A x) */
 #define VM_EXIT_SIGNAL_BASE 128 /* + signal number, for SIGINT, SIGTERM, SIGHUP */
 
+#define VM_MAX_DISKS 16
+
+/* --disk PATH[,ro][,serial=ID] */
+struct vm_disk_config {
+	char path[4096];
+	bool read_only;
+	bool has_serial;
+	char serial[BLK_SERIAL_LEN + 1];
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -29,9 +42,19 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t mem; /* bytes */
 	const char *kvm_device;
-	uint64_t start_ns;  /* CLOCK_MONOTONIC when kvmini started */
-	int console_fd;	    /* where the guest's console output goes */
-	bool console_input; /* serve stdin to the guest's console */
+	uint64_t start_ns;			   /* CLOCK_MONOTONIC when kvmini started */
+	int console_fd;				   /* where the guest's console output goes */
+	bool console_input;			   /* serve stdin to the guest's console */
+	struct vm_disk_config disks[VM_MAX_DISKS]; /* the guest's vda, vdb, ... in order */
+	unsigned int nr_disks;
+};
+
+/* A disk: its image and its virtio-blk function on the PCI bus. */
+struct vm_disk {
+	char name[8]; /* "vda": what the guest calls it when its disks are probed in order */
+	struct blk_disk blk;
+	struct virtio_pci vp;
+	bool blk_open, vp_ready;
 };
 
 struct vm {
@@ -47,6 +70,11 @@ struct vm {
 	struct serial8250 com1;
 	int com1_irq_fd, com1_room_fd;
 	struct platform platform;
+	struct irq_routes routes;
+	struct pci_bus pci;
+	bool pci_ready;
+	struct vm_disk *disks;
+	unsigned int nr_disks;
 	int stop_fd; /* eventfd: the VM is stopping, wakes the console loop */
 	atomic_int stopping;
 	int exit_status; /* written once, by whoever wins 'stopping' */
