@@ -100,6 +100,9 @@ static void device_reset(struct virtio_pci *vp)
 	vp->queue_select = 0;
 	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++)
 		queue_reset(vp, &vp->q[i]);
+	/* Interrupts left waiting in a masked vector belong to the old driver: the next must not get them. */
+	for (unsigned int i = 0; i < vp->nr_vectors; i++)
+		drain(vp->vec[i].fd);
 	atomic_store(&vp->config_vector, VIRTIO_MSI_NO_VECTOR);
 	atomic_store(&vp->needs_reset, false);
 	atomic_store(&vp->isr, 0);
@@ -146,6 +149,11 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 		device_reset(vp);
 		return;
 	}
+	if ((v & was) != was) {
+		/* Only a reset clears status bits (spec 2.1.1): the device keeps them. */
+		driver_error(vp, "cleared device status bits without a reset");
+		v |= was;
+	}
 	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(was & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    (unknown || !(vp->driver_features & (1ULL << VIRTIO_F_VERSION_1)))) {
 		/* The driver reads FEATURES_OK back and gives up on the device, as the spec has it. */
@@ -154,7 +162,7 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 		v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
 	vp->status = v;
-	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(was & VIRTIO_CONFIG_S_DRIVER_OK))
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(was & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->worker.running)
 		device_start(vp);
 }
 
@@ -213,7 +221,10 @@ static void queue_write(struct virtio_pci *vp, uint32_t field, uint64_t v, const
 	}
 	switch (field) {
 	case VIRTIO_PCI_COMMON_Q_SIZE:
-		q->size = (uint16_t)v; /* checked when the device starts */
+		if (v > vp->cfg.queue_max)
+			driver_error(vp, "made a queue larger than the device's maximum");
+		else
+			q->size = (uint16_t)v; /* a power of two? checked when the device starts */
 		break;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		q->enabled = v == 1;
