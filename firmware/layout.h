@@ -14,6 +14,7 @@
  *   PCI_HOLE_START - 4 GiB   MMIO: PCI BARs, IOAPIC, LAPIC, KVM's TSS and identity map
  *     0xc0000000 - 0xdfffffff  PCI memory window: the OS places 32-bit memory BARs here
  *     0xe0000000 - 0xe00fffff  PCI ECAM (MMCONFIG) for bus 0
+ *     0xe8000000 - 0xe8002fff  'kvmini bench exits' only: its MMIO targets (guest/exitlat/abi.h)
  *   4 GiB - ...              RAM above the hole, when --mem exceeds PCI_HOLE_START
  */
 #define GUEST_GDT_ADDR	     0x00000500ULL

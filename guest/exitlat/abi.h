@@ -7,15 +7,16 @@
 /*
  * Exits the guest times. kvmini ("kvmini bench exits") maps each target; under QEMU the same image
  * finds unassigned ports and MMIO there, which QEMU serves in userspace too. The ports sit above
- * QEMU's fw_cfg (0x510-0x51b) and below q35's ACPI PM block (0x600), where a PC has nothing.
+ * QEMU's fw_cfg (0x510-0x51b) and below q35's ACPI PM block (0x600), where a PC has nothing; the
+ * MMIO pages sit between kvmini's PCI ECAM and the IOAPIC, clear of the PCI window BARs go in.
  */
 #define EXITLAT_PORT_KERNEL    0x4d0	   /* in-kernel PIC's ELCR: KVM answers without leaving the kernel */
 #define EXITLAT_PORT_USER      0x540	   /* 4 bytes, kvmini in userspace: in reads 0, out is dropped */
 #define EXITLAT_PORT_IOEVENTFD 0x544	   /* 4 bytes, write: an ioeventfd, KVM signals it and resumes */
 #define EXITLAT_PORT_RESULT    0x548	   /* 4-byte write: the GPA of a struct exitlat_result */
-#define EXITLAT_MMIO_USER      0xd0000000u /* 4 KiB, kvmini in userspace: reads 0, writes dropped */
-#define EXITLAT_MMIO_IOEVENTFD 0xd0001000u /* 4-byte write: an ioeventfd of length 4 */
-#define EXITLAT_MMIO_WILDCARD  0xd0002000u /* write of any size: a length-0 (wildcard) ioeventfd */
+#define EXITLAT_MMIO_USER      0xe8000000u /* 4 KiB, kvmini in userspace: reads 0, writes dropped */
+#define EXITLAT_MMIO_IOEVENTFD 0xe8001000u /* 4-byte write: an ioeventfd of length 4 */
+#define EXITLAT_MMIO_WILDCARD  0xe8002000u /* write of any size: a length-0 (wildcard) ioeventfd */
 #define EXITLAT_MSR	       0x000001a0u /* IA32_MISC_ENABLE: intercepted, handled inside KVM */
 
 enum exitlat_row {
