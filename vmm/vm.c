@@ -283,7 +283,9 @@ static int add_disk(struct vm *vm, unsigned int i)
 	if (ret)
 		return ret;
 	d->blk_open = true;
-	blk_pci_config(&d->blk, d->name, &pc);
+	/* A request queue per vCPU, as Linux's blk-mq maps them, each served by its own thread. */
+	blk_pci_config(&d->blk, d->name,
+		       vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES, &pc);
 	ret = virtio_pci_init(&d->vp, &pc, &vm->mem, &vm->host);
 	if (ret) {
 		log_err("disk %s: cannot create its virtio-pci function: %s", c->path, strerror(-ret));

@@ -113,6 +113,7 @@ void blk_config_read(const struct blk_disk *d, uint64_t off, void *data, uint32_
 	cfg.max_write_zeroes_sectors = BLK_MAX_DISCARD_SECTORS;
 	cfg.max_write_zeroes_seg = BLK_MAX_DISCARD_SEG;
 	cfg.write_zeroes_may_unmap = 1;
+	cfg.num_queues = d->nr_queues ? d->nr_queues : 1;
 	memset(data, 0, len);
 	if (off < sizeof(cfg))
 		memcpy(data, (const uint8_t *)&cfg + off, len < sizeof(cfg) - off ? len : sizeof(cfg) - off);
@@ -129,14 +130,16 @@ static int pci_handle(void *opaque, unsigned int qi, const struct virtq_chain *c
 	return blk_request(opaque, c);
 }
 
-void blk_pci_config(struct blk_disk *d, const char *name, struct virtio_pci_config *c)
+void blk_pci_config(struct blk_disk *d, const char *name, unsigned int nr_queues, struct virtio_pci_config *c)
 {
+	d->nr_queues = (uint16_t)nr_queues;
 	*c = (struct virtio_pci_config){
 		.name = name,
 		.device_id = VIRTIO_ID_BLOCK,
 		.class_code = 0x018000, /* mass storage, other */
-		.features = blk_features(d),
-		.nr_queues = 1,
+		.features = blk_features(d) | (nr_queues > 1 ? 1ULL << VIRTIO_BLK_F_MQ : 0),
+		.nr_queues = nr_queues,
+		.worker_per_queue = true,
 		.queue_max = BLK_QUEUE_SIZE,
 		.config_len = sizeof(struct virtio_blk_config),
 		.config_read = pci_config_read,

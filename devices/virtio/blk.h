@@ -24,6 +24,7 @@ struct blk_disk {
 	dev_t st_dev; /* the image's identity, to refuse one file given twice */
 	ino_t st_ino;
 	uint64_t sectors;
+	uint16_t nr_queues; /* what the configuration's num_queues says */
 	char serial[BLK_SERIAL_LEN];
 	bool punch_hole;		/* the file system frees blocks on discard */
 	atomic_flag warned_bad_request; /* malformed requests are logged once */
@@ -44,9 +45,11 @@ uint64_t blk_features(const struct blk_disk *d);
 void blk_config_read(const struct blk_disk *d, uint64_t off, void *data, uint32_t len);
 /*
  * blk_pci_config: describe disk (d), called (name), to the virtio-pci transport: device type,
- * features, one request queue, its configuration, and blk_request as what serves the queue.
+ * features, (nr_queues) request queues (1 to VIRTIO_MAX_QUEUES; more than one offers VIRTIO_BLK_F_MQ),
+ * each served by a thread of its own, its configuration, and blk_request as what serves the queues.
  */
-void blk_pci_config(struct blk_disk *d, const char *name, struct virtio_pci_config *c);
+void blk_pci_config(struct blk_disk *d, const char *name, unsigned int nr_queues,
+		    struct virtio_pci_config *c);
 /*
  * blk_request: carry out the request in chain (c) and write its status byte. Returns the bytes
  * written into the chain's device-writable buffers (the used length), or -EINVAL when the chain

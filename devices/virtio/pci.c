@@ -90,10 +90,25 @@ static void queue_reset(struct virtio_pci *vp, struct virtio_pci_queue *q)
 	drain(kick_fd); /* kicks from before the reset are stale */
 }
 
+/* Whether any worker serves the device. Lock held. */
+static bool running(const struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		if (vp->workers[i].running)
+			return true;
+	return false;
+}
+
+static void workers_stop(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		virtio_worker_stop(&vp->workers[i]);
+}
+
 /* Device reset (status 0): stop serving, forget everything the driver set. Lock held. */
 static void device_reset(struct virtio_pci *vp)
 {
-	virtio_worker_stop(&vp->worker);
+	workers_stop(vp);
 	vp->dfselect = vp->gfselect = 0;
 	vp->driver_features = 0;
 	vp->status = 0;
@@ -108,35 +123,40 @@ static void device_reset(struct virtio_pci *vp)
 	atomic_store(&vp->isr, 0);
 }
 
-/* DRIVER_OK: hand the enabled queues to the worker. Lock held. */
+/* DRIVER_OK: hand the enabled queues to the worker, or each to a worker of its own. Lock held. */
 static void device_start(struct virtio_pci *vp)
 {
 	struct virtio_queue_setup setup[VIRTIO_MAX_QUEUES];
-	int ret;
+	unsigned int nr_workers = vp->cfg.worker_per_queue ? vp->cfg.nr_queues : 1;
 
 	if (!(vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		driver_error(vp, "set DRIVER_OK without FEATURES_OK");
 		needs_reset(vp);
 		return;
 	}
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++) {
-		const struct virtio_pci_queue *q = &vp->q[i];
+	for (unsigned int w = 0; w < nr_workers; w++) {
+		int ret;
 
-		setup[i] = (struct virtio_queue_setup){
-			.enabled = q->enabled,
-			.size = q->size,
-			.desc = q->desc,
-			.avail = q->avail,
-			.used = q->used,
-			.kick_fd = q->kick_fd,
-			.call_fd = vector_fd(vp, q->vector),
-		};
-	}
-	ret = virtio_worker_start(&vp->worker, &vp->cfg.model, vp->mem, vp->driver_features, setup,
-				  vp->cfg.nr_queues, needs_reset, vp);
-	if (ret) {
-		log_err("%s: cannot start its worker thread: %s", vp->cfg.name, strerror(-ret));
-		needs_reset(vp);
+		for (unsigned int i = 0; i < vp->cfg.nr_queues; i++) {
+			const struct virtio_pci_queue *q = &vp->q[i];
+
+			setup[i] = (struct virtio_queue_setup){
+				.enabled = q->enabled && (nr_workers == 1 || i == w),
+				.size = q->size,
+				.desc = q->desc,
+				.avail = q->avail,
+				.used = q->used,
+				.kick_fd = q->kick_fd,
+				.call_fd = vector_fd(vp, q->vector),
+			};
+		}
+		ret = virtio_worker_start(&vp->workers[w], &vp->cfg.model, vp->mem, vp->driver_features,
+					  setup, vp->cfg.nr_queues, needs_reset, vp);
+		if (ret) {
+			log_err("%s: cannot start a worker thread: %s", vp->cfg.name, strerror(-ret));
+			needs_reset(vp);
+			return;
+		}
 	}
 }
 
@@ -162,7 +182,7 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 		v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
 	vp->status = v;
-	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(was & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->worker.running)
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(was & VIRTIO_CONFIG_S_DRIVER_OK) && !running(vp))
 		device_start(vp);
 }
 
@@ -604,7 +624,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *cfg, 
 
 void virtio_pci_destroy(struct virtio_pci *vp)
 {
-	virtio_worker_stop(&vp->worker);
+	workers_stop(vp);
 	msix_free(&vp->msix);
 	pthread_mutex_destroy(&vp->lock);
 	close_fds(vp);

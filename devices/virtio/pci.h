@@ -3,8 +3,8 @@
  * point at the common, notify, ISR and device configuration in a BAR, with MSI-X for interrupts.
  *
  * The transport is the VMM's half of a device: it answers the driver's register accesses on vCPU
- * threads and, once the driver sets DRIVER_OK, hands the queues to a worker (worker.h) that runs
- * between eventfds. Kicks reach the worker through ioeventfds on the notify addresses, interrupts
+ * threads and, once the driver sets DRIVER_OK, hands the queues to a worker (worker.h), or one
+ * worker per queue, that runs between eventfds. Kicks reach the worker through ioeventfds on the notify addresses, interrupts
  * reach the guest through irqfds on the MSI-X vectors' routes: no vCPU thread is in that path.
  */
 #ifndef KVMINI_VIRTIO_PCI_H
@@ -39,6 +39,7 @@ struct virtio_pci_config {
 	uint32_t class_code;
 	uint64_t features;	/* offered; VIRTIO_F_VERSION_1 is required */
 	unsigned int nr_queues; /* 1 to VIRTIO_MAX_QUEUES */
+	bool worker_per_queue;	/* a thread for each queue (queues served in parallel), else one for all */
 	uint16_t queue_max;	/* largest queue size, a power of two */
 	uint32_t config_len;	/* bytes of device-specific configuration */
 	/* config_read: (len) bytes of the device-specific configuration at (off). */
@@ -78,8 +79,8 @@ struct virtio_pci {
 	uint8_t status;
 	uint16_t queue_select;
 	struct virtio_pci_queue q[VIRTIO_MAX_QUEUES];
-	struct virtio_worker worker;
-	atomic_uint config_vector; /* read by the worker's needs-reset report too */
+	struct virtio_worker workers[VIRTIO_MAX_QUEUES]; /* [0] only, unless worker_per_queue */
+	atomic_uint config_vector;			 /* read by the worker's needs-reset report too */
 	atomic_bool needs_reset;
 	atomic_uint isr;
 	atomic_flag warned; /* a driver error was logged */
@@ -91,7 +92,7 @@ struct virtio_pci {
  */
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *cfg, const struct gmem *mem,
 		    struct dev_host *host);
-/* virtio_pci_destroy: stop the worker and release the eventfds (the VM's vCPUs have stopped). */
+/* virtio_pci_destroy: stop the workers and release the eventfds (the VM's vCPUs have stopped). */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
 #endif

@@ -821,7 +821,7 @@ Test(virtio_pci, a_notified_chain_is_served_and_interrupts_its_vector)
 {
 	bring_up(8);
 	cr_assert_eq(status_rd(), S_READY | S_DRIVER_OK);
-	cr_assert(vp.worker.running);
+	cr_assert(vp.workers[0].running);
 	publish_chain(8);
 	bar_wr(VIRTIO_PCI_BAR, VIRTIO_PCI_NOTIFY_OFF + 0 * VIRTIO_PCI_NOTIFY_MULT, 2, 0);
 	cr_assert(readable_within(vp.vec[1].fd, WAIT_MS),
@@ -908,7 +908,7 @@ Test(virtio_pci, driver_ok_without_features_ok_needs_reset)
 	common_wr(VIRTIO_PCI_COMMON_MSIX, 2, 0);
 	status_wr(S_ACK | S_DRIVER | S_DRIVER_OK);
 	expect_needs_reset_reported();
-	cr_assert(!vp.worker.running, "a worker runs for a device whose features were never accepted");
+	cr_assert(!vp.workers[0].running, "a worker runs for a device whose features were never accepted");
 }
 
 Test(virtio_pci, refused_features_then_driver_ok_needs_reset)
@@ -969,7 +969,7 @@ Test(virtio_pci, clearing_driver_ok_and_setting_it_again_runs_one_worker)
 	cr_expect_eq(thread_count(), threads + 1,
 		     "%u worker threads after DRIVER_OK was cleared and set again", thread_count() - threads);
 	status_wr(0);
-	cr_assert(!vp.worker.running);
+	cr_assert(!vp.workers[0].running);
 	for (int ms = 0; ms < THREAD_GONE_MS && thread_count() != threads; ms++)
 		sleep_ms(1);
 	cr_expect_eq(thread_count(), threads, "%u worker threads still run after the reset",
@@ -983,11 +983,11 @@ Test(virtio_pci, clearing_driver_ok_and_setting_it_again_runs_one_worker)
 Test(virtio_pci, writing_status_zero_stops_the_worker_and_restores_defaults)
 {
 	bring_up(8);
-	cr_assert(vp.worker.running);
+	cr_assert(vp.workers[0].running);
 	common_wr(VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
 	common_wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
 	status_wr(0);
-	cr_assert(!vp.worker.running);
+	cr_assert(!vp.workers[0].running);
 	cr_assert_eq(status_rd(), 0);
 	cr_assert_eq(common_rd(VIRTIO_PCI_COMMON_DFSELECT, 4), 0);
 	cr_assert_eq(common_rd(VIRTIO_PCI_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
@@ -1276,4 +1276,33 @@ Test(virtio_pci, pci_cfg_window_reaches_the_msix_table)
 	cfg_wr(cap + VIRTIO_PCI_CAP_BAR, 1, VIRTIO_PCI_MSIX_BAR);
 	cfg_wr(data, 4, 0x4077);
 	cr_assert_eq(bar_rd(VIRTIO_PCI_MSIX_BAR, 16 + PCI_MSIX_ENTRY_DATA, 4), 0x4077u);
+}
+
+/* worker_per_queue: each enabled queue gets a thread of its own; without it one thread serves them all. */
+Test(virtio_pci, worker_per_queue_starts_a_worker_for_each_enabled_queue)
+{
+	unsigned int threads = thread_count();
+
+	vp.cfg.worker_per_queue = true;
+	negotiate(F_VERSION);
+	queue_setup(0, 8, DESC_GPA, AVAIL_GPA, USED_GPA, 1);
+	queue_setup(1, 8, DESC_GPA + 0x4000, AVAIL_GPA + 0x4000, USED_GPA + 0x4000, 2);
+	status_wr(S_READY | S_DRIVER_OK);
+	cr_assert(vp.workers[0].running && vp.workers[1].running);
+	cr_assert_eq(thread_count(), threads + 2);
+	cr_assert_eq(status_rd() & S_NEEDS_RESET, 0);
+	status_wr(0);
+	cr_assert(!vp.workers[0].running && !vp.workers[1].running);
+}
+
+Test(virtio_pci, one_worker_serves_every_queue_by_default)
+{
+	unsigned int threads = thread_count();
+
+	negotiate(F_VERSION);
+	queue_setup(0, 8, DESC_GPA, AVAIL_GPA, USED_GPA, 1);
+	queue_setup(1, 8, DESC_GPA + 0x4000, AVAIL_GPA + 0x4000, USED_GPA + 0x4000, 2);
+	status_wr(S_READY | S_DRIVER_OK);
+	cr_assert(vp.workers[0].running && !vp.workers[1].running);
+	cr_assert_eq(thread_count(), threads + 1);
 }
