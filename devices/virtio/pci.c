@@ -56,14 +56,24 @@ static void vector_changed(void *opaque, unsigned int vector, const struct msix_
 	struct virtio_pci_vector *v = &vp->vec[vector];
 
 	if (msg->masked) {
-		if (v->bound && vp->host->irqfd(vp->host, v->fd, v->gsi, false) == 0)
+		if (v->bound && vp->host->irqfd(vp->host, v->fd, v->gsi, false) == 0) {
 			v->bound = false;
+			v->was_masked = true;
+		}
 		return;
 	}
 	if (vp->host->msi_route(vp->host, &v->gsi, msg->addr, msg->data) < 0)
 		return;
-	if (!v->bound && vp->host->irqfd(vp->host, v->fd, v->gsi, true) == 0)
+	if (!v->bound && vp->host->irqfd(vp->host, v->fd, v->gsi, true) == 0) {
 		v->bound = true;
+		/*
+		 * KVM tears a removed irqfd down later, on a workqueue, and that reads the eventfd's count:
+		 * a signal sent in that window is gone. Once a vector has been masked, unmasking it sends
+		 * one interrupt, so none is lost; a spurious one is harmless (the driver finds no work).
+		 */
+		if (v->was_masked)
+			signal_fd(v->fd);
+	}
 	if (msg->pending)
 		signal_fd(v->fd);
 }

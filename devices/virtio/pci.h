@@ -61,6 +61,7 @@ struct virtio_pci_vector {
 	int fd;
 	int gsi; /* -1: no route yet */
 	bool bound;
+	bool was_masked; /* its irqfd was removed once: unmasking re-sends (see vector_changed) */
 };
 
 struct virtio_pci {
