@@ -38,14 +38,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "fuzz_ram.h"
 #include "mem.h"
 #include "virtio/blk.h"
 #include "virtio/virtq.h"
 
-#define HDR_LEN	    16
-#define LOW_SIZE    4096
-#define HIGH_SIZE   8192
-#define HIGH_GPA    0x100000000ULL
 #define OUTHDR_LEN  16 /* struct virtio_blk_outhdr */
 #define SEG_LEN	    16 /* struct virtio_blk_discard_write_zeroes */
 #define IMG_SIZE    (256 * 1024)
@@ -74,13 +71,6 @@ static void check(bool ok, const char *what)
 		fprintf(stderr, "blk invariant broken: %s\n", what);
 		abort();
 	}
-}
-
-static uint64_t gpa_of(const uint8_t *p)
-{
-	uint16_t v = (uint16_t)(p[0] | p[1] << 8);
-
-	return (v & 0x8000 ? HIGH_GPA : 0) + (v & 0x7fff);
 }
 
 /* Byte (off) of a fresh image: differs between neighbouring bytes and sectors, never all zero. */
@@ -397,32 +387,16 @@ static void run(const struct gmem *m, const uint8_t *hdr)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t hdr[HDR_LEN] = { 0 };
-	struct gmem m = { .fd = -1, .size = LOW_SIZE + HIGH_SIZE, .nr_regions = 2 };
-	uint8_t *low = aligned_alloc(4096, LOW_SIZE);
-	uint8_t *high = aligned_alloc(4096, HIGH_SIZE);
-	size_t ram_len = size > HDR_LEN ? size - HDR_LEN : 0;
+	uint8_t hdr[HDR_LEN];
+	struct gmem m;
 
-	if (!low || !high)
-		abort();
-	memcpy(hdr, data, size < HDR_LEN ? size : HDR_LEN);
-	memset(low, 0, LOW_SIZE);
-	memset(high, 0, HIGH_SIZE);
-	memcpy(low, data + HDR_LEN, ram_len < LOW_SIZE ? ram_len : LOW_SIZE);
-	if (ram_len > LOW_SIZE)
-		memcpy(high, data + HDR_LEN + LOW_SIZE,
-		       ram_len - LOW_SIZE < HIGH_SIZE ? ram_len - LOW_SIZE : HIGH_SIZE);
-	m.regions[0] = (struct gmem_region){ .gpa = 0, .size = LOW_SIZE, .fd_offset = 0, .host = low };
-	m.regions[1] = (struct gmem_region){
-		.gpa = HIGH_GPA, .size = HIGH_SIZE, .fd_offset = LOW_SIZE, .host = high
-	};
+	fuzz_ram_load(data, size, hdr, &m);
 	run(&m, hdr);
 	if (fz.dirty) {
 		check(pwrite(fz.disk[0].fd, fz.pattern, IMG_SIZE, 0) == IMG_SIZE, "image restored");
 		fz.dirty = false;
 	}
-	free(low);
-	free(high);
+	fuzz_ram_free(&m);
 	return 0;
 }
 
