@@ -15,22 +15,6 @@ static struct virtio_pci *of_pci(struct pci_dev *d)
 	return container_of(d, struct virtio_pci, pci);
 }
 
-static void signal_fd(int fd)
-{
-	uint64_t one = 1;
-
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("L-2 event channels: cannot signal an eventfd: %s", strerror(errno));
-}
-
-static void drain(int fd)
-{
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_warn("L-2 event channels: cannot read an eventfd: %s", strerror(errno));
-}
-
 /* One log line per device for whatever the driver gets wrong: a guest must not flood the host's log. */
 static void driver_error(struct virtio_pci *vp, const char *what)
 {
@@ -72,10 +56,10 @@ static void vector_changed(void *opaque, unsigned int vector, const struct msix_
 		 * one interrupt, so none is lost; a spurious one is harmless (the driver finds no work).
 		 */
 		if (v->was_masked)
-			signal_fd(v->fd);
+			virtio_eventfd_signal(v->fd);
 	}
 	if (msg->pending)
-		signal_fd(v->fd);
+		virtio_eventfd_signal(v->fd);
 }
 
 /* The worker found the driver breaking the rules: DEVICE_NEEDS_RESET and a configuration interrupt. */
@@ -85,7 +69,7 @@ static void needs_reset(void *opaque)
 
 	atomic_store(&vp->needs_reset, true);
 	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_CONFIG);
-	signal_fd(vector_fd(vp, atomic_load(&vp->config_vector)));
+	virtio_eventfd_signal(vector_fd(vp, atomic_load(&vp->config_vector)));
 }
 
 /* --- common configuration ------------------------------------------------------------------------- */
@@ -97,7 +81,7 @@ static void queue_reset(struct virtio_pci *vp, struct virtio_pci_queue *q)
 	*q = (struct virtio_pci_queue){ .size = vp->cfg.queue_max,
 					.vector = VIRTIO_MSI_NO_VECTOR,
 					.kick_fd = kick_fd };
-	drain(kick_fd); /* kicks from before the reset are stale */
+	virtio_eventfd_drain(kick_fd); /* kicks from before the reset are stale */
 }
 
 /* Whether any worker serves the device. Lock held. */
@@ -127,7 +111,7 @@ static void device_reset(struct virtio_pci *vp)
 		queue_reset(vp, &vp->q[i]);
 	/* Interrupts left waiting in a masked vector belong to the old driver: the next must not get them. */
 	for (unsigned int i = 0; i < vp->nr_vectors; i++)
-		drain(vp->vec[i].fd);
+		virtio_eventfd_drain(vp->vec[i].fd);
 	atomic_store(&vp->config_vector, VIRTIO_MSI_NO_VECTOR);
 	atomic_store(&vp->needs_reset, false);
 	atomic_store(&vp->isr, 0);
@@ -375,7 +359,7 @@ static void virtio_bar_write(struct virtio_pci *vp, uint64_t off, const void *da
 		uint64_t qi = (off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
 
 		if (qi < vp->cfg.nr_queues)
-			signal_fd(vp->q[qi].kick_fd);
+			virtio_eventfd_signal(vp->q[qi].kick_fd);
 	}
 	/* The ISR is read-only; the device configuration has no writable field kvmini offers. */
 }

@@ -9,20 +9,23 @@
 
 #include "../../vmm/log.h"
 
-static void drain(int fd)
+void virtio_eventfd_drain(int fd)
 {
 	uint64_t v;
+	ssize_t n;
 
-	while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
+	while ((n = read(fd, &v, sizeof(v))) < 0 && errno == EINTR)
 		;
+	if (n < 0 && errno != EAGAIN)
+		log_warn("L-2 event channels: cannot read an eventfd: %s", strerror(errno));
 }
 
-static void signal_fd(int fd)
+void virtio_eventfd_signal(int fd)
 {
 	uint64_t one = 1;
 
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("L-2 event channels: cannot signal an interrupt eventfd: %s", strerror(errno));
+		log_warn("L-2 event channels: cannot signal an eventfd: %s", strerror(errno));
 }
 
 /* Whether the thread serves queue (qi): enabled, and not broken by the driver. */
@@ -59,7 +62,7 @@ static bool serve(struct virtio_worker *w, unsigned int qi)
 		budget--;
 	}
 	if (virtq_should_notify(q))
-		signal_fd(w->setup[qi].call_fd);
+		virtio_eventfd_signal(w->setup[qi].call_fd);
 	if (r < 0) {
 		broken(w, qi, "the driver broke the ring rules (bad index, descriptor, chain or address)");
 		return false;
@@ -98,7 +101,7 @@ static void *worker_thread(void *arg)
 			break;
 		for (unsigned int i = 0; i < w->nr_queues; i++) {
 			if (fds[1 + i].revents & POLLIN) {
-				drain(w->setup[i].kick_fd);
+				virtio_eventfd_drain(w->setup[i].kick_fd);
 				more[i] = true;
 			}
 			if (more[i] && live(w, i))
@@ -147,7 +150,7 @@ void virtio_worker_stop(struct virtio_worker *w)
 {
 	if (!w->running)
 		return;
-	signal_fd(w->stop_fd);
+	virtio_eventfd_signal(w->stop_fd);
 	pthread_join(w->thread, NULL);
 	close(w->stop_fd);
 	w->running = false;

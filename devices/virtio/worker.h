@@ -62,5 +62,8 @@ int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *mode
 			virtio_needs_reset_fn *needs_reset, void *opaque);
 /* virtio_worker_stop: let the chain in hand finish, then end the thread. A no-op when not running. */
 void virtio_worker_stop(struct virtio_worker *w);
+/* virtio_eventfd_signal: add 1 to eventfd (fd) (-1: none); virtio_eventfd_drain: reset a non-blocking one. */
+void virtio_eventfd_signal(int fd);
+void virtio_eventfd_drain(int fd);
 
 #endif
