@@ -407,8 +407,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
  * tables and discard segments sit in fixed slots of the low region, data in both regions.
  */
 
-#define IMG_LEN (HDR_LEN + LOW_SIZE + HIGH_SIZE)
-
 #define Q_LOG2	     5 /* 32 entries: the descriptor table fills 512 bytes */
 #define DESC_AT	     0x000
 #define AVAIL_AT     0x200
@@ -420,41 +418,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #define DATA_AT	     0x800 /* 2 KiB of data in the low region, 8 KiB in the high one */
 #define W	     VIRTQ_DESC_F_WRITE
 
-struct seed {
-	uint8_t img[IMG_LEN];
-	size_t len; /* bytes written so far: the file ends at the last one */
-};
-
 /* One buffer of a chain: NEXT is added where another follows. */
 struct sbuf {
 	uint64_t gpa;
 	uint32_t len;
 	uint16_t flags;
 };
-
-static void poke(struct seed *s, uint64_t gpa, const void *v, size_t n)
-{
-	size_t off = HDR_LEN + (gpa >= HIGH_GPA ? LOW_SIZE + (gpa - HIGH_GPA) : gpa);
-
-	if (off + n > IMG_LEN)
-		abort();
-	memcpy(s->img + off, v, n);
-	if (off + n > s->len)
-		s->len = off + n;
-}
-
-static void poke16(struct seed *s, uint64_t gpa, uint16_t v)
-{
-	poke(s, gpa, &v, 2);
-}
-
-static void desc(struct seed *s, uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-		 uint16_t next)
-{
-	struct virtq_desc dsc = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	poke(s, table + 16ULL * i, &dsc, sizeof(dsc));
-}
 
 /* Chains (b) through descriptors [first, first + n) of the table at (table). */
 static void chain(struct seed *s, uint64_t table, uint16_t first, const struct sbuf *b, uint16_t n)
@@ -500,28 +469,6 @@ static void segment(struct seed *s, unsigned int i, uint64_t sector, uint32_t co
 	poke(s, SEGS_AT + SEG_LEN * (uint64_t)i, &seg, sizeof(seg));
 }
 
-/* Offers (n) heads in the avail ring. */
-static void offer(struct seed *s, const uint16_t *heads, uint16_t n)
-{
-	for (uint16_t i = 0; i < n; i++)
-		poke16(s, AVAIL_AT + 4 + 2ULL * i, heads[i]);
-	poke16(s, AVAIL_AT + 2, n);
-}
-
-static void emit(const struct seed *s, const char *dir, const char *name)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(s->img, 1, s->len, f) != s->len || fclose(f)) {
-		perror(path);
-		exit(1);
-	}
-	LLVMFuzzerTestOneInput(s->img, s->len); /* each seed must run clean */
-}
-
 /* One request at head 0: header (type, sector), then (data) buffers, then the status byte. */
 static void single(struct seed *s, uint32_t type, uint64_t sector, const struct sbuf *data, uint16_t n)
 {
@@ -534,7 +481,7 @@ static void single(struct seed *s, uint32_t type, uint64_t sector, const struct 
 	b[n + 1] = (struct sbuf){ STATUS_AT(0), 1, W };
 	chain(s, DESC_AT, 0, b, (uint16_t)(n + 2));
 	outhdr(s, 0, type, sector);
-	offer(s, head0, 1);
+	offer(s, AVAIL_AT, head0, 1);
 }
 
 static void seed_types(const char *dir)
@@ -602,7 +549,7 @@ static void seed_segments(const char *dir)
 	outhdr(&s, 0, VIRTIO_BLK_T_OUT, 7);
 	outhdr(&s, 1, VIRTIO_BLK_T_IN, 7);
 	outhdr(&s, 2, VIRTIO_BLK_T_IN, IMG_SECTORS - 1);
-	offer(&s, heads, 3);
+	offer(&s, AVAIL_AT, heads, 3);
 	emit(&s, dir, "rw-segments");
 }
 
@@ -627,7 +574,7 @@ static void seed_indirect_discard(const char *dir)
 	outhdr(&s, 1, VIRTIO_BLK_T_DISCARD, 0);
 	for (unsigned int i = 0; i < BLK_MAX_DISCARD_SEG; i++)
 		segment(&s, i, 16ULL * i, 8, 0);
-	offer(&s, heads, 2);
+	offer(&s, AVAIL_AT, heads, 2);
 	emit(&s, dir, "indirect-discard");
 }
 
@@ -644,7 +591,7 @@ static void seed_malformed(const char *dir)
 	chain(&s, DESC_AT, 2, short_hdr, 2);
 	outhdr(&s, 0, VIRTIO_BLK_T_OUT, 1);
 	outhdr(&s, 1, VIRTIO_BLK_T_IN, 1);
-	offer(&s, heads, 2);
+	offer(&s, AVAIL_AT, heads, 2);
 	emit(&s, dir, "malformed");
 }
 
@@ -672,7 +619,7 @@ static void seed_read_only(const char *dir)
 		outhdr(&s, k, types[k], k);
 		heads[k] = (uint16_t)(3 * k);
 	}
-	offer(&s, heads, 7);
+	offer(&s, AVAIL_AT, heads, 7);
 	poke16(&s, AVAIL_AT + 4 + 2 * (1 << Q_LOG2), 3); /* used_event */
 	emit(&s, dir, "read-only");
 }

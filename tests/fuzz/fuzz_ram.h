@@ -56,4 +56,69 @@ static inline void fuzz_ram_free(struct gmem *m)
 	free(m->regions[1].host);
 }
 
+#ifdef FUZZ_SEED_MAIN
+/* Seed writers: an input file built as the guest RAM it stands for. */
+#include <stdio.h>
+
+#include "virtio/virtq.h"
+
+#define IMG_LEN (HDR_LEN + LOW_SIZE + HIGH_SIZE)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct seed {
+	uint8_t img[IMG_LEN];
+	size_t len; /* bytes written so far: the file ends at the last one */
+};
+
+/* poke: (n) bytes of (v) at guest address (gpa) of the seed. */
+static inline void poke(struct seed *s, uint64_t gpa, const void *v, size_t n)
+{
+	size_t off = HDR_LEN + (gpa >= HIGH_GPA ? LOW_SIZE + (gpa - HIGH_GPA) : gpa);
+
+	if (off + n > IMG_LEN)
+		abort();
+	memcpy(s->img + off, v, n);
+	if (off + n > s->len)
+		s->len = off + n;
+}
+
+static inline void poke16(struct seed *s, uint64_t gpa, uint16_t v)
+{
+	poke(s, gpa, &v, 2);
+}
+
+/* desc: descriptor (i) of the table at (table). */
+static inline void desc(struct seed *s, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
+			uint16_t flags, uint16_t next)
+{
+	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+
+	poke(s, table + 16ULL * i, &d, sizeof(d));
+}
+
+/* offer: (n) heads in the avail ring at (avail), and avail->idx past them. */
+static inline void offer(struct seed *s, uint64_t avail, const uint16_t *heads, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		poke16(s, avail + 4 + 2ULL * i, heads[i]);
+	poke16(s, avail + 2, n);
+}
+
+/* emit: write the seed to (dir)/(name), then run it once: every seed must run clean. */
+static inline void emit(const struct seed *s, const char *dir, const char *name)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(s->img, 1, s->len, f) != s->len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+	LLVMFuzzerTestOneInput(s->img, s->len);
+}
+#endif
+
 #endif

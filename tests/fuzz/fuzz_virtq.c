@@ -139,37 +139,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_SEED_MAIN
 /* Seed corpus: a few well-formed queues and one classic attack, each a small file. */
 
-#define IMG_LEN (HDR_LEN + LOW_SIZE + HIGH_SIZE)
-
-struct seed {
-	uint8_t img[IMG_LEN];
-	size_t len; /* bytes written so far: the file ends at the last one */
-};
-
-static void poke(struct seed *s, uint64_t gpa, const void *v, size_t n)
-{
-	size_t off = HDR_LEN + (gpa >= HIGH_GPA ? LOW_SIZE + (gpa - HIGH_GPA) : gpa);
-
-	if (off + n > IMG_LEN)
-		abort();
-	memcpy(s->img + off, v, n);
-	if (off + n > s->len)
-		s->len = off + n;
-}
-
-static void poke16(struct seed *s, uint64_t gpa, uint16_t v)
-{
-	poke(s, gpa, &v, 2);
-}
-
-static void desc(struct seed *s, uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-		 uint16_t next)
-{
-	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	poke(s, table + 16ULL * i, &d, sizeof(d));
-}
-
 /* Header: queue of 1 << (log2), (features), (rounds), (step), rings at low-region offsets. */
 static void header(struct seed *s, uint8_t log2, uint8_t features, uint8_t rounds, uint8_t step,
 		   uint16_t desc_at, uint16_t avail_at, uint16_t used_at)
@@ -181,28 +150,6 @@ static void header(struct seed *s, uint8_t log2, uint8_t features, uint8_t round
 	memset(s, 0, sizeof(*s));
 	memcpy(s->img, h, HDR_LEN);
 	s->len = HDR_LEN;
-}
-
-/* Offer (n) heads in the avail ring at (avail) of a queue of (size). */
-static void offer(struct seed *s, uint64_t avail, const uint16_t *heads, uint16_t n)
-{
-	for (uint16_t i = 0; i < n; i++)
-		poke16(s, avail + 4 + 2ULL * i, heads[i]);
-	poke16(s, avail + 2, n);
-}
-
-static void emit(const struct seed *s, const char *dir, const char *name)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(s->img, 1, s->len, f) != s->len || fclose(f)) {
-		perror(path);
-		exit(1);
-	}
-	LLVMFuzzerTestOneInput(s->img, s->len); /* each seed must run clean */
 }
 
 static void seed_basic(struct seed *s)
