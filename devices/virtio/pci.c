@@ -419,9 +419,15 @@ static bool cfg_window(struct virtio_pci *vp, unsigned int *bar, uint32_t *off, 
 	       *off < VIRTIO_PCI_BAR_SIZE && (*bar == VIRTIO_PCI_BAR || *bar == VIRTIO_PCI_MSIX_BAR);
 }
 
+/* Where the window's pci_cfg_data sits in config space. */
+static uint32_t window_data(const struct virtio_pci *vp)
+{
+	return vp->pci_cfg_cap + (uint32_t)offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+}
+
 static bool touches_window_data(const struct virtio_pci *vp, uint32_t off, uint32_t len)
 {
-	uint32_t data = vp->pci_cfg_cap + (uint32_t)offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	uint32_t data = window_data(vp);
 
 	return off < data + 4 && data < off + len;
 }
@@ -429,7 +435,6 @@ static bool touches_window_data(const struct virtio_pci *vp, uint32_t off, uint3
 static void cfg_read(struct pci_dev *d, uint32_t off, uint32_t len)
 {
 	struct virtio_pci *vp = of_pci(d);
-	uint32_t data = vp->pci_cfg_cap + (uint32_t)offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
 	uint32_t woff, wlen;
 	unsigned int bar;
 	uint8_t buf[4] = { 0 };
@@ -437,13 +442,12 @@ static void cfg_read(struct pci_dev *d, uint32_t off, uint32_t len)
 	if (!touches_window_data(vp, off, len) || !cfg_window(vp, &bar, &woff, &wlen))
 		return;
 	bar_read(d, bar, woff, buf, wlen);
-	pci_cfg_set(d, data, 4, (uint32_t)dev_get_le(buf, 4));
+	pci_cfg_set(d, window_data(vp), 4, (uint32_t)dev_get_le(buf, 4));
 }
 
 static void cfg_write(struct pci_dev *d, uint32_t off, uint32_t len)
 {
 	struct virtio_pci *vp = of_pci(d);
-	uint32_t data = vp->pci_cfg_cap + (uint32_t)offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
 	uint32_t woff, wlen;
 	unsigned int bar;
 	uint8_t buf[4];
@@ -451,7 +455,7 @@ static void cfg_write(struct pci_dev *d, uint32_t off, uint32_t len)
 	msix_cfg_write(&vp->msix, off, len);
 	if (!touches_window_data(vp, off, len) || !cfg_window(vp, &bar, &woff, &wlen))
 		return;
-	dev_put_le(buf, 4, pci_cfg_get(d, data, 4));
+	dev_put_le(buf, 4, pci_cfg_get(d, window_data(vp), 4));
 	bar_write(d, bar, woff, buf, wlen);
 }
 
@@ -496,8 +500,7 @@ static int add_pci_cfg_cap(struct virtio_pci *vp)
 	pci_set_wmask(&vp->pci, (uint32_t)off + VIRTIO_PCI_CAP_BAR, 1, 0xff);
 	pci_set_wmask(&vp->pci, (uint32_t)off + VIRTIO_PCI_CAP_OFFSET, 4, UINT32_MAX);
 	pci_set_wmask(&vp->pci, (uint32_t)off + VIRTIO_PCI_CAP_LENGTH, 4, UINT32_MAX);
-	pci_set_wmask(&vp->pci, (uint32_t)off + (uint32_t)offsetof(struct virtio_pci_cfg_cap, pci_cfg_data),
-		      4, UINT32_MAX);
+	pci_set_wmask(&vp->pci, window_data(vp), 4, UINT32_MAX);
 	return 0;
 }
 
