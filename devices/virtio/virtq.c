@@ -212,7 +212,16 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 		return -EINVAL;
 	}
 	q->last_avail++;
+	q->in_flight++;
 	return 1;
+}
+
+void virtq_unpop(struct virtq *q, uint16_t n)
+{
+	if (n > q->in_flight)
+		n = q->in_flight;
+	q->last_avail -= n;
+	q->in_flight -= n;
 }
 
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
@@ -225,6 +234,8 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	__atomic_store_n(field32(q->used, elem), head, __ATOMIC_RELAXED);
 	__atomic_store_n(field32(q->used, elem + 4), written, __ATOMIC_RELAXED);
 	q->used_idx++;
+	if (q->in_flight)
+		q->in_flight--;
 	/* Release: the element and the data written to the buffers are visible before idx (spec: Used Ring). */
 	__atomic_store_n(field16(q->used, USED_IDX), q->used_idx, __ATOMIC_RELEASE);
 	return 0;

@@ -58,6 +58,7 @@ struct virtq {
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	uint16_t last_avail;	/* the next avail ring entry to take */
+	uint16_t in_flight;	/* chains popped and not yet pushed (bounds virtq_unpop) */
 	uint16_t avail_shadow;	/* avail->idx as last read: entries up to it are known published */
 	uint16_t used_idx;	/* our copy of used->idx */
 	uint16_t notified_used; /* used_idx at the last virtq_should_notify() */
@@ -82,6 +83,13 @@ int virtq_configure(struct virtq *q, const struct gmem *mem, uint16_t size, uint
  * On -EINVAL (c) holds garbage.
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
+
+/*
+ * virtq_unpop: give back the last (n) chains popped and not pushed: the next virtq_pop() takes them
+ * again, re-reading their descriptors (nothing was done with the first reading). (n) beyond what was
+ * popped since virtq_configure() is an error of the caller: it is clamped to that.
+ */
+void virtq_unpop(struct virtq *q, uint16_t n);
 
 /*
  * virtq_push: return chain (head) to the driver with (written) bytes written to its device-writable

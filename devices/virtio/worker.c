@@ -59,6 +59,7 @@ static bool serve(struct virtio_worker *w, unsigned int qi)
 		if (used < 0)
 			break;
 		virtq_push(q, w->chain.head, (uint32_t)used);
+		w->handled = true;
 		budget--;
 	}
 	if (virtq_should_notify(q))
@@ -75,42 +76,121 @@ static bool serve(struct virtio_worker *w, unsigned int qi)
 	return virtq_has_more(q);
 }
 
+static bool is_rx(const struct virtio_worker *w, unsigned int qi)
+{
+	return w->model->rx_queues & (1u << qi);
+}
+
+/*
+ * One round after poll(): drain the kicks, serve the request queues that have work, then let the
+ * model do its own I/O when its fd was ready, an rx queue was kicked, requests were handled (they may
+ * want answers), or it had more to do. Returns whether anything is left to do at once.
+ */
+static bool serve_round(struct virtio_worker *w, const struct pollfd *fds, bool *more, bool *io_more)
+{
+	bool busy = false, io_ready = w->io_fd >= 0 && (fds[1 + w->nr_queues].revents & POLLIN);
+
+	for (unsigned int i = 0; i < w->nr_queues; i++) {
+		if (fds[1 + i].revents & POLLIN) {
+			virtio_eventfd_drain(w->setup[i].kick_fd);
+			if (is_rx(w, i))
+				*io_more = true;
+			else
+				more[i] = true;
+		}
+		if (more[i] && live(w, i))
+			more[i] = serve(w, i);
+		else
+			more[i] = false;
+		busy |= more[i];
+	}
+	if (w->model->io && (io_ready || *io_more || w->handled)) {
+		w->handled = false;
+		*io_more = w->model->io(w->model->opaque, w, io_ready);
+	}
+	return busy || *io_more;
+}
+
 static void *worker_thread(void *arg)
 {
 	struct virtio_worker *w = arg;
-	bool more[VIRTIO_MAX_QUEUES];
-	struct pollfd fds[1 + VIRTIO_MAX_QUEUES];
+	bool more[VIRTIO_MAX_QUEUES], io_more = w->model->io != NULL, busy = true;
+	struct pollfd fds[2 + VIRTIO_MAX_QUEUES];
 
 	for (unsigned int i = 0; i < w->nr_queues; i++)
-		more[i] = live(w, i); /* kicks sent before DRIVER_OK are waiting in the eventfds anyway */
+		more[i] = live(w, i) && !is_rx(w, i); /* kicks sent before DRIVER_OK wait in the eventfds anyway */
 	for (;;) {
-		bool busy = false;
-
 		fds[0] = (struct pollfd){ .fd = w->stop_fd, .events = POLLIN };
-		for (unsigned int i = 0; i < w->nr_queues; i++) {
+		for (unsigned int i = 0; i < w->nr_queues; i++)
 			fds[1 + i] = (struct pollfd){ .fd = live(w, i) ? w->setup[i].kick_fd : -1,
 						      .events = POLLIN };
-			busy |= more[i];
-		}
-		if (poll(fds, 1 + w->nr_queues, busy ? 0 : -1) < 0 && errno != EINTR) {
+		/* A model that has nowhere to put data is not woken by it: its fd leaves the set. */
+		fds[1 + w->nr_queues] = (struct pollfd){ .fd = w->io_wanted ? w->io_fd : -1, .events = POLLIN };
+		if (poll(fds, 2 + w->nr_queues, busy ? 0 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			log_err("%s: poll on its queues' eventfds failed: %s", w->model->name,
 				strerror(errno));
 			break;
 		}
 		if (fds[0].revents)
 			break;
-		for (unsigned int i = 0; i < w->nr_queues; i++) {
-			if (fds[1 + i].revents & POLLIN) {
-				virtio_eventfd_drain(w->setup[i].kick_fd);
-				more[i] = true;
-			}
-			if (more[i] && live(w, i))
-				more[i] = serve(w, i);
-			else
-				more[i] = false;
-		}
+		busy = serve_round(w, fds, more, &io_more);
 	}
 	return NULL;
+}
+
+int virtio_worker_pop(struct virtio_worker *w, unsigned int qi, struct virtq_chain *c)
+{
+	struct virtq *q = &w->q[qi];
+	int r;
+
+	if (!live(w, qi))
+		return w->q[qi].broken ? -EINVAL : 0;
+	r = virtq_pop(q, c);
+	if (r == 0) {
+		/* Out of buffers: ask for a kick when more come, then look once more (virtq.h explains). */
+		virtq_kick_suppress(q, false);
+		r = virtq_pop(q, c);
+	}
+	if (r > 0)
+		virtq_kick_suppress(q, true);
+	if (r < 0)
+		broken(w, qi, "the driver broke the ring rules (bad index, descriptor, chain or address)");
+	return r;
+}
+
+void virtio_worker_unpop(struct virtio_worker *w, unsigned int qi, unsigned int n)
+{
+	virtq_unpop(&w->q[qi], (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX));
+}
+
+void virtio_worker_push(struct virtio_worker *w, unsigned int qi, uint16_t head, uint32_t len)
+{
+	virtq_push(&w->q[qi], head, len);
+}
+
+void virtio_worker_notify(struct virtio_worker *w, unsigned int qi)
+{
+	if (virtq_should_notify(&w->q[qi]))
+		virtio_eventfd_signal(w->setup[qi].call_fd);
+}
+
+void virtio_worker_want_io(struct virtio_worker *w, bool want)
+{
+	w->io_wanted = want;
+}
+
+/* Hands the queues to the model's start(); returns its fd (or -1), or -errno. */
+static int model_start(struct virtio_worker *w, uint64_t features)
+{
+	w->io_fd = -1;
+	w->io_wanted = false;
+	w->handled = false;
+	if (!w->model->start)
+		return -1;
+	w->io_wanted = true;
+	return w->model->start(w->model->opaque, w, features);
 }
 
 int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *model, const struct gmem *mem,
@@ -134,16 +214,27 @@ int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *mode
 							setup[i].avail, setup[i].used, features) < 0)
 			broken(w, i, "its size or ring addresses are invalid");
 	}
+	ret = model_start(w, features);
+	if (ret < -1)
+		return ret;
+	w->io_fd = ret;
 	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->stop_fd < 0)
-		return -errno;
+	if (w->stop_fd < 0) {
+		ret = -errno;
+		goto err_model;
+	}
 	ret = pthread_create(&w->thread, NULL, worker_thread, w);
 	if (ret) {
+		ret = -ret;
 		close(w->stop_fd);
-		return -ret;
+		goto err_model;
 	}
 	w->running = true;
 	return 0;
+err_model:
+	if (model->start && model->stop)
+		model->stop(model->opaque);
+	return ret;
 }
 
 void virtio_worker_stop(struct virtio_worker *w)
@@ -154,4 +245,6 @@ void virtio_worker_stop(struct virtio_worker *w)
 	pthread_join(w->thread, NULL);
 	close(w->stop_fd);
 	w->running = false;
+	if (w->model->start && w->model->stop)
+		w->model->stop(w->model->opaque);
 }

@@ -15,7 +15,17 @@
 
 #define VIRTIO_MAX_QUEUES 8
 
-/* What a device model does with a chain; (opaque) is the model's own. */
+struct virtio_worker;
+
+/*
+ * What a device model does with the queues; (opaque) is the model's own.
+ *
+ * Request queues (virtio-blk's, a NIC's transmit queue) are served by the worker: each chain the
+ * driver posts is handed to handle(). Devices fed from outside (a tap, host sockets) also have queues
+ * they fill when data arrives: the bits of (rx_queues). The worker never pops those; a kick on one,
+ * the model's own fd turning readable, or a batch of requests handled calls io(), which pops, fills
+ * and pushes them through virtio_worker_pop/push/notify.
+ */
 struct virtio_model {
 	const char *name;
 	/*
@@ -23,6 +33,18 @@ struct virtio_model {
 	 * used length, or -EINVAL when the chain cannot be answered at all (the device then needs a reset).
 	 */
 	int (*handle)(void *opaque, unsigned int qi, const struct virtq_chain *c);
+	uint32_t rx_queues;
+	/*
+	 * start (optional): the driver has set DRIVER_OK with (features); the model gets ready to serve
+	 * through worker (w). Returns the fd the worker polls for the model's own events (a tap, an
+	 * epoll set; -1: none), or -errno. Runs before the worker thread starts.
+	 * io (with start): on the worker thread. (ready) says the model's fd polled readable. Returns
+	 * true when it has more to do at once (it stopped at a budget), false to wait for an event.
+	 * stop (with start): the worker thread has ended; the model lets go of what start took.
+	 */
+	int (*start)(void *opaque, struct virtio_worker *w, uint64_t features);
+	bool (*io)(void *opaque, struct virtio_worker *w, bool ready);
+	void (*stop)(void *opaque);
 	void *opaque;
 };
 
@@ -47,6 +69,9 @@ struct virtio_worker {
 	struct virtio_queue_setup setup[VIRTIO_MAX_QUEUES];
 	struct virtq q[VIRTIO_MAX_QUEUES];
 	struct virtq_chain chain; /* the chain being served: large, so not on the thread's stack */
+	int io_fd;	     /* the model's event fd (start()), -1: none */
+	bool io_wanted;	     /* whether to poll io_fd: a model with nowhere to put data stops reading */
+	bool handled;	     /* requests were handled since the last io() */
 	int stop_fd;
 	pthread_t thread;
 	bool running;
@@ -62,6 +87,23 @@ int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *mode
 			virtio_needs_reset_fn *needs_reset, void *opaque);
 /* virtio_worker_stop: let the chain in hand finish, then end the thread. A no-op when not running. */
 void virtio_worker_stop(struct virtio_worker *w);
+
+/*
+ * For a model's start() and io(), on the worker's thread, on its rx queues (qi).
+ * virtio_worker_pop: take the next chain the driver posted into (c). Returns 1; 0 when there is none
+ *   (the driver's next kick on (qi) calls io()); -EINVAL when the driver broke the ring rules (logged,
+ *   the device asks for a reset, and the queue stays broken).
+ * virtio_worker_unpop: give back the last (n) chains popped and not pushed: the next pops return
+ *   them again (a packet that did not fit waits for more buffers).
+ * virtio_worker_push: return chain (head) with (len) bytes written.
+ * virtio_worker_notify: after a batch of pushes, interrupt the driver if it asked for it.
+ * virtio_worker_want_io: poll the model's fd (want) or not until told otherwise.
+ */
+int virtio_worker_pop(struct virtio_worker *w, unsigned int qi, struct virtq_chain *c);
+void virtio_worker_unpop(struct virtio_worker *w, unsigned int qi, unsigned int n);
+void virtio_worker_push(struct virtio_worker *w, unsigned int qi, uint16_t head, uint32_t len);
+void virtio_worker_notify(struct virtio_worker *w, unsigned int qi);
+void virtio_worker_want_io(struct virtio_worker *w, bool want);
 /* virtio_eventfd_signal: add 1 to eventfd (fd) (-1: none); virtio_eventfd_drain: reset a non-blocking one. */
 void virtio_eventfd_signal(int fd);
 void virtio_eventfd_drain(int fd);
