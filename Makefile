@@ -64,7 +64,7 @@ test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
 	scripts/kvm-env tests/integration/run
 
 # libFuzzer targets (clang): each runs for FUZZ_SECONDS from its seed corpus; a crash fails the build.
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 45
 # The longest input any target reads: a 16-byte header and 12 KiB of guest RAM (virtq, blk).
 FUZZ_MAX_LEN ?= 12304
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -73,6 +73,9 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined 
 # What each target links beside its own file: the code under test, never main.c.
 $(BUILD)/tests/fuzz/fuzz_virtq: devices/virtio/virtq.c vmm/mem.c
 $(BUILD)/tests/fuzz/fuzz_blk: devices/virtio/blk.c devices/virtio/virtq.c vmm/mem.c vmm/log.c
+$(BUILD)/tests/fuzz/fuzz_net: devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c
+$(BUILD)/tests/fuzz/fuzz_vsock: devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c \
+	vmm/log.c
 
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)
