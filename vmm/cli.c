@@ -102,6 +102,14 @@ const char *cli_usage(void)
 	       "  -d, --disk PATH[,ro][,serial=ID]\n"
 	       "                        a raw disk image as a virtio-blk disk (repeatable: vda, vdb, ... in\n"
 	       "                        order); ro: read-only; serial: up to 20 characters for the guest\n"
+	       "  -n, --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
+	       "                        a virtio-net NIC on tap device NAME (repeatable: eth0, eth1, ...);\n"
+	       "                        kvmini creates the tap when it is absent and kvmini has\n"
+	       "                        CAP_NET_ADMIN; default MAC: random, locally administered\n"
+	       "      --vsock cid=N,uds=PATH\n"
+	       "                        a virtio-vsock device, guest CID N; host programs connect to the\n"
+	       "                        Unix socket PATH and send \"CONNECT <port>\\n\"; the guest reaches\n"
+	       "                        host port P at PATH_P (Firecracker's hybrid vsock)\n"
 	       "      --kvm-device PATH the KVM device (default /dev/kvm)\n"
 	       "  -v, --verbose         say more (twice: debug); -q, --quiet: errors and warnings only\n"
 	       "  -h, --help            this help\n"
@@ -118,14 +126,41 @@ static int bad_value(const char *opt, const char *arg, const char *what)
 	return -EINVAL;
 }
 
-/* One ",word" of a --disk option: "ro" or "serial=ID". */
-static int disk_flag(struct vm_disk_config *d, const char *arg, const char *word, size_t len)
+/* One ",word" of an option with sub-options: 0, or -EINVAL (logged) for a word it does not take. */
+typedef int option_word_fn(void *ctx, const char *arg, const char *word, size_t len);
+
+/* Calls (fn) on each word of (list), a comma-separated tail of option value (arg); NULL: none. */
+static int for_each_word(const char *arg, const char *list, option_word_fn *fn, void *ctx)
 {
+	while (list) {
+		const char *next = strchr(list, ',');
+		size_t len = next ? (size_t)(next - list) : strlen(list);
+
+		if (fn(ctx, arg, list, len) < 0)
+			return -EINVAL;
+		list = next ? next + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Whether (word) of (len) bytes is "(key)=..."; the value then starts at word + strlen(key) + 1. */
+static bool is_key(const char *word, size_t len, const char *key)
+{
+	size_t n = strlen(key);
+
+	return len > n && strncmp(word, key, n) == 0 && word[n] == '=';
+}
+
+/* One ",word" of a --disk option: "ro" or "serial=ID". */
+static int disk_word(void *ctx, const char *arg, const char *word, size_t len)
+{
+	struct vm_disk_config *d = ctx;
+
 	if (len == 2 && strncmp(word, "ro", 2) == 0) {
 		d->read_only = true;
 		return 0;
 	}
-	if (len >= 7 && strncmp(word, "serial=", 7) == 0) {
+	if (is_key(word, len, "serial")) {
 		if (len - 7 > BLK_SERIAL_LEN)
 			return bad_value("--disk", arg, "the serial is longer than 20 characters");
 		for (size_t i = 7; i < len; i++)
@@ -154,15 +189,108 @@ static int parse_disk(struct vm_config *vm, const char *arg)
 	if (len >= sizeof(d->path))
 		return bad_value("--disk", arg, "the path is too long");
 	memcpy(d->path, arg, len);
-	while (comma) {
-		const char *word = comma + 1, *next = strchr(word, ',');
-
-		len = next ? (size_t)(next - word) : strlen(word);
-		if (disk_flag(d, arg, word, len) < 0)
-			return -EINVAL;
-		comma = next;
-	}
+	if (for_each_word(arg, comma ? comma + 1 : NULL, disk_word, d) < 0)
+		return -EINVAL;
 	vm->nr_disks++;
+	return 0;
+}
+
+int cli_parse_mac(const char *s, size_t len, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+
+		if (len != 17 || !isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+		    (i < 5 && p[2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)strtoul((char[3]){ p[0], p[1], '\0' }, NULL, 16);
+	}
+	return 0;
+}
+
+/* One word of a --net option: "tap=NAME" or "mac=XX:XX:XX:XX:XX:XX". */
+static int net_word(void *ctx, const char *arg, const char *word, size_t len)
+{
+	struct vm_net_config *n = ctx;
+
+	if (is_key(word, len, "tap")) {
+		if (len - 4 >= sizeof(n->ifname))
+			return bad_value("--net", arg, "an interface name has at most 15 characters");
+		memcpy(n->ifname, word + 4, len - 4);
+		n->ifname[len - 4] = '\0';
+		if (strchr(n->ifname, '/') || strchr(n->ifname, ' '))
+			return bad_value("--net", arg, "an interface name has no '/' or spaces");
+		return 0;
+	}
+	if (is_key(word, len, "mac")) {
+		if (cli_parse_mac(word + 4, len - 4, n->mac) < 0)
+			return bad_value("--net", arg, "expected mac=XX:XX:XX:XX:XX:XX (hex digits)");
+		if (n->mac[0] & 1)
+			return bad_value("--net", arg,
+					 "that MAC is a multicast address: clear bit 0 of its first byte");
+		n->has_mac = true;
+		return 0;
+	}
+	return bad_value("--net", arg, "expected tap=NAME[,mac=XX:XX:XX:XX:XX:XX]");
+}
+
+static int parse_net(struct vm_config *vm, const char *arg)
+{
+	struct vm_net_config *n = &vm->nics[vm->nr_nics];
+
+	if (vm->nr_nics == VM_MAX_NICS)
+		return bad_value("--net", arg, "kvmini takes at most 8 network interfaces");
+	memset(n, 0, sizeof(*n));
+	if (for_each_word(arg, arg, net_word, n) < 0)
+		return -EINVAL;
+	if (!n->ifname[0])
+		return bad_value("--net", arg, "name the tap device: tap=NAME");
+	for (unsigned int i = 0; i < vm->nr_nics; i++)
+		if (strcmp(vm->nics[i].ifname, n->ifname) == 0)
+			return bad_value("--net", arg, "that tap is already given to another --net");
+	vm->nr_nics++;
+	return 0;
+}
+
+/* One word of the --vsock option: "cid=N" or "uds=PATH". */
+static int vsock_word(void *ctx, const char *arg, const char *word, size_t len)
+{
+	struct vm_vsock_config *v = ctx;
+	unsigned long cid;
+
+	if (is_key(word, len, "cid")) {
+		char num[16] = "";
+
+		if (len - 4 < sizeof(num))
+			memcpy(num, word + 4, len - 4);
+		if (cli_parse_uint(num, 3, 0xfffffffeUL, &cid) < 0)
+			return bad_value("--vsock", arg,
+					 "cid is a number from 3 to 4294967294 (0-2 are reserved)");
+		v->cid = cid;
+		return 0;
+	}
+	if (is_key(word, len, "uds")) {
+		if (len - 4 >= sizeof(v->uds))
+			return bad_value("--vsock", arg, "the socket path is too long for a Unix socket");
+		memcpy(v->uds, word + 4, len - 4);
+		v->uds[len - 4] = '\0';
+		return 0;
+	}
+	return bad_value("--vsock", arg, "expected cid=N,uds=PATH");
+}
+
+static int parse_vsock(struct vm_config *vm, const char *arg)
+{
+	struct vm_vsock_config *v = &vm->vsock;
+
+	if (v->enabled)
+		return bad_value("--vsock", arg, "a VM has one vsock device: give --vsock once");
+	memset(v, 0, sizeof(*v));
+	if (for_each_word(arg, arg, vsock_word, v) < 0)
+		return -EINVAL;
+	if (!v->cid || !v->uds[0])
+		return bad_value("--vsock", arg, "both are needed: cid=N,uds=PATH");
+	v->enabled = true;
 	return 0;
 }
 
@@ -194,6 +322,10 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 		return 0;
 	case 'd':
 		return parse_disk(&c->vm, arg);
+	case 'n':
+		return parse_net(&c->vm, arg);
+	case 'V':
+		return parse_vsock(&c->vm, arg);
 	case 'v':
 		c->verbosity++;
 		return 0;
@@ -219,6 +351,8 @@ static const struct option run_options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "disk", required_argument, NULL, 'd' },
+	{ "net", required_argument, NULL, 'n' },
+	{ "vsock", required_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -239,7 +373,7 @@ static int parse_run(int argc, char **argv, struct cli *c)
 
 	optind = 0; /* 0, not 1: glibc then also forgets a half-parsed group of short options */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":k:i:a:c:m:d:vqh", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":k:i:a:c:m:d:n:vqh", run_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			bad_option(opt, argv[optind - 1]);
 			return -EINVAL;

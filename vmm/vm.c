@@ -269,6 +269,25 @@ static bool disk_is_duplicate(const struct vm *vm, unsigned int i)
 	return false;
 }
 
+/* Puts a virtio-pci function for device (pc) on the PCI bus: 0 with (*ready) set, or -errno (logged). */
+static int add_virtio(struct vm *vm, struct virtio_pci *vp, const struct virtio_pci_config *pc, bool *ready)
+{
+	int ret = virtio_pci_init(vp, pc, &vm->mem, &vm->host);
+
+	if (ret) {
+		log_err("%s: cannot create its virtio-pci function: %s", pc->name, strerror(-ret));
+		return ret;
+	}
+	*ready = true;
+	ret = pci_bus_add(&vm->pci, &vp->pci);
+	if (ret < 0) {
+		log_err("%s: no room on the PCI bus: %s", pc->name, strerror(-ret));
+		return ret;
+	}
+	log_info("%s: PCI slot %d", pc->name, ret);
+	return 0;
+}
+
 static int add_disk(struct vm *vm, unsigned int i)
 {
 	const struct vm_disk_config *c = &vm->cfg->disks[i];
@@ -283,23 +302,12 @@ static int add_disk(struct vm *vm, unsigned int i)
 	if (ret)
 		return ret;
 	d->blk_open = true;
+	log_info("%s: %s, %" PRIu64 " sectors%s", d->name, c->path, d->blk.sectors,
+		 c->read_only ? ", read-only" : "");
 	/* A request queue per vCPU, as Linux's blk-mq maps them, each served by its own thread. */
 	blk_pci_config(&d->blk, d->name,
 		       vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES, &pc);
-	ret = virtio_pci_init(&d->vp, &pc, &vm->mem, &vm->host);
-	if (ret) {
-		log_err("disk %s: cannot create its virtio-pci function: %s", c->path, strerror(-ret));
-		return ret;
-	}
-	d->vp_ready = true;
-	ret = pci_bus_add(&vm->pci, &d->vp.pci);
-	if (ret < 0) {
-		log_err("disk %s: no room on the PCI bus: %s", c->path, strerror(-ret));
-		return ret;
-	}
-	log_info("%s: %s, %" PRIu64 " sectors%s, PCI slot %d", d->name, c->path, d->blk.sectors,
-		 c->read_only ? ", read-only" : "", ret);
-	return 0;
+	return add_virtio(vm, &d->vp, &pc, &d->vp_ready);
 }
 
 static int add_disks(struct vm *vm)
@@ -316,6 +324,65 @@ static int add_disks(struct vm *vm)
 		ret = add_disk(vm, i);
 	}
 	return ret;
+}
+
+static int add_nic(struct vm *vm, unsigned int i)
+{
+	const struct vm_net_config *c = &vm->cfg->nics[i];
+	struct vm_nic *n = &vm->nics[i];
+	struct virtio_pci_config pc;
+	uint8_t mac[6];
+	int ret;
+
+	snprintf(n->name, sizeof(n->name), "eth%u", i);
+	if (c->has_mac)
+		memcpy(mac, c->mac, sizeof(mac));
+	else
+		net_mac_random(mac);
+	ret = net_open(&n->net, c->ifname, mac);
+	if (ret)
+		return ret;
+	n->net_open = true;
+	log_info("%s: tap %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n->name, c->ifname,
+		 n->net.created ? " (created)" : "", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	net_pci_config(&n->net, n->name, &pc);
+	return add_virtio(vm, &n->vp, &pc, &n->vp_ready);
+}
+
+static int add_nics(struct vm *vm)
+{
+	int ret = 0;
+
+	if (!vm->cfg->nr_nics)
+		return 0;
+	vm->nics = calloc(vm->cfg->nr_nics, sizeof(*vm->nics));
+	if (!vm->nics)
+		return -ENOMEM;
+	for (unsigned int i = 0; !ret && i < vm->cfg->nr_nics; i++) {
+		vm->nr_nics++;
+		ret = add_nic(vm, i);
+	}
+	return ret;
+}
+
+static int add_vsock(struct vm *vm)
+{
+	const struct vm_vsock_config *c = &vm->cfg->vsock;
+	struct virtio_pci_config pc;
+	int ret;
+
+	if (!c->enabled)
+		return 0;
+	vm->vsock = calloc(1, sizeof(*vm->vsock));
+	if (!vm->vsock)
+		return -ENOMEM;
+	ret = vsock_open(&vm->vsock->dev, c->cid, c->uds);
+	if (ret)
+		return ret;
+	vm->vsock->dev_open = true;
+	log_info("vsock: guest CID %" PRIu64 ", host socket %s", c->cid, c->uds);
+	vsock_pci_config(&vm->vsock->dev, "vsock", &pc);
+	return add_virtio(vm, &vm->vsock->vp, &pc, &vm->vsock->vp_ready);
 }
 
 /* ACPI tables, GDT and page tables; fills the E820 map the zero page will carry. */
@@ -478,6 +545,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!ret)
 		ret = add_disks(vm);
 	if (!ret)
+		ret = add_nics(vm);
+	if (!ret)
+		ret = add_vsock(vm);
+	if (!ret)
 		ret = load_guest(vm, &entry);
 	if (!ret)
 		ret = create_vcpus(vm, &entry);
@@ -510,7 +581,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
-	/* The disks' workers stop before guest RAM goes: a request in hand completes first. */
+	/* The devices' workers stop before guest RAM goes: a request in hand completes first. */
 	for (unsigned int i = 0; i < vm->nr_disks; i++) {
 		if (vm->disks[i].vp_ready)
 			virtio_pci_destroy(&vm->disks[i].vp);
@@ -520,6 +591,21 @@ void vm_destroy(struct vm *vm)
 	free(vm->disks);
 	vm->disks = NULL;
 	vm->nr_disks = 0;
+	for (unsigned int i = 0; i < vm->nr_nics; i++) {
+		if (vm->nics[i].vp_ready)
+			virtio_pci_destroy(&vm->nics[i].vp);
+		if (vm->nics[i].net_open)
+			net_close(&vm->nics[i].net);
+	}
+	free(vm->nics);
+	vm->nics = NULL;
+	vm->nr_nics = 0;
+	if (vm->vsock && vm->vsock->vp_ready)
+		virtio_pci_destroy(&vm->vsock->vp);
+	if (vm->vsock && vm->vsock->dev_open)
+		vsock_close(&vm->vsock->dev);
+	free(vm->vsock);
+	vm->vsock = NULL;
 	if (vm->pci_ready)
 		pci_bus_free(&vm->pci);
 	irq_routes_free(&vm->routes);

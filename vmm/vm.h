@@ -10,6 +10,8 @@
 #include "../devices/platform.h"
 #include "../devices/serial8250.h"
 #include "../devices/virtio/blk.h"
+#include "../devices/virtio/net.h"
+#include "../devices/virtio/vsock.h"
 #include "bus.h"
 #include "irq.h"
 #include "kvm.h"
@@ -35,6 +37,22 @@ struct vm_disk_config {
 	char serial[BLK_SERIAL_LEN + 1];
 };
 
+#define VM_MAX_NICS 8
+
+/* --net tap=NAME[,mac=MAC] */
+struct vm_net_config {
+	char ifname[IFNAMSIZ];
+	bool has_mac; /* else a random one */
+	uint8_t mac[6];
+};
+
+/* --vsock cid=N,uds=PATH */
+struct vm_vsock_config {
+	bool enabled;
+	uint64_t cid;
+	char uds[VSOCK_UDS_PATH_MAX];
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -47,6 +65,9 @@ struct vm_config {
 	bool console_input;			   /* serve stdin to the guest's console */
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* the guest's vda, vdb, ... in order */
 	unsigned int nr_disks;
+	struct vm_net_config nics[VM_MAX_NICS]; /* the guest's eth0, eth1, ... in order */
+	unsigned int nr_nics;
+	struct vm_vsock_config vsock;
 };
 
 /* A disk: its image and its virtio-blk function on the PCI bus. */
@@ -55,6 +76,21 @@ struct vm_disk {
 	struct blk_disk blk;
 	struct virtio_pci vp;
 	bool blk_open, vp_ready;
+};
+
+/* A NIC: its tap and its virtio-net function. */
+struct vm_nic {
+	char name[16]; /* "eth0": what the guest calls it when its NICs are probed in order */
+	struct net_dev net;
+	struct virtio_pci vp;
+	bool net_open, vp_ready;
+};
+
+/* The vsock device: its host sockets and its virtio-vsock function. */
+struct vm_vsock {
+	struct vsock_dev dev;
+	struct virtio_pci vp;
+	bool dev_open, vp_ready;
 };
 
 struct vm {
@@ -75,7 +111,10 @@ struct vm {
 	bool pci_ready;
 	struct vm_disk *disks;
 	unsigned int nr_disks;
-	int stop_fd; /* eventfd: the VM is stopping, wakes the console loop */
+	struct vm_nic *nics;
+	unsigned int nr_nics;
+	struct vm_vsock *vsock; /* NULL: none */
+	int stop_fd;		/* eventfd: the VM is stopping, wakes the console loop */
 	atomic_int stopping;
 	int exit_status; /* written once, by whoever wins 'stopping' */
 };

@@ -473,3 +473,128 @@ Test(cli, usage_mentions_run_and_kernel)
 {
 	cr_assert_not_null(strstr(cli_usage(), "kvmini run --kernel"));
 }
+
+/* --disk, --net, --vsock */
+
+Test(cli, parse_run_disk_takes_ro_and_serial)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--disk", "a.img,ro,serial=abc" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), 0);
+	cr_assert_eq(c.vm.nr_disks, 1);
+	cr_assert_str_eq(c.vm.disks[0].path, "a.img");
+	cr_assert(c.vm.disks[0].read_only);
+	cr_assert_str_eq(c.vm.disks[0].serial, "abc");
+}
+
+Test(cli, parse_run_disk_unknown_word_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--disk", "a.img,rw" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_net_takes_tap_and_mac)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--net", "tap=tap0,mac=06:00:AC:10:00:02" };
+	const uint8_t want[6] = { 0x06, 0x00, 0xac, 0x10, 0x00, 0x02 };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), 0);
+	cr_assert_eq(c.vm.nr_nics, 1);
+	cr_assert_str_eq(c.vm.nics[0].ifname, "tap0");
+	cr_assert(c.vm.nics[0].has_mac);
+	cr_assert_arr_eq(c.vm.nics[0].mac, want, 6);
+}
+
+Test(cli, parse_run_net_twice_gives_two_nics_in_order)
+{
+	char *argv[] = { "kvmini", "run",   "--kernel", "k",
+			 "-n",	   "tap=a", "--net",	"mac=02:00:00:00:00:01,tap=b" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), 0);
+	cr_assert_eq(c.vm.nr_nics, 2);
+	cr_assert_str_eq(c.vm.nics[0].ifname, "a");
+	cr_assert_not(c.vm.nics[0].has_mac);
+	cr_assert_str_eq(c.vm.nics[1].ifname, "b");
+}
+
+Test(cli, parse_run_net_without_tap_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--net", "mac=02:00:00:00:00:01" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_net_multicast_mac_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--net", "tap=t,mac=01:00:00:00:00:01" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_net_malformed_mac_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--net", "tap=t,mac=02:00:00:00:00" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_net_long_interface_name_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--net", "tap=a23456789012345x" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_net_same_tap_twice_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--net", "tap=a", "--net", "tap=a" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_vsock_takes_cid_and_uds)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--vsock", "cid=3,uds=/tmp/v.sock" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), 0);
+	cr_assert(c.vm.vsock.enabled);
+	cr_assert_eq(c.vm.vsock.cid, 3);
+	cr_assert_str_eq(c.vm.vsock.uds, "/tmp/v.sock");
+}
+
+Test(cli, parse_run_vsock_reserved_cid_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--vsock", "cid=2,uds=/tmp/v.sock" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_vsock_without_uds_is_rejected)
+{
+	char *argv[] = { "kvmini", "run", "--kernel", "k", "--vsock", "cid=3" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
+
+Test(cli, parse_run_vsock_twice_is_rejected)
+{
+	char *argv[] = {
+		"kvmini", "run", "--kernel", "k", "--vsock", "cid=3,uds=a", "--vsock", "cid=4,uds=b"
+	};
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), -EINVAL);
+}
