@@ -69,9 +69,9 @@ struct virtio_worker {
 	struct virtio_queue_setup setup[VIRTIO_MAX_QUEUES];
 	struct virtq q[VIRTIO_MAX_QUEUES];
 	struct virtq_chain chain; /* the chain being served: large, so not on the thread's stack */
-	int io_fd;	     /* the model's event fd (start()), -1: none */
-	bool io_wanted;	     /* whether to poll io_fd: a model with nowhere to put data stops reading */
-	bool handled;	     /* requests were handled since the last io() */
+	int io_fd;		  /* the model's event fd (start()), -1: none */
+	bool io_wanted;		  /* whether to poll io_fd: a model with nowhere to put data stops reading */
+	bool handled;		  /* requests were handled since the last io() */
 	int stop_fd;
 	pthread_t thread;
 	bool running;
