@@ -172,6 +172,12 @@ void virtio_worker_push(struct virtio_worker *w, unsigned int qi, uint16_t head,
 	virtq_push(&w->q[qi], head, len);
 }
 
+void virtio_worker_push_n(struct virtio_worker *w, unsigned int qi, const uint16_t *heads,
+			  const uint32_t *lens, uint16_t n)
+{
+	virtq_push_n(&w->q[qi], heads, lens, n);
+}
+
 void virtio_worker_notify(struct virtio_worker *w, unsigned int qi)
 {
 	if (virtq_should_notify(&w->q[qi]))
