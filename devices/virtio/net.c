@@ -580,6 +580,8 @@ static bool model_io(void *opaque, struct virtio_worker *w, bool ready)
 		return false;
 	}
 	if (end == RX_FAILED) {
+		if (n->frame_len)
+			atomic_fetch_add(&n->stats.rx_dropped, 1);
 		n->frame_len = 0;
 		n->rx_waiting = false;
 		virtio_worker_want_io(w, false);
@@ -611,6 +613,8 @@ static void model_stop(void *opaque)
 {
 	struct net_dev *n = opaque;
 
+	if (n->frame_len)
+		atomic_fetch_add(&n->stats.rx_dropped, 1);
 	n->frame_len = 0;
 	n->rx_waiting = false;
 }

@@ -24,7 +24,7 @@
 struct net_stats {
 	atomic_uint_fast64_t rx_frames, rx_bytes, tx_frames, tx_bytes; /* bytes: Ethernet frames, no header */
 	atomic_uint_fast64_t tx_dropped; /* malformed header, frame too short or too long, tap refused */
-	atomic_uint_fast64_t rx_dropped; /* from the tap, and the guest cannot take it (too big, offload) */
+	atomic_uint_fast64_t rx_dropped; /* from the tap: too big or an offload for the guest, or reset */
 	atomic_uint_fast64_t rx_waits;	 /* times reading the tap stopped for want of guest buffers */
 };
 

@@ -806,6 +806,7 @@ Test(net, rx_broken_queue_stops_polling_and_asks_for_reset)
 	cr_assert_eq(resets, 1);
 	cr_assert_not(w.io_wanted);
 	cr_assert_eq(n.frame_len, 0);
+	cr_assert_eq(n.stats.rx_dropped, 1);
 }
 
 static void io_ready(void)
@@ -835,6 +836,7 @@ Test(net, stop_drops_the_waiting_frame)
 	cfg.model.stop(cfg.model.opaque);
 	cr_assert_eq(n.frame_len, 0);
 	cr_assert_not(n.rx_waiting);
+	cr_assert_eq(n.stats.rx_dropped, 1);
 }
 
 /* Configuration, features, MAC */
