@@ -46,9 +46,11 @@ struct net_dev {
 
 /*
  * net_open: attach (n) to tap interface (ifname) with MAC (mac): open /dev/net/tun, TUNSETIFF with
- * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (creating the interface when absent: needs CAP_NET_ADMIN),
- * TUNSETVNETHDRSZ NET_HDR_LEN, non-blocking. Errors are logged as one line naming the interface and
- * the fix (no /dev/net/tun, no permission to create it, busy, not a tap). Returns 0 or -errno.
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (creating the interface when absent: needs CAP_NET_ADMIN; a
+ * pattern such as "tap%d" names a new one, then in (n)->ifname), TUNSETVNETHDRSZ NET_HDR_LEN, no
+ * offloads until a driver negotiates some, non-blocking. Errors are logged as one line naming the
+ * interface and the fix (no /dev/net/tun, bad name, no permission to create it, busy, not a tap).
+ * Returns 0 or -errno; net_close() may be called either way.
  */
 int net_open(struct net_dev *n, const char *ifname, const uint8_t mac[6]);
 /*
