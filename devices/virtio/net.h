@@ -14,16 +14,17 @@
 #include "pci.h"
 #include "virtq.h"
 
-#define NET_RXQ		0     /* receiveq1 */
-#define NET_TXQ		1     /* transmitq1 */
-#define NET_QUEUE_SIZE	256
-#define NET_HDR_LEN	12    /* struct virtio_net_hdr_v1: with VERSION_1 it always has num_buffers */
-#define NET_FRAME_MAX	65550 /* a 64 KiB GSO packet with its Ethernet and VLAN headers */
+#define NET_RXQ	       0 /* receiveq1 */
+#define NET_TXQ	       1 /* transmitq1 */
+#define NET_QUEUE_SIZE 256
+#define NET_HDR_LEN    12    /* struct virtio_net_hdr_v1: with VERSION_1 it always has num_buffers */
+#define NET_FRAME_MAX  65550 /* a 64 KiB GSO packet with its Ethernet and VLAN headers */
 
 /* What a NIC counts; read by anyone, written by its worker thread. */
 struct net_stats {
-	atomic_uint_fast64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	atomic_uint_fast64_t rx_frames, rx_bytes, tx_frames, tx_bytes; /* bytes: Ethernet frames, no header */
 	atomic_uint_fast64_t tx_dropped; /* malformed header, frame too short or too long, tap refused */
+	atomic_uint_fast64_t rx_dropped; /* from the tap: too big or an offload for the guest, or reset */
 	atomic_uint_fast64_t rx_waits;	 /* times reading the tap stopped for want of guest buffers */
 };
 
@@ -31,22 +32,34 @@ struct net_dev {
 	char ifname[IFNAMSIZ];
 	uint8_t mac[6];
 	int tap_fd;
-	bool created;	     /* kvmini created the tap (it goes away when kvmini closes it) */
-	uint64_t features;   /* negotiated, from start() */
-	uint8_t *frame;	     /* NET_HDR_LEN + NET_FRAME_MAX: a frame read from the tap */
-	uint32_t frame_len;  /* bytes in (frame) not yet delivered; 0: none */
+	bool created; /* kvmini created the tap (it goes away when kvmini closes it) */
+	/* The rest belongs to the worker thread from start() to stop(). */
+	uint64_t features;	  /* negotiated, from start() */
+	uint8_t *frame;		  /* NET_HDR_LEN + NET_FRAME_MAX: a frame read from the tap */
+	uint32_t frame_len;	  /* bytes in (frame) not yet delivered; 0: none */
+	bool rx_waiting;	  /* (frame) waits for the driver's buffers: the tap is not polled */
+	struct virtq_chain chain; /* the rx chain being filled: large, so not on the thread's stack */
 	struct net_stats stats;
-	atomic_flag warned;  /* a malformed frame from the guest was logged */
+	atomic_flag warned;	/* a malformed frame from the guest was logged */
+	atomic_flag warned_tap; /* a tap that failed to read or write was logged */
 };
 
 /*
  * net_open: attach (n) to tap interface (ifname) with MAC (mac): open /dev/net/tun, TUNSETIFF with
- * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (creating the interface when absent: needs CAP_NET_ADMIN),
- * TUNSETVNETHDRSZ NET_HDR_LEN, non-blocking. Errors are logged as one line naming the interface and
- * the fix (no /dev/net/tun, no permission to create it, busy, not a tap). Returns 0 or -errno.
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (creating the interface when absent: needs CAP_NET_ADMIN; a
+ * pattern such as "tap%d" names a new one, then in (n)->ifname), TUNSETVNETHDRSZ NET_HDR_LEN, no
+ * offloads until a driver negotiates some, non-blocking. Errors are logged as one line naming the
+ * interface and the fix (no /dev/net/tun, bad name, no permission to create it, busy, not a tap).
+ * Returns 0 or -errno; net_close() may be called either way.
  */
 int net_open(struct net_dev *n, const char *ifname, const uint8_t mac[6]);
-/* net_close: close the tap. */
+/*
+ * net_init_fd: attach (n) to (fd), an already open tap-like fd that keeps frame boundaries (a tap
+ * set up as net_open does, a SOCK_SEQPACKET socket in tests), with MAC (mac). (n) is reset; it owns
+ * (fd) from then on. Returns 0, or -ENOMEM (then (fd) is still the caller's).
+ */
+int net_init_fd(struct net_dev *n, int fd, const uint8_t mac[6]);
+/* net_close: close the tap and free the frame buffer; (n) may be closed again. */
 void net_close(struct net_dev *n);
 /*
  * net_pci_config: describe NIC (n), called (name), to the virtio-pci transport: device type 1, its

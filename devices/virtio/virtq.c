@@ -226,17 +226,25 @@ void virtq_unpop(struct virtq *q, uint16_t n)
 
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
-	size_t elem;
+	return virtq_push_n(q, &head, &written, 1);
+}
 
-	if (q->size == 0 || head >= q->size)
+int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n)
+{
+	if (q->size == 0 || n > q->size)
 		return -EINVAL;
-	elem = USED_RING + ELEM_SIZE * (size_t)(q->used_idx & (q->size - 1));
-	__atomic_store_n(field32(q->used, elem), head, __ATOMIC_RELAXED);
-	__atomic_store_n(field32(q->used, elem + 4), written, __ATOMIC_RELAXED);
-	q->used_idx++;
-	if (q->in_flight)
-		q->in_flight--;
-	/* Release: the element and the data written to the buffers are visible before idx (spec: Used Ring). */
+	for (uint16_t i = 0; i < n; i++)
+		if (heads[i] >= q->size)
+			return -EINVAL;
+	for (uint16_t i = 0; i < n; i++) {
+		size_t elem = USED_RING + ELEM_SIZE * (size_t)((uint16_t)(q->used_idx + i) & (q->size - 1));
+
+		__atomic_store_n(field32(q->used, elem), heads[i], __ATOMIC_RELAXED);
+		__atomic_store_n(field32(q->used, elem + 4), written[i], __ATOMIC_RELAXED);
+	}
+	q->used_idx = (uint16_t)(q->used_idx + n);
+	q->in_flight = (uint16_t)(q->in_flight > n ? q->in_flight - n : 0);
+	/* Release: the elements and the data written to the buffers are visible before idx (spec: Used Ring). */
 	__atomic_store_n(field16(q->used, USED_IDX), q->used_idx, __ATOMIC_RELEASE);
 	return 0;
 }

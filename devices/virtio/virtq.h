@@ -99,6 +99,14 @@ void virtq_unpop(struct virtq *q, uint16_t n);
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written);
 
 /*
+ * virtq_push_n: return the (n) chains (heads)[i] with (written)[i] bytes written, in order, and publish
+ * them with one used->idx store: the driver sees all of them or none (a packet spread over several
+ * buffers must not be seen in part). Returns 0, or -EINVAL when a head is not an index of (q)'s table,
+ * (n) exceeds the queue size or (q) is not configured; then nothing is pushed.
+ */
+int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n);
+
+/*
  * virtq_should_notify: after one or more virtq_push() on (q), whether the driver wants a used-buffer
  * notification (its used_event, or its NO_INTERRUPT flag without event index). Call it once per batch:
  * it remembers how far it has looked. False when nothing was pushed since the last call.

@@ -117,15 +117,17 @@ static void *worker_thread(void *arg)
 	bool more[VIRTIO_MAX_QUEUES], io_more = w->model->io != NULL, busy = true;
 	struct pollfd fds[2 + VIRTIO_MAX_QUEUES];
 
+	/* Kicks sent before DRIVER_OK wait in the eventfds anyway; rx queues are the model's to serve. */
 	for (unsigned int i = 0; i < w->nr_queues; i++)
-		more[i] = live(w, i) && !is_rx(w, i); /* kicks sent before DRIVER_OK wait in the eventfds anyway */
+		more[i] = live(w, i) && !is_rx(w, i);
 	for (;;) {
 		fds[0] = (struct pollfd){ .fd = w->stop_fd, .events = POLLIN };
 		for (unsigned int i = 0; i < w->nr_queues; i++)
 			fds[1 + i] = (struct pollfd){ .fd = live(w, i) ? w->setup[i].kick_fd : -1,
 						      .events = POLLIN };
 		/* A model that has nowhere to put data is not woken by it: its fd leaves the set. */
-		fds[1 + w->nr_queues] = (struct pollfd){ .fd = w->io_wanted ? w->io_fd : -1, .events = POLLIN };
+		fds[1 + w->nr_queues] =
+			(struct pollfd){ .fd = w->io_wanted ? w->io_fd : -1, .events = POLLIN };
 		if (poll(fds, 2 + w->nr_queues, busy ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -168,6 +170,12 @@ void virtio_worker_unpop(struct virtio_worker *w, unsigned int qi, unsigned int 
 void virtio_worker_push(struct virtio_worker *w, unsigned int qi, uint16_t head, uint32_t len)
 {
 	virtq_push(&w->q[qi], head, len);
+}
+
+void virtio_worker_push_n(struct virtio_worker *w, unsigned int qi, const uint16_t *heads,
+			  const uint32_t *lens, uint16_t n)
+{
+	virtq_push_n(&w->q[qi], heads, lens, n);
 }
 
 void virtio_worker_notify(struct virtio_worker *w, unsigned int qi)

@@ -69,9 +69,9 @@ struct virtio_worker {
 	struct virtio_queue_setup setup[VIRTIO_MAX_QUEUES];
 	struct virtq q[VIRTIO_MAX_QUEUES];
 	struct virtq_chain chain; /* the chain being served: large, so not on the thread's stack */
-	int io_fd;	     /* the model's event fd (start()), -1: none */
-	bool io_wanted;	     /* whether to poll io_fd: a model with nowhere to put data stops reading */
-	bool handled;	     /* requests were handled since the last io() */
+	int io_fd;		  /* the model's event fd (start()), -1: none */
+	bool io_wanted;		  /* whether to poll io_fd: a model with nowhere to put data stops reading */
+	bool handled;		  /* requests were handled since the last io() */
 	int stop_fd;
 	pthread_t thread;
 	bool running;
@@ -96,12 +96,15 @@ void virtio_worker_stop(struct virtio_worker *w);
  * virtio_worker_unpop: give back the last (n) chains popped and not pushed: the next pops return
  *   them again (a packet that did not fit waits for more buffers).
  * virtio_worker_push: return chain (head) with (len) bytes written.
+ * virtio_worker_push_n: return (n) chains (heads, lens) at once: the driver sees all of them or none.
  * virtio_worker_notify: after a batch of pushes, interrupt the driver if it asked for it.
  * virtio_worker_want_io: poll the model's fd (want) or not until told otherwise.
  */
 int virtio_worker_pop(struct virtio_worker *w, unsigned int qi, struct virtq_chain *c);
 void virtio_worker_unpop(struct virtio_worker *w, unsigned int qi, unsigned int n);
 void virtio_worker_push(struct virtio_worker *w, unsigned int qi, uint16_t head, uint32_t len);
+void virtio_worker_push_n(struct virtio_worker *w, unsigned int qi, const uint16_t *heads,
+			  const uint32_t *lens, uint16_t n);
 void virtio_worker_notify(struct virtio_worker *w, unsigned int qi);
 void virtio_worker_want_io(struct virtio_worker *w, bool want);
 /* virtio_eventfd_signal: add 1 to eventfd (fd) (-1: none); virtio_eventfd_drain: reset a non-blocking one. */

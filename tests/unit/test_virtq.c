@@ -376,6 +376,38 @@ Test(virtq, push_rejects_head_out_of_range)
 	cr_assert_eq(used_idx(), 0);
 }
 
+Test(virtq, push_n_writes_elements_in_order_and_publishes_idx_once)
+{
+	static const uint16_t heads[] = { 5, 1, 7 };
+	static const uint32_t lens[] = { 100, 0, 64 };
+
+	setup_queue(8, 0);
+	for (int i = 0; i < 3; i++)
+		publish_simple(heads[i]);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(virtq_pop(&q, &c), 1);
+	/* used->idx still 0 until the call: the driver cannot see a prefix of the batch. */
+	cr_assert_eq(used_idx(), 0);
+	cr_assert_eq(virtq_push_n(&q, heads, lens, 3), 0);
+	cr_assert_eq(used_idx(), 3);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(get32(USED_GPA + 4 + 8 * i), heads[i]);
+		cr_assert_eq(get32(USED_GPA + 8 + 8 * i), lens[i]);
+	}
+	cr_assert_eq(q.in_flight, 0);
+}
+
+Test(virtq, push_n_with_a_head_out_of_range_pushes_nothing)
+{
+	static const uint16_t heads[] = { 2, 8 };
+	static const uint32_t lens[] = { 1, 1 };
+
+	setup_queue(8, 0);
+	cr_assert_eq(virtq_push_n(&q, heads, lens, 2), -EINVAL);
+	cr_assert_eq(used_idx(), 0);
+	cr_assert_eq(get32(USED_GPA + 4), 0);
+}
+
 /* a hostile driver */
 
 Test(virtq, avail_idx_exactly_size_ahead_is_fine)
