@@ -70,6 +70,7 @@ struct vsock_conn {
 	bool host_eof;	     /* the host program shut its sending side: SHUTDOWN sent */
 	bool hup;	     /* the socket hung up: out of epoll, read until EOF */
 	bool wr_shut;	     /* shutdown(SHUT_WR) done, after the guest's SHUTDOWN SEND */
+	bool rd_shut;	     /* shutdown(SHUT_RD) done, after the guest's SHUTDOWN RCV */
 	bool credit_asked;   /* CREDIT_REQUEST sent since the guest last gave credit */
 	/* Credit (virtio 1.2, 5.10.6.3): free-running counters that wrap at 2^32. */
 	uint32_t peer_buf_alloc, peer_fwd_cnt; /* the guest's, from its last packet */
@@ -450,6 +451,19 @@ static void watch(struct vsock_dev *v, struct vsock_conn *c)
 		c->events = want;
 }
 
+/* Passes the guest's shutdowns on to the socket: SEND once the bytes before it are out, RCV at once. */
+static void shut_socket(struct vsock_conn *c)
+{
+	if (!c->len && (c->guest_shut & SHUT_SEND) && !c->wr_shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->wr_shut = true;
+	}
+	if ((c->guest_shut & SHUT_RCV) && !c->rd_shut) {
+		shutdown(c->fd, SHUT_RD); /* the host program's writes fail from now on, as on a stream */
+		c->rd_shut = true;
+	}
+}
+
 /*
  * After a change to (c): carry out what its state now implies (shut the socket's sending side, close
  * it, reset), watch its socket for what it waits on, and queue it if it owes the guest a packet.
@@ -465,10 +479,7 @@ static void settle(struct vsock_dev *v, struct vsock_conn *c)
 		conn_free(v, c);
 		return;
 	}
-	if (!c->len && (c->guest_shut & SHUT_SEND) && !c->wr_shut) {
-		shutdown(c->fd, SHUT_WR);
-		c->wr_shut = true;
-	}
+	shut_socket(c);
 	/* The guest closed and its bytes are out, or the host side can take or give nothing more. */
 	if ((!c->len && c->guest_shut == SHUT_BOTH) ||
 	    (c->hup && c->state == C_ESTABLISHED && (c->len || !can_read(c))) ||

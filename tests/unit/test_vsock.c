@@ -927,6 +927,22 @@ Test(vsock, host_shutdown_write_gives_the_guest_shutdown_send_and_keeps_the_othe
 	close(fd);
 }
 
+Test(vsock, guest_shutdown_rcv_makes_the_host_program_writes_fail)
+{
+	int lfd, fd = guest_established(GUEST_EPHEMERAL, HOST_PORT, &lfd);
+	char buf[8] = { 0 };
+
+	tx_shutdown(GUEST_EPHEMERAL, HOST_PORT, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	cr_assert_eq(send(fd, "x", 1, MSG_NOSIGNAL), -1);
+	cr_assert_eq(errno, EPIPE);
+	tx(OP(RW), GUEST_EPHEMERAL, HOST_PORT, "still", 5);
+	cr_assert_eq(host_read(fd, buf, sizeof(buf)), 5, "the other way still carries");
+	run_io();
+	rx_none();
+	close(fd);
+	close(lfd);
+}
+
 Test(vsock, guest_close_gets_rst_and_the_host_eof)
 {
 	int lfd, fd = guest_established(GUEST_EPHEMERAL, HOST_PORT, &lfd);
