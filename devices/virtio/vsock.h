@@ -18,32 +18,49 @@
 #include "pci.h"
 #include "virtq.h"
 
-#define VSOCK_RXQ	    0
-#define VSOCK_TXQ	    1
-#define VSOCK_EVQ	    2
-#define VSOCK_QUEUE_SIZE    256
-#define VSOCK_HOST_CID	    2
-#define VSOCK_BUF_ALLOC	    (256 * 1024) /* what kvmini buffers a connection, guest to host */
-#define VSOCK_MAX_CONNS	    1024	 /* beyond it new connections are refused */
-#define VSOCK_UDS_PATH_MAX  108		 /* sun_path */
+#define VSOCK_RXQ	   0
+#define VSOCK_TXQ	   1
+#define VSOCK_EVQ	   2
+#define VSOCK_QUEUE_SIZE   256
+#define VSOCK_HOST_CID	   2
+#define VSOCK_BUF_ALLOC	   (256 * 1024) /* what kvmini buffers a connection, guest to host */
+#define VSOCK_MAX_CONNS	   1024		/* beyond it new connections are refused */
+#define VSOCK_UDS_PATH_MAX 108		/* sun_path */
+
+#define VSOCK_RST_MAX 256 /* RSTs owed for packets that match no connection, awaiting rx buffers */
 
 struct vsock_conn;
+
+/* A link of a circular list of connections; a list's head is a link of its own. */
+struct vsock_link {
+	struct vsock_link *prev, *next;
+};
 
 struct vsock_stats {
 	atomic_uint_fast64_t conns;	  /* connections open now */
 	atomic_uint_fast64_t buffered;	  /* guest-to-host bytes held, all connections */
 	atomic_uint_fast64_t bad_packets; /* malformed or unexpected packets from the guest, dropped */
+	atomic_uint_fast64_t rst_dropped; /* RSTs not sent: more were owed than VSOCK_RST_MAX */
 };
 
+/* Everything below the stats is the worker thread's (or anyone's while the device is stopped). */
 struct vsock_dev {
 	uint64_t guest_cid;
 	char uds_path[VSOCK_UDS_PATH_MAX];
-	int listen_fd;	/* the Unix socket at (uds_path) host programs connect to */
-	int epoll_fd;	/* listen_fd and every connection's socket: the fd the worker polls */
+	int listen_fd;	    /* the Unix socket at (uds_path) host programs connect to */
+	int epoll_fd;	    /* listen_fd and every connection's socket: the fd the worker polls */
+	bool listen_paused; /* out of fds: the listener leaves epoll until a connection closes */
 	uint64_t features;
-	struct vsock_conn **table; /* connections by (local port, peer port); the model's own layout */
+	struct vsock_conn **table; /* connections by (local port, peer port): hash buckets */
+	struct vsock_link conns;   /* every connection */
+	struct vsock_link ready;   /* connections with something for the guest, served in turn */
 	unsigned int nr_conns;
 	uint32_t next_host_port; /* local ports for host-initiated connections */
+	struct {
+		uint32_t local_port, peer_port;
+	} rst[VSOCK_RST_MAX]; /* a ring */
+	unsigned int rst_head, rst_len;
+	struct virtq_chain rx_chain; /* the rx buffer being filled */
 	struct vsock_stats stats;
 	atomic_flag warned; /* a malformed packet was logged */
 };
@@ -54,13 +71,15 @@ struct vsock_dev {
  * in a missing directory is refused with one line saying so. Returns 0 or -errno.
  */
 int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path);
-/* vsock_close: close every connection and the listener, and remove (uds_path). */
+/* vsock_close: close every connection and the listener, and remove (uds_path). Safe after a failed open. */
 void vsock_close(struct vsock_dev *v);
 /*
- * vsock_pci_config: describe (v), called (name), to the virtio-pci transport: device type 19, three
- * queues (rx, tx, event) served by one thread, the guest_cid configuration, and the model: handle()
- * for tx, start/io/stop for the rest.
+ * vsock_pci_config: describe (v), called (name), to the virtio-pci transport: device type 19, class
+ * "other communication device" as QEMU's vhost-vsock-pci, three queues (rx, tx, event) served by one
+ * thread, the guest_cid configuration, and the model: handle() for tx, start/io/stop for the rest.
  */
 void vsock_pci_config(struct vsock_dev *v, const char *name, struct virtio_pci_config *c);
+/* vsock_config_read: (len) bytes of struct virtio_vsock_config at (off); beyond it reads zero. */
+void vsock_config_read(const struct vsock_dev *v, uint64_t off, void *data, uint32_t len);
 
 #endif
