@@ -943,9 +943,10 @@ static void line_event(struct vsock_dev *v, struct vsock_conn *c)
 	if (r == 0 && !c->hup)
 		return;
 	if (r <= 0 || parse_connect(c->line, c->line_len, &port) < 0) {
-		if (r > 0)
+		if (r > 0 || c->line_len == CONNECT_LINE_MAX)
 			log_warn(
-				"vsock %s: a host program's first line was not \"CONNECT <port>\": closed it",
+				"vsock %s: a host program's first line was not \"CONNECT <port>\": closed it; "
+				"a program sends that line, then reads \"OK <hostport>\"",
 				v->uds_path);
 		conn_free(v, c);
 		return;

@@ -25,9 +25,8 @@
 #define VSOCK_HOST_CID	   2
 #define VSOCK_BUF_ALLOC	   (256 * 1024) /* what kvmini buffers a connection, guest to host */
 #define VSOCK_MAX_CONNS	   1024		/* beyond it new connections are refused */
-#define VSOCK_UDS_PATH_MAX 108		/* sun_path */
-
-#define VSOCK_RST_MAX 256 /* RSTs owed for packets that match no connection, awaiting rx buffers */
+#define VSOCK_UDS_PATH_MAX 108		/* sun_path; (uds_path) leaves room for "_<port>" in it */
+#define VSOCK_RST_MAX	   256		/* RSTs owed for packets that match no connection */
 
 struct vsock_conn;
 
@@ -43,7 +42,7 @@ struct vsock_stats {
 	atomic_uint_fast64_t rst_dropped; /* RSTs not sent: more were owed than VSOCK_RST_MAX */
 };
 
-/* Everything below the stats is the worker thread's (or anyone's while the device is stopped). */
+/* The worker thread's, or its owner's while the device is stopped; (stats) anyone may read. */
 struct vsock_dev {
 	uint64_t guest_cid;
 	char uds_path[VSOCK_UDS_PATH_MAX];
@@ -67,8 +66,9 @@ struct vsock_dev {
 
 /*
  * vsock_open: a vsock device for the guest with CID (guest_cid) (3 to 2^32 - 2), listening on Unix
- * socket (uds_path). A stale socket file nobody listens on is replaced; a path in use, too long, or
- * in a missing directory is refused with one line saying so. Returns 0 or -errno.
+ * socket (uds_path) (at most 96 bytes: "<uds_path>_<port>" must fit sun_path). A stale socket file
+ * nobody listens on is replaced; a path in use, too long, not a socket, or in a missing directory is
+ * refused with one line saying so. Returns 0 or -errno.
  */
 int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path);
 /* vsock_close: close every connection and the listener, and remove (uds_path). Safe after a failed open. */
