@@ -432,8 +432,8 @@ static int parse_addr(const char *text, struct addr *a)
 		return 0;
 bad:
 	fprintf(stderr,
-		"xfer: bad address '%s' (tcp:HOST:PORT, tcp::PORT, vsock:CID:PORT, vsock::PORT, "
-		"fc:PATH:PORT, unix:PATH)\n",
+		"xfer: bad address '%s' (tcp:HOST:PORT with a numeric HOST, tcp::PORT, vsock:CID:PORT, "
+		"vsock::PORT, fc:PATH:PORT, unix:PATH)\n",
 		text);
 	return -EINVAL;
 }
@@ -558,8 +558,10 @@ static int listen_addr(const struct addr *a)
 	if (a->kind == ADDR_UNIX && lstat(a->sa.un.sun_path, &st) == 0) {
 		what = "removing the stale socket";
 		if (!S_ISSOCK(st.st_mode)) {
-			errno = EEXIST;
-			goto fail;
+			fprintf(stderr, "xfer: %s: %s exists and is not a socket\n", a->text,
+				a->sa.un.sun_path);
+			close(fd);
+			return -1;
 		}
 		if (unlink(a->sa.un.sun_path))
 			goto fail;
