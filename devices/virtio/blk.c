@@ -147,47 +147,6 @@ void blk_pci_config(struct blk_disk *d, const char *name, unsigned int nr_queues
 	};
 }
 
-/*
- * The iovecs for bytes [off, off + len) of the chain's device-readable (writable false) or
- * device-writable bytes. Returns how many, or -1 when the chain is shorter.
- */
-static int chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len,
-		     struct iovec *iov)
-{
-	int n = 0;
-
-	for (unsigned int i = 0; i < c->nbufs && len; i++) {
-		const struct virtq_buf *b = &c->bufs[i];
-		uint32_t take;
-
-		if (b->device_writable != writable)
-			continue;
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		take = b->len - off < len ? b->len - off : len;
-		iov[n++] = (struct iovec){ .iov_base = b->host + off, .iov_len = take };
-		len -= take;
-		off = 0;
-	}
-	return len ? -1 : n;
-}
-
-/* Copies (len) bytes at (off) of the chain's device-readable bytes into (dst). */
-static int chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
-{
-	struct iovec iov[VIRTQ_CHAIN_MAX];
-	int n = chain_iov(c, false, off, len, iov);
-	uint8_t *out = dst;
-
-	for (int i = 0; i < n; i++) {
-		memcpy(out, iov[i].iov_base, iov[i].iov_len);
-		out += iov[i].iov_len;
-	}
-	return n < 0 ? -1 : 0;
-}
-
 /* The status byte: the last device-writable byte of the chain, or NULL when there is none. */
 static uint8_t *status_byte(const struct virtq_chain *c)
 {
@@ -249,7 +208,7 @@ static uint8_t do_rw(struct blk_disk *d, const struct virtq_chain *c, uint64_t s
 	if (write && d->read_only)
 		return VIRTIO_BLK_S_IOERR;
 	/* A write's data is what the driver gave us to read, a read's what it gave us to write. */
-	n = chain_iov(c, !write, write ? HDR_LEN : 0, len, iov);
+	n = virtq_chain_iov(c, !write, write ? HDR_LEN : 0, len, iov);
 	if (n < 0 || transfer(d->fd, iov, n, sector * BLK_SECTOR, write) < 0)
 		return VIRTIO_BLK_S_IOERR;
 	*written = write ? 0 : len;
@@ -258,15 +217,9 @@ static uint8_t do_rw(struct blk_disk *d, const struct virtq_chain *c, uint64_t s
 
 static uint8_t get_id(const struct blk_disk *d, const struct virtq_chain *c, uint32_t *written)
 {
-	struct iovec iov[VIRTQ_CHAIN_MAX];
 	uint32_t len = c->writable - 1 < BLK_SERIAL_LEN ? c->writable - 1 : BLK_SERIAL_LEN;
-	const char *src = d->serial;
-	int n = chain_iov(c, true, 0, len, iov);
 
-	for (int i = 0; i < n; i++) {
-		memcpy(iov[i].iov_base, src, iov[i].iov_len);
-		src += iov[i].iov_len;
-	}
+	virtq_chain_write(c, 0, d->serial, len); /* (len) leaves the status byte alone: it cannot fail */
 	*written = len;
 	return VIRTIO_BLK_S_OK;
 }
@@ -333,7 +286,7 @@ static uint8_t do_discard(struct blk_disk *d, const struct virtq_chain *c, uint3
 		uint8_t st;
 
 		/* Each segment is copied out once, then checked: the guest may change it meanwhile. */
-		if (chain_read(c, HDR_LEN + i * (uint32_t)sizeof(seg), &seg, sizeof(seg)) < 0)
+		if (virtq_chain_read(c, HDR_LEN + i * (uint32_t)sizeof(seg), &seg, sizeof(seg)) < 0)
 			return VIRTIO_BLK_S_IOERR;
 		st = discard_one(d, type, &seg);
 		if (st != VIRTIO_BLK_S_OK)
@@ -353,7 +306,7 @@ int blk_request(struct blk_disk *d, const struct virtq_chain *c)
 		warn_once(d, "no room for a status byte");
 		return -EINVAL;
 	}
-	if (chain_read(c, 0, &hdr, HDR_LEN) < 0) {
+	if (virtq_chain_read(c, 0, &hdr, HDR_LEN) < 0) {
 		warn_once(d, "a header shorter than 16 device-readable bytes");
 		*status = VIRTIO_BLK_S_IOERR;
 		return 1;

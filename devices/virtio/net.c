@@ -303,38 +303,6 @@ static void warn_tap(struct net_dev *n, const char *what, int err)
 
 /* Transmit: the guest's frames to the tap */
 
-/* Copies the first (len) device-readable bytes of (c), which has at least that many, to (dst). */
-static void chain_read(const struct virtq_chain *c, void *dst, uint32_t len)
-{
-	uint8_t *out = dst;
-
-	for (unsigned int i = 0; i < c->nbufs && len; i++) {
-		uint32_t take = c->bufs[i].len < len ? c->bufs[i].len : len;
-
-		memcpy(out, c->bufs[i].host, take);
-		out += take;
-		len -= take;
-	}
-}
-
-/* The iovecs for the device-readable bytes of (c) from (off) on (they come first in a chain). */
-static int readable_iov(const struct virtq_chain *c, uint32_t off, struct iovec *iov)
-{
-	int nr = 0;
-
-	for (unsigned int i = 0; i < c->nbufs && !c->bufs[i].device_writable; i++) {
-		const struct virtq_buf *b = &c->bufs[i];
-
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		iov[nr++] = (struct iovec){ .iov_base = b->host + off, .iov_len = b->len - off };
-		off = 0;
-	}
-	return nr;
-}
-
 /* Why chain (c) is no frame the tap may be handed, with its header copied to (h); NULL: it is one. */
 static const char *tx_fault(const struct net_dev *n, const struct virtq_chain *c, struct virtio_net_hdr_v1 *h)
 {
@@ -345,7 +313,7 @@ static const char *tx_fault(const struct net_dev *n, const struct virtq_chain *c
 	if (c->readable > NET_HDR_LEN + NET_FRAME_MAX)
 		return "longer than 64 KiB";
 	len = c->readable - NET_HDR_LEN;
-	chain_read(c, h, NET_HDR_LEN);
+	virtq_chain_read(c, 0, h, NET_HDR_LEN); /* (c) has that many: checked above */
 	if (h->flags & ~HDR_FLAGS)
 		return "unknown header flags";
 	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(n->features & F(VIRTIO_NET_F_CSUM)))
@@ -397,7 +365,8 @@ static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain 
 	/* Our copy, not the guest's header, which it may rewrite after the check. */
 	h.num_buffers = 0;
 	iov[0] = (struct iovec){ .iov_base = &h, .iov_len = NET_HDR_LEN };
-	tap_write(n, iov, 1 + readable_iov(c, NET_HDR_LEN, iov + 1), c->readable - NET_HDR_LEN);
+	tap_write(n, iov, 1 + virtq_chain_iov(c, false, NET_HDR_LEN, c->readable - NET_HDR_LEN, iov + 1),
+		  c->readable - NET_HDR_LEN);
 	return 0;
 }
 

@@ -305,3 +305,52 @@ bool virtq_has_more(struct virtq *q)
 		return true;
 	return avail_pending(q) != 0;
 }
+
+int virtq_chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len, struct iovec *iov)
+{
+	int n = 0;
+
+	for (unsigned int i = 0; i < c->nbufs && len; i++) {
+		const struct virtq_buf *b = &c->bufs[i];
+		uint32_t take;
+
+		if (b->device_writable != writable)
+			continue;
+		if (off >= b->len) {
+			off -= b->len;
+			continue;
+		}
+		take = b->len - off < len ? b->len - off : len;
+		iov[n++] = (struct iovec){ .iov_base = b->host + off, .iov_len = take };
+		len -= take;
+		off = 0;
+	}
+	return len ? -1 : n;
+}
+
+/* Copies the chain's bytes [off, off + len) to (out), or (in) to them (device-writable bytes then). */
+static int chain_copy(const struct virtq_chain *c, uint32_t off, uint32_t len, void *out, const void *in)
+{
+	struct iovec iov[VIRTQ_CHAIN_MAX];
+	int n = virtq_chain_iov(c, in != NULL, off, len, iov);
+	size_t at = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (in)
+			memcpy(iov[i].iov_base, (const uint8_t *)in + at, iov[i].iov_len);
+		else
+			memcpy((uint8_t *)out + at, iov[i].iov_base, iov[i].iov_len);
+		at += iov[i].iov_len;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+int virtq_chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
+{
+	return chain_copy(c, off, len, dst, NULL);
+}
+
+int virtq_chain_write(const struct virtq_chain *c, uint32_t off, const void *src, uint32_t len)
+{
+	return chain_copy(c, off, len, NULL, src);
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "../../vmm/mem.h"
 
@@ -132,6 +133,20 @@ bool virtq_should_notify(struct virtq *q);
  *	}
  */
 void virtq_kick_suppress(struct virtq *q, bool suppress);
+
+/*
+ * Access to a popped chain's bytes, which virtq_pop() has checked lie in guest RAM. The driver may
+ * change them at any time: copy what is to be checked, once, then check the copy.
+ * virtq_chain_iov: iovecs (at most VIRTQ_CHAIN_MAX) for bytes [off, off + len) of the device-readable
+ *   (writable false) or device-writable bytes of (c). Returns how many, or -1 when (c) has fewer bytes.
+ * virtq_chain_read: copies device-readable bytes [off, off + len) of (c) to (dst). 0, or -1 when short.
+ * virtq_chain_write: copies (len) bytes of (src) to device-writable bytes [off, off + len) of (c).
+ *   0, or -1 when short (nothing written).
+ */
+int virtq_chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len,
+		    struct iovec *iov);
+int virtq_chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len);
+int virtq_chain_write(const struct virtq_chain *c, uint32_t off, const void *src, uint32_t len);
 
 /* virtq_has_more: whether virtq_pop() on (q) would return something other than 0 (a chain or -EINVAL). */
 bool virtq_has_more(struct virtq *q);

@@ -127,47 +127,13 @@ static void list_del(struct vsock_link *l)
 
 /* Chains */
 
-/*
- * The iovecs for bytes [off, off + len) of the chain's device-readable (writable false) or
- * device-writable bytes. Returns how many, or -1 when the chain is shorter.
- */
-static int chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len,
-		     struct iovec *iov)
-{
-	int n = 0;
-
-	for (unsigned int i = 0; i < c->nbufs && len; i++) {
-		const struct virtq_buf *b = &c->bufs[i];
-		uint32_t take;
-
-		if (b->device_writable != writable)
-			continue;
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		take = min_u32(b->len - off, len);
-		iov[n++] = (struct iovec){ .iov_base = b->host + off, .iov_len = take };
-		len -= take;
-		off = 0;
-	}
-	return len ? -1 : n;
-}
-
 /* Copies the packet header out of the chain's device-readable bytes, once. Returns 0, or -1 when short. */
 static int pkt_load(const struct virtq_chain *c, struct pkt *p)
 {
-	struct iovec iov[VIRTQ_CHAIN_MAX];
 	struct virtio_vsock_hdr h;
-	int n = chain_iov(c, false, 0, HDR_LEN, iov);
-	uint8_t *out = (uint8_t *)&h;
 
-	if (n < 0)
+	if (virtq_chain_read(c, 0, &h, HDR_LEN) < 0)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		memcpy(out, iov[i].iov_base, iov[i].iov_len);
-		out += iov[i].iov_len;
-	}
 	*p = (struct pkt){ .src_cid = le64toh(h.src_cid),
 			   .dst_cid = le64toh(h.dst_cid),
 			   .src_port = le32toh(h.src_port),
@@ -184,7 +150,6 @@ static int pkt_load(const struct virtq_chain *c, struct pkt *p)
 /* Writes the header (p) at the start of the chain's device-writable bytes (at least HDR_LEN of them). */
 static void pkt_store(const struct virtq_chain *c, const struct pkt *p)
 {
-	struct iovec iov[VIRTQ_CHAIN_MAX];
 	struct virtio_vsock_hdr h = { .src_cid = htole64(p->src_cid),
 				      .dst_cid = htole64(p->dst_cid),
 				      .src_port = htole32(p->src_port),
@@ -195,13 +160,8 @@ static void pkt_store(const struct virtq_chain *c, const struct pkt *p)
 				      .flags = htole32(p->flags),
 				      .buf_alloc = htole32(p->buf_alloc),
 				      .fwd_cnt = htole32(p->fwd_cnt) };
-	const uint8_t *in = (const uint8_t *)&h;
-	int n = chain_iov(c, true, 0, HDR_LEN, iov);
 
-	for (int i = 0; i < n; i++) {
-		memcpy(iov[i].iov_base, in, iov[i].iov_len);
-		in += iov[i].iov_len;
-	}
+	virtq_chain_write(c, 0, &h, HDR_LEN);
 }
 
 /* A packet from the host side (local_port) to the guest's (peer_port). */
@@ -577,7 +537,7 @@ static int guest_data(struct vsock_dev *v, struct vsock_conn *c, const struct vi
 		bad(v, "data beyond the credit kvmini gave");
 		return -1;
 	}
-	n = chain_iov(ch, false, HDR_LEN, len, iov);
+	n = virtq_chain_iov(ch, false, HDR_LEN, len, iov);
 	if (n <= 0)
 		return 0; /* no payload (len 0) */
 	if (!c->len) {
@@ -771,7 +731,7 @@ static uint16_t read_data(struct vsock_dev *v, struct vsock_conn *c, const struc
 		c->credit_asked = true;
 		return VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 	}
-	cnt = chain_iov(ch, true, HDR_LEN, want, iov); /* (ch) has (want) bytes past the header */
+	cnt = virtq_chain_iov(ch, true, HDR_LEN, want, iov); /* (ch) has (want) bytes past the header */
 	do
 		n = readv(c->fd, iov, cnt);
 	while (n < 0 && errno == EINTR);

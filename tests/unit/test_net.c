@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "guest_ram.h"
 #include "log.h"
 #include "mem.h"
 #include "virtio/net.h"
@@ -115,34 +116,11 @@ TestSuite(net, .init = setup, .fini = teardown);
 
 /* Guest RAM as the test's driver sees it. */
 
-static void *ram(uint64_t gpa, uint64_t len)
-{
-	void *p = gmem_ptr(&mem, gpa, len);
-
-	cr_assert_not_null(p, "the test's range at 0x%llx is not in RAM", (unsigned long long)gpa);
-	return p;
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram(gpa, 2), &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram(gpa, 2), 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram(gpa, 4), 4);
-	return v;
-}
+/* The test's guest RAM (guest_ram.h) */
+#define ram(gpa, len) ram_at(&mem, (gpa), (len))
+#define put16(gpa, v) ram_put16(&mem, (gpa), (v))
+#define get16(gpa)    ram_get16(&mem, (gpa))
+#define get32(gpa)    ram_get32(&mem, (gpa))
 
 /* The driver sets up both queues with (features) and sets DRIVER_OK: the model's start(). */
 static void start(uint64_t features)

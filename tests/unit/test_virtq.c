@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "guest_ram.h"
 #include "mem.h"
 #include "virtio/virtq.h"
 
@@ -48,35 +49,11 @@ static void destroy_ram(void)
 
 TestSuite(virtq, .init = create_ram, .fini = destroy_ram);
 
-/* The host address of guest [gpa, gpa + len); the test fails if it is not RAM. */
-static void *ram(uint64_t gpa, uint64_t len)
-{
-	void *p = gmem_ptr(&m, gpa, len);
-
-	cr_assert_not_null(p, "the test's range at 0x%llx is not in RAM", (unsigned long long)gpa);
-	return p;
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram(gpa, 2), &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram(gpa, 2), 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram(gpa, 4), 4);
-	return v;
-}
+/* The test's guest RAM (guest_ram.h) */
+#define ram(gpa, len) ram_at(&m, (gpa), (len))
+#define put16(gpa, v) ram_put16(&m, (gpa), (v))
+#define get16(gpa)    ram_get16(&m, (gpa))
+#define get32(gpa)    ram_get32(&m, (gpa))
 
 /* The driver's side of setup: zeroed rings of (size) entries, then the device configures them. */
 static void setup_queue(uint16_t size, uint64_t features)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest_ram.h"
 #include "mem.h"
 #include "virtio/vsock.h"
 
@@ -69,34 +70,11 @@ struct rx_pkt {
 	uint8_t data[RX_DATA];
 };
 
-static void *ram(uint64_t gpa, uint64_t len)
-{
-	void *p = gmem_ptr(&m, gpa, len);
-
-	cr_assert_not_null(p, "the test's range at 0x%llx is not in RAM", (unsigned long long)gpa);
-	return p;
-}
-
-static void put16(uint64_t gpa, uint16_t val)
-{
-	memcpy(ram(gpa, 2), &val, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t val;
-
-	memcpy(&val, ram(gpa, 2), 2);
-	return val;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t val;
-
-	memcpy(&val, ram(gpa, 4), 4);
-	return val;
-}
+/* The test's guest RAM (guest_ram.h) */
+#define ram(gpa, len) ram_at(&m, (gpa), (len))
+#define put16(gpa, v) ram_put16(&m, (gpa), (v))
+#define get16(gpa)    ram_get16(&m, (gpa))
+#define get32(gpa)    ram_get32(&m, (gpa))
 
 static void put_desc(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
