@@ -1,0 +1,31 @@
+# bench-lib.sh: helpers the stream benchmarks share (sourced by scripts/bench-net and scripts/bench-vsock).
+
+# wait_line REGEX FILE SECONDS: until FILE has a line matching REGEX (CRs ignored); 1 after SECONDS.
+wait_line() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		tr -d '\r' <"$2" | grep -qE -- "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# field KEY LINE-REGEX FILE: the value of KEY= on the first line matching LINE-REGEX, or n/a.
+field() {
+	local v
+	v=$(tr -d '\r' <"$3" | grep -E -- "$2" | head -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p")
+	echo "${v:-n/a}"
+}
+
+# median COLUMN FILE: the median of a column of numbers, or n/a.
+median() {
+	[ -s "$2" ] || { echo n/a; return; }
+	awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END {
+		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A / B, or n/a.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b == 0) print "n/a";
+		else printf "%.2f", a / b }'
+}
