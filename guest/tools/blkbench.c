@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools.h"
+
 /*
  * Each row runs --jobs threads for --seconds of wall time.  A job has its own
  * O_DIRECT descriptor and its own aligned buffer, and keeps its I/O at queue
@@ -156,34 +158,6 @@ static void fill_pattern(unsigned char *buf, size_t len, uint64_t *s)
 	}
 }
 
-/* parse_uint: the whole of (s), a decimal number with an optional K, M or G suffix when (suffix),
- * into (*out). Returns 0 or -EINVAL. */
-static int parse_uint(const char *s, bool suffix, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (suffix && *end != '\0' && end[1] == '\0') {
-		const char *p = strchr("KMG", *end);
-
-		if (!p)
-			return -EINVAL;
-		shift = 10 * (unsigned int)(p - "KMG" + 1);
-		end++;
-	}
-	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 /* parse_rows: the list (list), split at ',' or '+', into (o)->rows. Returns 0, or -EINVAL after saying
  * what is wrong. */
 static int parse_rows(const char *list, struct opts *o)
@@ -235,14 +209,14 @@ static int parse_opt(int c, const char *arg, struct opts *o)
 		}
 		return 0;
 	case 'j':
-		if (parse_uint(arg, false, &v) || v < 1 || v > MAX_JOBS) {
+		if (tools_parse_u64(arg, 10, false, &v) || v < 1 || v > MAX_JOBS) {
 			fprintf(stderr, "blkbench: --jobs: want 1 to %d, not '%s'\n", MAX_JOBS, arg);
 			return -EINVAL;
 		}
 		o->jobs = (unsigned int)v;
 		return 0;
 	case 'z':
-		if (parse_uint(arg, true, &o->size) || o->size < MIN_AREA) {
+		if (tools_parse_u64(arg, 10, true, &o->size) || o->size < MIN_AREA) {
 			fprintf(stderr, "blkbench: --size: want at least 16M (bytes, or K, M, G), not '%s'\n",
 				arg);
 			return -EINVAL;

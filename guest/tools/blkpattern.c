@@ -15,28 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tools.h"
+
 #define CHUNK (1u << 20)
-
-/* A 64-bit mixing function (the SplitMix64 finaliser) of word (i) of pattern (seed). */
-static uint64_t mix(uint64_t seed, uint64_t i)
-{
-	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + i + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* The (len) pattern bytes from (off), a multiple of 8. */
-static void fill(uint8_t *buf, uint64_t seed, uint64_t off, size_t len)
-{
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t v = mix(seed, (off + i) / 8);
-
-		for (size_t b = 0; b < 8 && i + b < len; b++)
-			buf[i + b] = (uint8_t)(v >> (8 * b));
-	}
-}
 
 static int fail(const char *what, const char *path)
 {
@@ -71,7 +52,7 @@ int main(int argc, char **argv)
 	for (uint64_t off = 0; off < bytes; off += CHUNK) {
 		size_t len = bytes - off < CHUNK ? (size_t)(bytes - off) : CHUNK;
 
-		fill(want, seed, off, len);
+		tools_pattern(want, seed, off, len);
 		errno = 0;
 		if (writing) {
 			if (pwrite(fd, want, len, (off_t)off) != (ssize_t)len)

@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "tools.h"
+
 /*
  * The data a sender writes is the pattern of a SEED: byte i is byte (i % 8),
  * little-endian, of mix(SEED, i / 8), the SplitMix64 finaliser blkpattern uses
@@ -154,40 +156,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-/* A 64-bit mixing function (the SplitMix64 finaliser) of word (i) of pattern (seed). */
-static uint64_t mix(uint64_t seed, uint64_t i)
-{
-	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + i + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* pattern: the (len) bytes of the stream of (seed) from offset (off), which need not be aligned. */
-static void pattern(uint8_t *buf, uint64_t seed, uint64_t off, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && (off + i) % 8) {
-		uint64_t v = mix(seed, (off + i) / 8);
-
-		for (unsigned int b = (unsigned int)((off + i) % 8); b < 8 && i < len; b++)
-			buf[i++] = (uint8_t)(v >> (8 * b));
-	}
-	for (; i + 8 <= len; i += 8) {
-		uint64_t v = htole64(mix(seed, (off + i) / 8));
-
-		memcpy(buf + i, &v, 8);
-	}
-	if (i < len) {
-		uint64_t v = mix(seed, (off + i) / 8);
-
-		for (unsigned int b = 0; i < len; b++)
-			buf[i++] = (uint8_t)(v >> (8 * b));
-	}
-}
-
 /* crc_init: the tables of slicing-by-8 CRC-32 (IEEE 802.3, reflected polynomial 0xedb88320). */
 static void crc_init(void)
 {
@@ -268,7 +236,7 @@ static void sink_feed(struct sink *s, const uint8_t *p, size_t n)
 		uint64_t off = s->bytes;
 		size_t m = off >= s->expect ? 0 : (s->expect - off < n ? (size_t)(s->expect - off) : n);
 
-		pattern(s->want, s->seed, off, m);
+		tools_pattern(s->want, s->seed, off, m);
 		if (memcmp(s->want, p, m)) {
 			size_t i = 0;
 
@@ -300,38 +268,11 @@ static void on_alarm(int sig)
 	_exit(EXIT_FAILED);
 }
 
-/* parse_u64: the whole of (s), a number (0x for hex), with a K, M or G suffix when (suffix). */
-static int parse_u64(const char *s, bool suffix, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return -EINVAL;
-	if (suffix && *end != '\0' && end[1] == '\0') {
-		const char *p = strchr("KMG", *end);
-
-		if (!p)
-			return -EINVAL;
-		shift = 10 * (unsigned int)(p - "KMG" + 1);
-		end++;
-	}
-	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 static int parse_u32(const char *s, uint64_t max, unsigned int *out)
 {
 	uint64_t v;
 
-	if (parse_u64(s, false, &v) || v > max)
+	if (tools_parse_u64(s, 0, false, &v) || v > max)
 		return -EINVAL;
 	*out = (unsigned int)v;
 	return 0;
@@ -653,10 +594,10 @@ static int duplex_run(struct duplex *d)
 			if (opos == olen) {
 				olen = d->bytes - gen < BUF_SIZE ? (size_t)(d->bytes - gen) : BUF_SIZE;
 				if (!d->bench) {
-					pattern(d->out, d->seed, gen, olen);
+					tools_pattern(d->out, d->seed, gen, olen);
 					d->sent_crc = crc32_update(d->sent_crc, d->out, olen);
 				} else if (gen == 0) {
-					pattern(d->out, d->seed, 0, BUF_SIZE);
+					tools_pattern(d->out, d->seed, 0, BUF_SIZE);
 				}
 				gen += olen;
 				opos = 0;
@@ -781,7 +722,7 @@ static int cmd_send(const struct opts *o, const struct addr *a)
 	char crc[16];
 	int lfd = -1, ret;
 
-	if (parse_u64(o->args[1], true, &bytes) || parse_u64(o->args[2], false, &seed)) {
+	if (tools_parse_u64(o->args[1], 0, true, &bytes) || tools_parse_u64(o->args[2], 0, false, &seed)) {
 		fprintf(stderr, "xfer: send: want BYTES and SEED, not '%s' '%s'\n", o->args[1], o->args[2]);
 		return EXIT_USAGE;
 	}
@@ -818,7 +759,7 @@ static int cmd_recv(const struct opts *o, const struct addr *a)
 	struct sink s;
 	char crc[16];
 
-	if (o->nargs > 1 && (parse_u64(o->args[1], false, &count) || count == 0)) {
+	if (o->nargs > 1 && (tools_parse_u64(o->args[1], 0, false, &count) || count == 0)) {
 		fprintf(stderr, "xfer: recv: want a COUNT of 1 or more, not '%s'\n", o->args[1]);
 		return EXIT_USAGE;
 	}
@@ -971,7 +912,7 @@ static int cmd_echo(const struct opts *o, const struct addr *a)
 	pthread_attr_t attr;
 	int lfd;
 
-	if (o->nargs > 1 && (parse_u64(o->args[1], false, &count) || count == 0)) {
+	if (o->nargs > 1 && (tools_parse_u64(o->args[1], 0, false, &count) || count == 0)) {
 		fprintf(stderr, "xfer: echo: want a COUNT of 1 or more, not '%s'\n", o->args[1]);
 		return EXIT_USAGE;
 	}
@@ -1072,8 +1013,8 @@ static int cmd_many(const struct opts *o, const struct addr *a)
 	uint64_t n, bytes;
 	unsigned int ok = 0, failed = 0;
 
-	if (parse_u64(o->args[1], false, &n) || n == 0 || n > MAX_CONNS ||
-	    parse_u64(o->args[2], true, &bytes)) {
+	if (tools_parse_u64(o->args[1], 0, false, &n) || n == 0 || n > MAX_CONNS ||
+	    tools_parse_u64(o->args[2], 0, true, &bytes)) {
 		fprintf(stderr, "xfer: many: want N (1 to %d) and BYTES, not '%s' '%s'\n", MAX_CONNS,
 			o->args[1], o->args[2]);
 		return EXIT_USAGE;
@@ -1181,8 +1122,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			i++;
 		} else if (strcmp(arg, "--expect") == 0) {
-			if (i + 2 >= argc || parse_u64(argv[i + 1], true, &o->expect_bytes) ||
-			    parse_u64(argv[i + 2], false, &o->expect_seed)) {
+			if (i + 2 >= argc || tools_parse_u64(argv[i + 1], 0, true, &o->expect_bytes) ||
+			    tools_parse_u64(argv[i + 2], 0, false, &o->expect_seed)) {
 				fprintf(stderr, "xfer: --expect: want BYTES SEED\n");
 				return -EINVAL;
 			}
