@@ -336,6 +336,7 @@ static void *vcpu_thread(void *arg)
 	sigset_t kick;
 	char name[16];
 
+	atomic_store(&v->tid, gettid());
 	snprintf(name, sizeof(name), "kvmini-vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
@@ -348,7 +349,11 @@ static void *vcpu_thread(void *arg)
 			break;
 		if (!v->first_run_ns)
 			v->first_run_ns = vm_now_ns();
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		atomic_store_explicit(&v->in_run, true, memory_order_relaxed);
+		int ret = ioctl(v->fd, KVM_RUN, 0);
+
+		atomic_store_explicit(&v->in_run, false, memory_order_relaxed);
+		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			char why[96];
@@ -382,6 +387,55 @@ void vcpu_kick(struct vcpu *v)
 	((volatile struct kvm_run *)v->run)->immediate_exit = 1;
 	if (v->started)
 		pthread_kill(v->thread, SIGUSR1);
+}
+
+static int join_until(struct vcpu *v, unsigned int s)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += s;
+	return pthread_timedjoin_np(v->thread, NULL, &t);
+}
+
+/* The kernel function a thread sleeps in ("0" when it runs), from /proc: where a hang is. */
+static void thread_wchan(pid_t tid, char *buf, size_t size)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)tid);
+	snprintf(buf, size, "unknown");
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)size, f))
+		snprintf(buf, size, "unknown");
+	fclose(f);
+}
+
+int vcpu_join(struct vcpu *v, unsigned int grace_s)
+{
+	char wchan[64];
+
+	if (!v->started || join_until(v, grace_s) == 0)
+		return 0;
+	thread_wchan(atomic_load(&v->tid), wchan, sizeof(wchan));
+	if (atomic_load(&v->in_run))
+		log_err("L-0 vCPU %u has not come out of KVM_RUN %u s after it was kicked (kernel wait "
+			"channel %s): the host kernel does not give it back, as when the CPU running the "
+			"guest takes no interrupts (a fault of the hypervisor below, seen under nested "
+			"emulation); see the host's kernel log",
+			v->id, grace_s, wchan);
+	else
+		log_err("L-1 vCPU %u is not back %u s after it was kicked: its thread hangs handling a %s "
+			"exit (kernel wait channel %s; a bug: please report it)",
+			v->id, grace_s, vcpu_exit_name(((volatile struct kvm_run *)v->run)->exit_reason),
+			wchan);
+	if (join_until(v, grace_s) == 0)
+		return 0;
+	log_err("vCPU %u is still not back: kvmini exits without it", v->id);
+	return -ETIMEDOUT;
 }
 
 void vcpu_request_nmi(struct vcpu *v)

@@ -21,6 +21,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	atomic_bool nmi_pending; /* vcpu_request_nmi() asked; injected before the next entry */
+	atomic_bool in_run;	 /* inside KVM_RUN: for vcpu_join()'s diagnosis of a thread that hangs */
+	_Atomic pid_t tid;	 /* its thread's id, for the same */
 	/* Written by this vCPU's thread only; read after it is joined. */
 	uint64_t exits[VCPU_EXIT_REASONS];
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
@@ -50,6 +52,12 @@ int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 /* vcpu_request_nmi: inject an NMI into (v), getting it out of KVM_RUN to do so (a halted vCPU too). */
 void vcpu_request_nmi(struct vcpu *v);
+/*
+ * vcpu_join: wait for (v)'s thread after vcpu_kick(). One not back within (grace_s) seconds is named
+ * with where it hangs, by layer; returns -ETIMEDOUT when it is still not back (grace_s) later, and
+ * then it must be left alone (its vCPU and memory stay in use).
+ */
+int vcpu_join(struct vcpu *v, unsigned int grace_s);
 /* vcpu_exit_name: a KVM_EXIT_* reason as text. */
 const char *vcpu_exit_name(unsigned int reason);
 

@@ -29,9 +29,10 @@
 #include "file.h"
 #include "log.h"
 
-#define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
-#define E820_MAX	16
-#define KERNEL_MAX_SIZE UINT64_C(0x20000000) /* 512 MiB: no kernel is larger */
+#define DEFAULT_CMDLINE	  "console=ttyS0 panic=-1"
+#define E820_MAX	  16
+#define KERNEL_MAX_SIZE	  UINT64_C(0x20000000) /* 512 MiB: no kernel is larger */
+#define VCPU_JOIN_GRACE_S 2 /* seconds a stopping vCPU may take before it is named, twice before exit */
 
 uint64_t vm_now_ns(void)
 {
@@ -744,8 +745,11 @@ int vm_run(struct vm *vm)
 		}
 	console_loop(vm, &con, sig_fd);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		if (vm->vcpus[i].started)
-			pthread_join(vm->vcpus[i].thread, NULL);
+		if (vcpu_join(&vm->vcpus[i], VCPU_JOIN_GRACE_S) < 0) {
+			/* Its thread still uses the VM's memory and fds: nothing may be freed under it. */
+			console_close(&con);
+			_exit(vm->exit_status);
+		}
 	console_close(&con);
 	close(sig_fd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
