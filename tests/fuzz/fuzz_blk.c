@@ -280,8 +280,9 @@ static void check_data(const struct blk_disk *d, const struct virtq_chain *c, co
 }
 
 /* One chain, as the device loop serves it: the request, then every promise blk.h and the spec make. */
-static uint32_t serve(struct blk_disk *d, const struct virtq_chain *c)
+static uint32_t serve(void *ctx, const struct virtq *q, const struct virtq_chain *c)
 {
+	struct blk_disk *d = ctx;
 	uint8_t *status = status_of(c);
 	struct request r;
 	uint32_t used;
@@ -289,6 +290,7 @@ static uint32_t serve(struct blk_disk *d, const struct virtq_chain *c)
 	struct stat st;
 	int ret;
 
+	(void)q; /* one ring: the chain says it all */
 	/* A marker no answer has, unless the guest itself reads that byte as part of the request. */
 	if (status && !in_readable(c, status))
 		*status = 0xff;
@@ -340,49 +342,19 @@ static void config_probe(const struct blk_disk *d, const uint8_t *hdr)
 	}
 }
 
-/* Pop the chains the driver offers, serve and push each; the harness bounds the loop (see fuzz_virtq). */
-static int drain(struct blk_disk *d, struct virtq *q, struct virtq_chain *c)
-{
-	int ret = 0;
-
-	for (unsigned int n = 0; n < 4u * q->size + 4; n++) {
-		ret = virtq_pop(q, c);
-		if (ret <= 0)
-			return ret;
-		check(virtq_push(q, c->head, serve(d, c)) == 0, "push of a popped head");
-	}
-	return ret;
-}
-
 static void run(const struct gmem *m, const uint8_t *hdr)
 {
 	static struct virtq_chain c;
 	struct blk_disk *d = &fz.disk[hdr[10] & DISK_RO];
 	struct virtq q;
-	uint16_t size = (uint16_t)(1u << (hdr[0] % 16));
-	uint64_t features = (hdr[1] & 1 ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
-			    (hdr[1] & 2 ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
-	uint64_t avail = gpa_of(hdr + 6);
 
 	d->punch_hole = !(hdr[10] & DISK_NOHOLE);
 	atomic_flag_clear(&d->warned_bad_request);
-	check((blk_features(d) & features) == features, "the disk offers the ring features");
+	check((blk_features(d) & fuzz_ring_features(hdr)) == fuzz_ring_features(hdr),
+	      "the disk offers the ring features");
 	config_probe(d, hdr);
-	if (virtq_configure(&q, m, size, gpa_of(hdr + 4), avail, gpa_of(hdr + 8), features))
-		return;
-	for (unsigned int round = 0; round < 1u + hdr[2] % 4; round++) {
-		uint16_t *idx = gmem_ptr(m, avail + 2, 2);
-
-		virtq_kick_suppress(&q, true);
-		if (drain(d, &q, &c) < 0) {
-			check(q.broken && virtq_pop(&q, &c) < 0, "a broken queue stays broken");
-			return;
-		}
-		(void)virtq_should_notify(&q);
-		virtq_kick_suppress(&q, false);
-		(void)virtq_has_more(&q);
-		*idx = (uint16_t)(*idx + hdr[3]);
-	}
+	if (fuzz_queue_rounds(m, hdr, &q, &c, serve, d) == 1)
+		check(q.broken && virtq_pop(&q, &c) < 0, "a broken queue stays broken");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "virtio/virtq.h"
 
 #define HDR_LEN	  16
 #define LOW_SIZE  4096
@@ -56,11 +57,52 @@ static inline void fuzz_ram_free(struct gmem *m)
 	free(m->regions[1].host);
 }
 
+/* The ring features the header asks for: bit 0 indirect descriptors, bit 1 event index. */
+static inline uint64_t fuzz_ring_features(const uint8_t *hdr)
+{
+	return (hdr[1] & 1 ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
+	       (hdr[1] & 2 ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
+}
+
+/* A target's answer to one popped chain: the bytes it wrote (the used length). */
+typedef uint32_t fuzz_serve_fn(void *ctx, const struct virtq *q, const struct virtq_chain *c);
+
+/*
+ * fuzz_queue_rounds: the queue the header describes (2^(hdr[0] % 16) entries, fuzz_ring_features(),
+ * descriptor table, avail and used rings at the addresses in hdr[4..9]) on (m), served for 1 + hdr[2]
+ * % 4 rounds: each pops and pushes every chain through (serve), bounded by four times the queue size,
+ * and then the driver offers hdr[3] more entries (old ring slots, perhaps rewritten by the pushes).
+ * Returns -1 when the queue did not configure, 1 when the device found it broken, 0 otherwise.
+ */
+static inline int fuzz_queue_rounds(const struct gmem *m, const uint8_t *hdr, struct virtq *q,
+				    struct virtq_chain *c, fuzz_serve_fn *serve, void *ctx)
+{
+	uint64_t avail = gpa_of(hdr + 6);
+	int r = 0;
+
+	if (virtq_configure(q, m, (uint16_t)(1u << (hdr[0] % 16)), gpa_of(hdr + 4), avail, gpa_of(hdr + 8),
+			    fuzz_ring_features(hdr)))
+		return -1;
+	for (unsigned int round = 0; round < 1u + hdr[2] % 4; round++) {
+		uint16_t *idx = gmem_ptr(m, avail + 2, 2);
+
+		virtq_kick_suppress(q, true);
+		for (unsigned int n = 0; n < 4u * q->size + 4 && (r = virtq_pop(q, c)) > 0; n++)
+			if (virtq_push(q, c->head, serve(ctx, q, c)) != 0)
+				abort(); /* a popped head is always pushed */
+		if (r < 0)
+			return 1;
+		(void)virtq_should_notify(q);
+		virtq_kick_suppress(q, false);
+		(void)virtq_has_more(q);
+		*idx = (uint16_t)(*idx + hdr[3]);
+	}
+	return 0;
+}
+
 #ifdef FUZZ_SEED_MAIN
 /* Seed writers: an input file built as the guest RAM it stands for. */
 #include <stdio.h>
-
-#include "virtio/virtq.h"
 
 #define IMG_LEN (HDR_LEN + LOW_SIZE + HIGH_SIZE)
 

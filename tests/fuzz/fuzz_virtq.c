@@ -81,47 +81,26 @@ static void check_chain(const struct gmem *m, const struct virtq *q, const struc
  * rings and buffers can overlap), which a driver publishing fast also looks like: so the harness,
  * not the queue, bounds the loop.
  */
-static int drain(const struct gmem *m, struct virtq *q, struct virtq_chain *c)
+/* Every chain popped is checked, and pushed back as if the device wrote all it may. */
+static uint32_t serve(void *ctx, const struct virtq *q, const struct virtq_chain *c)
 {
-	int ret = 0;
-
-	for (unsigned int n = 0; n < 4u * q->size + 4; n++) {
-		ret = virtq_pop(q, c);
-		if (ret <= 0)
-			return ret;
-		check_chain(m, q, c);
-		check(virtq_push(q, c->head, c->writable) == 0, "push of a popped head");
-	}
-	return ret;
+	check_chain(ctx, q, c);
+	return c->writable;
 }
 
 static void run(const struct gmem *m, const uint8_t *hdr)
 {
 	static struct virtq_chain c;
 	struct virtq q;
-	uint16_t size = (uint16_t)(1u << (hdr[0] % 16));
-	uint64_t features = (hdr[1] & 1 ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
-			    (hdr[1] & 2 ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
-	uint64_t avail = gpa_of(hdr + 6);
 
-	if (virtq_configure(&q, m, size, gpa_of(hdr + 4), avail, gpa_of(hdr + 8), features)) {
+	switch (fuzz_queue_rounds(m, hdr, &q, &c, serve, (void *)m)) {
+	case -1:
 		check(q.broken && virtq_pop(&q, &c) < 0, "a queue that failed to configure stays broken");
-		return;
-	}
-	for (unsigned int round = 0; round < 1u + hdr[2] % 4; round++) {
-		uint16_t *idx = gmem_ptr(m, avail + 2, 2);
-
-		virtq_kick_suppress(&q, true);
-		if (drain(m, &q, &c) < 0) {
-			check(q.broken && virtq_pop(&q, &c) < 0, "a broken queue stays broken");
-			check(virtq_has_more(&q), "a broken queue has more to say");
-			return;
-		}
-		(void)virtq_should_notify(&q);
-		virtq_kick_suppress(&q, false);
-		(void)virtq_has_more(&q);
-		/* The driver offers more: old ring entries, now perhaps rewritten by our pushes. */
-		*idx = (uint16_t)(*idx + hdr[3]);
+		break;
+	case 1:
+		check(q.broken && virtq_pop(&q, &c) < 0, "a broken queue stays broken");
+		check(virtq_has_more(&q), "a broken queue has more to say");
+		break;
 	}
 }
 
