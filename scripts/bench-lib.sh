@@ -1,11 +1,12 @@
 # bench-lib.sh: helpers the stream benchmarks share (sourced by scripts/bench-net and scripts/bench-vsock).
 
-# wait_line REGEX FILE SECONDS: until FILE has a line matching REGEX (CRs ignored); 1 after SECONDS.
+# wait_line REGEX FILE SECONDS: until FILE has a line matching REGEX (CRs ignored); 1 after SECONDS
+# by the clock (each look costs processes: slow under emulation).
 wait_line() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
+	local end=$((SECONDS + $3))
+	while [ "$SECONDS" -lt "$end" ]; do
 		tr -d '\r' <"$2" | grep -qE -- "$1" && return 0
-		sleep 0.1
+		sleep 0.2
 	done
 	return 1
 }

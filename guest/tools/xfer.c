@@ -31,7 +31,7 @@
  * An address is listen-style (tcp::PORT, tcp:0.0.0.0:PORT, vsock::PORT,
  * unix:PATH) or connect-style (tcp:HOST:PORT, vsock:CID:PORT, fc:PATH:PORT).
  * send, recv and stall take either: they listen and accept, or connect.  echo
- * only listens; many and refuse only connect (unix:PATH there is a plain
+ * only listens; many, connect and refuse only connect (unix:PATH there is a plain
  * connect to PATH).  fc: is the host side of Firecracker's hybrid vsock:
  * connect to the Unix socket, write "CONNECT PORT\n", and expect one line
  * "OK N\n" before the stream; anything else means the guest refused.  A host
@@ -137,12 +137,14 @@ static void usage(FILE *f)
 		"                          XFER echoed conn= bytes= for each, XFER echo done conns= failed= at COUNT\n"
 		"  many ADDR N BYTES       N concurrent connections, number i sending BYTES of the pattern of i and\n"
 		"                          checking its echo: XFER many ok=K failed=F\n"
+		"  connect ADDR N          N connections one after another, each sending one byte to an echo and\n"
+		"                          reading it back: XFER connect n= min_us= median_us= p99_us= max_us=\n"
 		"  stall ADDR SECONDS      read nothing for SECONDS, then to EOF; answer as recv: XFER stall bytes= crc=\n"
 		"  refuse ADDR             XFER refused (exit 0) when the connection is refused or reset, or fc: gets\n"
 		"                          no OK line; else XFER connected (exit 1)\n"
 		"ADDR  tcp:HOST:PORT, vsock:CID:PORT, fc:PATH:PORT (hybrid vsock, host side) connect;\n"
 		"      tcp::PORT, tcp:0.0.0.0:PORT, vsock::PORT, unix:PATH listen, saying XFER listening ADDR first\n"
-		"      (echo only listens; many and refuse only connect, unix:PATH as a plain connect).\n"
+		"      (echo only listens; many, connect and refuse only connect, unix:PATH as a plain connect).\n"
 		"BYTES takes K, M, G suffixes; MBps is 10^6 bytes a second.  --timeout: for the whole run (default\n"
 		"%d, 0 none); then XFER timeout on stderr, exit 1.  Exit: 0 ok, 1 failed, 2 usage, 3 refused.\n",
 		DEFAULT_TIMEOUT);
@@ -965,6 +967,16 @@ static int cmd_echo(const struct opts *o, const struct addr *a)
 	return st.failed ? EXIT_FAILED : 0;
 }
 
+/* Whether (a) is an address command (o) can connect to (unix:PATH connects), or says why not. */
+static bool connect_style(const struct opts *o, const struct addr *a)
+{
+	if (a->listen && a->kind != ADDR_UNIX) {
+		fprintf(stderr, "xfer: %s: want a connect-style address, not '%s'\n", o->cmd, a->text);
+		return false;
+	}
+	return true;
+}
+
 struct many_conn {
 	const struct addr *a;
 	unsigned int index;
@@ -1019,10 +1031,8 @@ static int cmd_many(const struct opts *o, const struct addr *a)
 			o->args[1], o->args[2]);
 		return EXIT_USAGE;
 	}
-	if (a->listen && a->kind != ADDR_UNIX) {
-		fprintf(stderr, "xfer: many: want a connect-style address, not '%s'\n", a->text);
+	if (!connect_style(o, a))
 		return EXIT_USAGE;
-	}
 	conns = calloc(n, sizeof(*conns));
 	threads = calloc(n, sizeof(*threads));
 	if (!conns || !threads) {
@@ -1061,11 +1071,8 @@ static int cmd_refuse(const struct opts *o, const struct addr *a)
 {
 	int fd;
 
-	(void)o;
-	if (a->listen && a->kind != ADDR_UNIX) {
-		fprintf(stderr, "xfer: refuse: want a connect-style address, not '%s'\n", a->text);
+	if (!connect_style(o, a))
 		return EXIT_USAGE;
-	}
 	fd = connect_addr(a);
 	if (fd == REFUSED) {
 		printf("XFER refused\n");
@@ -1078,13 +1085,72 @@ static int cmd_refuse(const struct opts *o, const struct addr *a)
 	return EXIT_FAILED;
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Connections one after another, each: connect, one byte to the echo and back, close. The time each
+ * took is the connection latency a client sees, with its first round trip.
+ */
+static int cmd_connect(const struct opts *o, const struct addr *a)
+{
+	uint64_t n, *us;
+
+	if (tools_parse_u64(o->args[1], 0, false, &n) || n == 0 || n > MAX_CONNS) {
+		fprintf(stderr, "xfer: connect: want N (1 to %d), not '%s'\n", MAX_CONNS, o->args[1]);
+		return EXIT_USAGE;
+	}
+	if (!connect_style(o, a))
+		return EXIT_USAGE;
+	us = calloc(n, sizeof(*us));
+	if (!us) {
+		fprintf(stderr, "xfer: out of memory\n");
+		return EXIT_FAILED;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		uint8_t out = (uint8_t)i, in;
+		ssize_t r = 0;
+		int fd = connect_addr(a);
+
+		if (fd < 0) {
+			fprintf(stderr, "xfer: connect: connection %llu %s\n", (unsigned long long)i,
+				fd == REFUSED ? "refused" : "failed");
+			free(us);
+			return EXIT_FAILED;
+		}
+		if (write_all(fd, &out, 1) == 0)
+			while ((r = read(fd, &in, 1)) < 0 && errno == EINTR)
+				;
+		close(fd);
+		if (r != 1 || in != out) {
+			fprintf(stderr, "xfer: connect: connection %llu: no echo of its byte\n",
+				(unsigned long long)i);
+			free(us);
+			return EXIT_FAILED;
+		}
+		us[i] = (now_ns() - t0) / 1000;
+	}
+	qsort(us, n, sizeof(*us), cmp_u64);
+	printf("XFER connect n=%llu min_us=%llu median_us=%llu p99_us=%llu max_us=%llu\n",
+	       (unsigned long long)n, (unsigned long long)us[0], (unsigned long long)us[n / 2],
+	       (unsigned long long)us[(n * 99) / 100], (unsigned long long)us[n - 1]);
+	free(us);
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	int min_args, max_args; /* ADDR included */
 	int (*run)(const struct opts *o, const struct addr *a);
 } COMMANDS[] = {
-	{ "send", 3, 3, cmd_send }, { "recv", 1, 2, cmd_recv },	  { "echo", 1, 2, cmd_echo },
-	{ "many", 3, 3, cmd_many }, { "stall", 2, 2, cmd_stall }, { "refuse", 1, 1, cmd_refuse },
+	{ "send", 3, 3, cmd_send },	  { "recv", 1, 2, cmd_recv },	{ "echo", 1, 2, cmd_echo },
+	{ "many", 3, 3, cmd_many },	  { "stall", 2, 2, cmd_stall }, { "refuse", 1, 1, cmd_refuse },
+	{ "connect", 2, 2, cmd_connect },
 };
 
 /* parse_args: options anywhere, then COMMAND and its arguments, into (o). Returns 1 for --help, 0, or
