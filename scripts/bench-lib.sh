@@ -5,7 +5,7 @@
 wait_line() {
 	local end=$((SECONDS + $3))
 	while [ "$SECONDS" -lt "$end" ]; do
-		tr -d '\r' <"$2" | grep -qE -- "$1" && return 0
+		[ -e "$2" ] && tr -d '\r' <"$2" | grep -qE -- "$1" && return 0
 		sleep 0.2
 	done
 	return 1
