@@ -14,6 +14,7 @@ wait_line() {
 # field KEY LINE-REGEX FILE: the value of KEY= on the first line matching LINE-REGEX, or n/a.
 field() {
 	local v
+	[ -e "$3" ] || { echo n/a; return; }
 	v=$(tr -d '\r' <"$3" | grep -E -- "$2" | head -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p")
 	echo "${v:-n/a}"
 }
@@ -29,4 +30,14 @@ median() {
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b == 0) print "n/a";
 		else printf "%.2f", a / b }'
+}
+
+# run_failed BENCH NAME RUN STATUS LOG: keep LOG as build/BENCH/failed-NAME-RUN.log, show its tail,
+# and add the run to $failed.
+run_failed() {
+	mkdir -p "$BUILD/$1"
+	cp "$5" "$BUILD/$1/failed-$2-$3.log"
+	echo "$1: $2 run $3 FAILED (exit status $4); console in $BUILD/$1/failed-$2-$3.log" >&2
+	tail -n 15 "$5" | sed 's/^/    /' >&2
+	failed="$failed${failed:+,} $2 run $3"
 }
