@@ -242,8 +242,15 @@ static void handle_crash(struct vcpu *v, const char *what)
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	char why[256];
+	bool known = ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0;
 
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0)
+	if (known && regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000)
+		/* KVM on AMD INITs a vCPU before it reports SHUTDOWN: what it held is gone. */
+		snprintf(why, sizeof(why),
+			 "L-1 vCPU %u: %s; its registers are lost (it is in its reset state, as KVM leaves a "
+			 "vCPU on AMD after a shutdown): the console's last lines may say where it was",
+			 v->id, what);
+	else if (known)
 		snprintf(why, sizeof(why),
 			 "L-1 vCPU %u: %s (rip 0x%llx, rsp 0x%llx, cr0 0x%llx, cr3 0x%llx, efer 0x%llx)",
 			 v->id, what, regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.efer);
