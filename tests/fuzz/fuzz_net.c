@@ -23,7 +23,8 @@
  * Build: make build/tests/fuzz/fuzz_net
  * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_net.c \
  *            devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c \
- *            -lpthread -o /tmp/net-seeds && /tmp/net-seeds tests/fuzz/corpus/net
+ *            -Wl,--wrap=virtq_push,--wrap=virtq_push_n -lpthread -o /tmp/net-seeds && \
+ *         /tmp/net-seeds tests/fuzz/corpus/net
  */
 #include <errno.h>
 #include <linux/virtio_config.h>
@@ -234,7 +235,6 @@ static void serve_rx(void)
 {
 	struct virtio_worker *w = &fz.w;
 	struct virtq *q = &w->q[NET_RXQ];
-	uint16_t before = q->used_idx;
 	unsigned int calls = 0;
 	bool more = true;
 
@@ -245,12 +245,28 @@ static void serve_rx(void)
 	check(w->io_wanted || fz.n.rx_waiting || q->broken || fz.peer < 0,
 	      "the tap is left unpolled only while a frame waits, or the queue or the tap failed");
 	check(!fz.n.rx_waiting || (fz.n.frame_len && !w->io_wanted), "waiting means a frame and no polling");
-	for (uint16_t i = before; q->size && !q->broken && i != q->used_idx; i++) {
-		uint32_t len;
+}
 
-		memcpy(&len, q->used + 8 + 8 * (size_t)(i & (q->size - 1)), 4);
-		check(len <= FRAME_MAX, "a used length within a frame");
-	}
+/*
+ * Every used length the device publishes on the receive queue, checked as it is pushed (the link
+ * wraps virtq_push and virtq_push_n): read back from guest RAM it could be the guest's own writing,
+ * as a hostile driver may lay its receive buffers over its used ring.
+ */
+int __real_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n);
+int __wrap_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n);
+int __real_virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+int __wrap_virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+
+int __wrap_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n)
+{
+	for (uint16_t i = 0; q == &fz.w.q[NET_RXQ] && i < n; i++)
+		check(written[i] <= FRAME_MAX, "a used length within a frame");
+	return __real_virtq_push_n(q, heads, written, n);
+}
+
+int __wrap_virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+{
+	return __wrap_virtq_push_n(q, &head, &written, 1);
 }
 
 /* What the tap got from the guest; returns how many frames. */
