@@ -42,7 +42,6 @@
 #define MAX_ROWS      16
 #define MAX_SECONDS   3600.0
 #define LAT_SAMPLES   32768 /* per job: 256 KiB */
-#define NS_PER_SEC    1000000000ULL
 #define DEFAULT_ROWS  "seq-read,seq-write,rand-read,rand-write"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -117,14 +116,6 @@ static void usage(FILE *f)
 		"  --no-fill     skip the untimed sequential write of the area before the rows\n"
 		"DEVICE is overwritten: a scratch block device, or a regular file on a file system with O_DIRECT.\n",
 		MAX_JOBS);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 /* splitmix64: a well-mixed seed from a small integer (x), so that jobs 0, 1, 2 get unrelated streams. */
@@ -397,13 +388,13 @@ static void *job_run(void *arg)
 	pthread_mutex_unlock(&j->gate->lock);
 	if (state != GATE_GO)
 		return NULL;
-	t = now_ns();
+	t = tools_now_ns();
 	j->t_start = t;
 	deadline = t + j->ns_limit;
 	do {
 		if (io_once(j, next_offset(j)))
 			break;
-		next = now_ns();
+		next = tools_now_ns();
 		sample(j, next - t);
 		j->ops++;
 		t = next;

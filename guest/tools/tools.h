@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define NS_PER_SEC 1000000000ULL
 
 /* tools_mix: a 64-bit mixing function (the SplitMix64 finaliser) of word (i) of pattern (seed). */
 static inline uint64_t tools_mix(uint64_t seed, uint64_t i)
@@ -74,6 +77,15 @@ static inline int tools_parse_u64(const char *s, int base, bool suffix, uint64_t
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
 	return 0;
+}
+
+/* tools_now_ns: CLOCK_MONOTONIC in nanoseconds, for timing runs. */
+static inline uint64_t tools_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 #endif

@@ -55,7 +55,6 @@
 #define FC_LINE_MAX	64
 #define THREAD_STACK	(256 * 1024)
 #define NO_BAD		UINT64_MAX
-#define NS_PER_SEC	1000000000ULL
 #define DEFAULT_TIMEOUT 120
 
 enum addr_kind {
@@ -148,14 +147,6 @@ static void usage(FILE *f)
 		"BYTES takes K, M, G suffixes; MBps is 10^6 bytes a second.  --timeout: for the whole run (default\n"
 		"%d, 0 none); then XFER timeout on stderr, exit 1.  Exit: 0 ok, 1 failed, 2 usage, 3 refused.\n",
 		DEFAULT_TIMEOUT);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 /* crc_init: the tables of slicing-by-8 CRC-32 (IEEE 802.3, reflected polynomial 0xedb88320). */
@@ -739,7 +730,7 @@ static int cmd_send(const struct opts *o, const struct addr *a)
 	}
 	if (d.fd < 0)
 		return EXIT_FAILED;
-	t0 = now_ns();
+	t0 = tools_now_ns();
 	ret = duplex_run(&d);
 	if (ret) {
 		fprintf(stderr, "xfer: send on %s: %s after %llu bytes sent: %s\n", a->text, d.what,
@@ -747,7 +738,7 @@ static int cmd_send(const struct opts *o, const struct addr *a)
 		return EXIT_FAILED;
 	}
 	show_peer(&d.in);
-	print_rate("sent", d.sent, crc_text(crc, d.bench, d.sent_crc), now_ns() - t0);
+	print_rate("sent", d.sent, crc_text(crc, d.bench, d.sent_crc), tools_now_ns() - t0);
 	close(d.fd);
 	duplex_free(&d);
 	return 0;
@@ -769,7 +760,7 @@ static int cmd_recv(const struct opts *o, const struct addr *a)
 		return EXIT_FAILED;
 	for (uint64_t i = 0; i < count; i++) {
 		int fd = open_stream(a, &lfd), ret;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = tools_now_ns();
 
 		if (fd == REFUSED) {
 			printf("XFER refused\n");
@@ -786,7 +777,7 @@ static int cmd_recv(const struct opts *o, const struct addr *a)
 				(unsigned long long)s.bytes, strerror(-ret));
 			return EXIT_FAILED;
 		}
-		print_rate("recvd", s.bytes, crc_text(crc, s.nocrc, s.crc), now_ns() - t0);
+		print_rate("recvd", s.bytes, crc_text(crc, s.nocrc, s.crc), tools_now_ns() - t0);
 		reply(fd, &s, a->text);
 		close(fd);
 		if (o->expect && s.bad == NO_BAD) {
@@ -1112,7 +1103,7 @@ static int cmd_connect(const struct opts *o, const struct addr *a)
 		return EXIT_FAILED;
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = tools_now_ns();
 		uint8_t out = (uint8_t)i, in;
 		ssize_t r = 0;
 		int fd = connect_addr(a);
@@ -1133,7 +1124,7 @@ static int cmd_connect(const struct opts *o, const struct addr *a)
 			free(us);
 			return EXIT_FAILED;
 		}
-		us[i] = (now_ns() - t0) / 1000;
+		us[i] = (tools_now_ns() - t0) / 1000;
 	}
 	qsort(us, n, sizeof(*us), cmp_u64);
 	printf("XFER connect n=%llu min_us=%llu median_us=%llu p99_us=%llu max_us=%llu\n",
