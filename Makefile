@@ -77,8 +77,10 @@ $(BUILD)/tests/fuzz/fuzz_net: devices/virtio/net.c devices/virtio/worker.c devic
 $(BUILD)/tests/fuzz/fuzz_vsock: devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c \
 	vmm/log.c
 
-# fuzz_net sees every used length as the device publishes it: the guest may overwrite its used ring.
+# fuzz_net and fuzz_vsock see every used length as the device publishes it: the guest may overwrite its
+# used ring.
 FUZZ_LDFLAGS_fuzz_net := -Wl,--wrap=virtq_push,--wrap=virtq_push_n
+FUZZ_LDFLAGS_fuzz_vsock := $(FUZZ_LDFLAGS_fuzz_net)
 
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)

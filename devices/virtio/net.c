@@ -5,6 +5,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_config.h>
@@ -588,6 +589,21 @@ static void model_stop(void *opaque)
 	n->rx_waiting = false;
 }
 
+static void model_describe(void *opaque, const struct virtio_worker *w)
+{
+	struct net_dev *n = opaque;
+
+	log_info("%s: received %" PRIu64 " frames (%" PRIu64 " bytes), %" PRIu64 " dropped, %" PRIu64
+		 " waits for buffers; sent %" PRIu64 " (%" PRIu64 " bytes), %" PRIu64 " dropped; the tap %s",
+		 n->ifname, (uint64_t)atomic_load(&n->stats.rx_frames), (uint64_t)atomic_load(&n->stats.rx_bytes),
+		 (uint64_t)atomic_load(&n->stats.rx_dropped), (uint64_t)atomic_load(&n->stats.rx_waits),
+		 (uint64_t)atomic_load(&n->stats.tx_frames), (uint64_t)atomic_load(&n->stats.tx_bytes),
+		 (uint64_t)atomic_load(&n->stats.tx_dropped),
+		 n->rx_waiting	   ? "waited for the driver's buffers, a frame in hand"
+		 : w->io_wanted ? "was being read"
+				: "was not read (failed)");
+}
+
 static void pci_config_read(void *opaque, uint64_t off, void *data, uint32_t len)
 {
 	net_config_read(opaque, off, data, len);
@@ -611,6 +627,7 @@ void net_pci_config(struct net_dev *n, const char *name, struct virtio_pci_confi
 			   .start = model_start,
 			   .io = model_io,
 			   .stop = model_stop,
+			   .describe = model_describe,
 			   .opaque = n },
 	};
 }

@@ -306,6 +306,23 @@ bool virtq_has_more(struct virtq *q)
 	return avail_pending(q) != 0;
 }
 
+int virtq_state(const struct virtq *q, struct virtq_state *s)
+{
+	if (q->size == 0 || !q->avail || !q->used)
+		return -EINVAL;
+	*s = (struct virtq_state){
+		.avail_idx = __atomic_load_n(field16(q->avail, AVAIL_IDX), __ATOMIC_RELAXED),
+		.last_avail = q->last_avail,
+		.used_idx = q->used_idx,
+		.in_flight = q->in_flight,
+		.used_event = __atomic_load_n(used_event(q), __ATOMIC_RELAXED),
+		.avail_event = __atomic_load_n(avail_event(q), __ATOMIC_RELAXED),
+		.avail_flags = __atomic_load_n(field16(q->avail, AVAIL_FLAGS), __ATOMIC_RELAXED),
+		.used_flags = __atomic_load_n(field16(q->used, USED_FLAGS), __ATOMIC_RELAXED),
+	};
+	return 0;
+}
+
 int virtq_chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len, struct iovec *iov)
 {
 	int n = 0;

@@ -134,6 +134,24 @@ bool virtq_should_notify(struct virtq *q);
  */
 void virtq_kick_suppress(struct virtq *q, bool suppress);
 
+/* Where a queue stands: the driver's indexes and the device's, read to diagnose a stalled queue. */
+struct virtq_state {
+	uint16_t avail_idx;   /* the driver's avail->idx: chains it has posted */
+	uint16_t last_avail;  /* chains the device has taken */
+	uint16_t used_idx;    /* chains the device has returned */
+	uint16_t in_flight;   /* taken and not returned */
+	uint16_t used_event;  /* event index: the used entry the driver wants an interrupt for */
+	uint16_t avail_event; /* event index: the avail entry the device wants a kick for */
+	uint16_t avail_flags; /* without event index: VIRTQ_AVAIL_F_NO_INTERRUPT */
+	uint16_t used_flags;  /* without event index: VIRTQ_USED_F_NO_NOTIFY */
+};
+
+/*
+ * virtq_state: (q)'s indexes, its own and those the driver and device keep in guest RAM, into (s).
+ * Returns 0, or -EINVAL when (q) has no valid rings (broken or not configured).
+ */
+int virtq_state(const struct virtq *q, struct virtq_state *s);
+
 /*
  * Access to a popped chain's bytes, which virtq_pop() has checked lie in guest RAM. The driver may
  * change them at any time: copy what is to be checked, once, then check the copy.

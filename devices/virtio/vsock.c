@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_vsock.h>
@@ -1008,6 +1009,17 @@ static void vsock_stop(void *opaque)
 	close_all(opaque);
 }
 
+static void vsock_describe(void *opaque, const struct virtio_worker *w)
+{
+	struct vsock_dev *v = opaque;
+
+	log_info("vsock: %" PRIu64 " connections open, %" PRIu64 " bytes held for host sockets, %" PRIu64
+		 " bad packets, %" PRIu64 " RSTs not sent; host sockets %s",
+		 (uint64_t)atomic_load(&v->stats.conns), (uint64_t)atomic_load(&v->stats.buffered),
+		 (uint64_t)atomic_load(&v->stats.bad_packets), (uint64_t)atomic_load(&v->stats.rst_dropped),
+		 w->io_wanted ? "polled" : "not polled (waiting for the driver's rx buffers)");
+}
+
 void vsock_config_read(const struct vsock_dev *v, uint64_t off, void *data, uint32_t len)
 {
 	struct virtio_vsock_config cfg = { .guest_cid = htole64(v->guest_cid) };
@@ -1042,6 +1054,7 @@ void vsock_pci_config(struct vsock_dev *v, const char *name, struct virtio_pci_c
 			   .start = vsock_start,
 			   .io = vsock_io,
 			   .stop = vsock_stop,
+			   .describe = vsock_describe,
 			   .opaque = v },
 	};
 }

@@ -45,6 +45,8 @@ struct virtio_model {
 	int (*start)(void *opaque, struct virtio_worker *w, uint64_t features);
 	bool (*io)(void *opaque, struct virtio_worker *w, bool ready);
 	void (*stop)(void *opaque);
+	/* describe (optional): log the model's counters at LOG_INFO when worker (w) stops, before stop(). */
+	void (*describe)(void *opaque, const struct virtio_worker *w);
 	void *opaque;
 };
 

@@ -259,6 +259,7 @@ int __wrap_virtq_push(struct virtq *q, uint16_t head, uint32_t written);
 
 int __wrap_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n)
 {
+	check(q->in_flight >= n, "only chains taken are returned");
 	for (uint16_t i = 0; q == &fz.w.q[NET_RXQ] && i < n; i++)
 		check(written[i] <= FRAME_MAX, "a used length within a frame");
 	return __real_virtq_push_n(q, heads, written, n);

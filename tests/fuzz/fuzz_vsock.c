@@ -142,6 +142,35 @@ static void run_io(bool kick)
 	check(false, "io() never rests: the device spins");
 }
 
+/*
+ * Every rx chain the device returns, checked as it is pushed (the link wraps virtq_push and
+ * virtq_push_n): the chain it took last, once, with no more written than its device-writable bytes,
+ * and a whole header or nothing (a buffer too small for one).
+ */
+int __real_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n);
+int __wrap_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n);
+int __real_virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+int __wrap_virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+
+int __wrap_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n)
+{
+	const struct virtq_chain *ch = &fz.v.rx_chain;
+
+	check(q->in_flight >= n, "only chains taken are returned");
+	if (q == &fz.w.q[VSOCK_RXQ]) {
+		check(n == 1 && heads[0] == ch->head, "the rx chain returned is the one just filled");
+		check(written[0] <= ch->writable, "no more written than the rx chain holds");
+		check(written[0] == 0 || written[0] >= sizeof(struct virtio_vsock_hdr),
+		      "an rx packet has its whole header");
+	}
+	return __real_virtq_push_n(q, heads, written, n);
+}
+
+int __wrap_virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+{
+	return __wrap_virtq_push_n(q, &head, &written, 1);
+}
+
 /* Serve the tx queue as the worker's serve() does: a queue's worth of chains, then the notification. */
 static void serve_tx(void)
 {

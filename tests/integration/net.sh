@@ -41,7 +41,7 @@ t_net_ping_and_tcp_both_ways() {
 	ip -n "$NS" tuntap add kt0 mode tap && tap_up kt0 10.0.2.1/24 || fail "cannot create tap kt0"
 	in_ns "$XFER" --timeout 200 recv tcp::5002 --expect "$NET_BYTES" 9 >"$host_rx" 2>&1 &
 	local rx_pid=$!
-	boot_bg --cpus 2 --net tap=kt0,mac=06:00:ac:10:00:02 --cmdline "quiet kvmini.test=run \
+	boot_bg -v --cpus 2 --net tap=kt0,mac=06:00:ac:10:00:02 --cmdline "quiet kvmini.test=run \
 kvmini.ip=eth0=10.0.2.2/24 kvmini.run=cat,/sys/class/net/eth0/address;ping,-c,2,-w,30,10.0.2.1&&\
 xfer,recv,tcp::5001,--expect,$NET_BYTES,7&&xfer,send,tcp:10.0.2.1:5002,$NET_BYTES,9"
 	if wait_for "XFER listening" "$TIMEOUT"; then

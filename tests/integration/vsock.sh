@@ -5,7 +5,7 @@ VSOCK_BYTES=$((64 << 20))
 # vsock_boot UDS RUN: boot the test guest in the background (boot_bg) with a vsock device on Unix
 # socket UDS, running the shell command RUN (commas for spaces).
 vsock_boot() {
-	boot_bg --cpus 2 --vsock "cid=3,uds=$1" --cmdline "quiet kvmini.test=run kvmini.run=$2"
+	boot_bg -v --cpus 2 --vsock "cid=3,uds=$1" --cmdline "quiet kvmini.test=run kvmini.run=$2"
 }
 
 # Both directions in one boot: echo from 100 concurrent connections each way, 64 MiB each way
