@@ -595,11 +595,11 @@ static void model_describe(void *opaque, const struct virtio_worker *w)
 
 	log_info("%s: received %" PRIu64 " frames (%" PRIu64 " bytes), %" PRIu64 " dropped, %" PRIu64
 		 " waits for buffers; sent %" PRIu64 " (%" PRIu64 " bytes), %" PRIu64 " dropped; the tap %s",
-		 n->ifname, (uint64_t)atomic_load(&n->stats.rx_frames), (uint64_t)atomic_load(&n->stats.rx_bytes),
-		 (uint64_t)atomic_load(&n->stats.rx_dropped), (uint64_t)atomic_load(&n->stats.rx_waits),
-		 (uint64_t)atomic_load(&n->stats.tx_frames), (uint64_t)atomic_load(&n->stats.tx_bytes),
-		 (uint64_t)atomic_load(&n->stats.tx_dropped),
-		 n->rx_waiting	   ? "waited for the driver's buffers, a frame in hand"
+		 n->ifname, (uint64_t)atomic_load(&n->stats.rx_frames),
+		 (uint64_t)atomic_load(&n->stats.rx_bytes), (uint64_t)atomic_load(&n->stats.rx_dropped),
+		 (uint64_t)atomic_load(&n->stats.rx_waits), (uint64_t)atomic_load(&n->stats.tx_frames),
+		 (uint64_t)atomic_load(&n->stats.tx_bytes), (uint64_t)atomic_load(&n->stats.tx_dropped),
+		 n->rx_waiting	? "waited for the driver's buffers, a frame in hand"
 		 : w->io_wanted ? "was being read"
 				: "was not read (failed)");
 }

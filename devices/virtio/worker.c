@@ -256,16 +256,19 @@ static void log_state(const struct virtio_worker *w)
 		if (!w->setup[i].enabled || virtq_state(q, &s) < 0)
 			continue;
 		if (q->event_idx)
-			log_info("%s: queue %u: posted %u, taken %u, returned %u (%u in flight); driver wants an "
-				 "interrupt at used %u, device a kick at avail %u%s",
-				 w->model->name, i, s.avail_idx, s.last_avail, s.used_idx, s.in_flight,
-				 s.used_event, s.avail_event, q->broken ? "; broken" : "");
+			log_info(
+				"%s: queue %u: posted %u, taken %u, returned %u (%u in flight); driver wants an "
+				"interrupt at used %u, device a kick at avail %u%s",
+				w->model->name, i, s.avail_idx, s.last_avail, s.used_idx, s.in_flight,
+				s.used_event, s.avail_event, q->broken ? "; broken" : "");
 		else
-			log_info("%s: queue %u: posted %u, taken %u, returned %u (%u in flight); interrupts %s, "
-				 "kicks %s%s",
-				 w->model->name, i, s.avail_idx, s.last_avail, s.used_idx, s.in_flight,
-				 s.avail_flags & VIRTQ_AVAIL_F_NO_INTERRUPT ? "off" : "on",
-				 s.used_flags & VIRTQ_USED_F_NO_NOTIFY ? "off" : "on", q->broken ? "; broken" : "");
+			log_info(
+				"%s: queue %u: posted %u, taken %u, returned %u (%u in flight); interrupts %s, "
+				"kicks %s%s",
+				w->model->name, i, s.avail_idx, s.last_avail, s.used_idx, s.in_flight,
+				s.avail_flags & VIRTQ_AVAIL_F_NO_INTERRUPT ? "off" : "on",
+				s.used_flags & VIRTQ_USED_F_NO_NOTIFY ? "off" : "on",
+				q->broken ? "; broken" : "");
 	}
 	if (w->model->describe)
 		w->model->describe(w->model->opaque, w);
