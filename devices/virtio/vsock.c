@@ -16,8 +16,10 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../vmm/log.h"
@@ -57,6 +59,8 @@ enum conn_state {
 struct vsock_conn {
 	struct vsock_link link;	  /* on vsock_dev.conns */
 	struct vsock_link rlink;  /* on vsock_dev.ready, or linked to itself */
+	struct vsock_link tlink;  /* on vsock_dev.connecting while the guest has not answered, or to itself */
+	uint64_t deadline_ns;	  /* on (tlink): when the guest's answer is too late (CLOCK_MONOTONIC) */
 	struct vsock_conn *hnext; /* hash chain, while (hashed) */
 	bool hashed;
 	enum conn_state state;
@@ -285,6 +289,7 @@ static struct vsock_conn *conn_new(struct vsock_dev *v, int fd, enum conn_state 
 	c->state = state;
 	c->events = events;
 	list_init(&c->rlink);
+	list_init(&c->tlink);
 	list_add_tail(&v->conns, &c->link);
 	v->nr_conns++;
 	atomic_fetch_add(&v->stats.conns, 1);
@@ -312,6 +317,7 @@ static void conn_free(struct vsock_dev *v, struct vsock_conn *c)
 	close_socket(v, c);
 	hash_del(v, c);
 	list_del(&c->rlink);
+	list_del(&c->tlink);
 	list_del(&c->link);
 	free(c);
 	v->nr_conns--;
@@ -336,6 +342,7 @@ static void conn_kill(struct vsock_dev *v, struct vsock_conn *c)
 	}
 	c->state = C_DEAD;
 	c->pending = P_RST;
+	list_del(&c->tlink);
 	schedule(v, c);
 }
 
@@ -563,6 +570,7 @@ static int established(struct vsock_conn *c)
 	struct iovec iov = { msg, (size_t)n };
 
 	c->state = C_ESTABLISHED;
+	list_del(&c->tlink);
 	return send_iov(c->fd, &iov, 1) == n ? 0 : -1;
 }
 
@@ -871,6 +879,65 @@ static int parse_connect(const char *s, size_t len, uint32_t *port)
 	return 0;
 }
 
+/* Connect deadlines */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sets the timer to the oldest deadline, or stops it when none is left. */
+static void timer_arm(struct vsock_dev *v)
+{
+	struct itimerspec its = { 0 };
+
+	if (!list_empty(&v->connecting)) {
+		uint64_t at = container_of(v->connecting.next, struct vsock_conn, tlink)->deadline_ns;
+
+		its.it_value = (struct timespec){ .tv_sec = (time_t)(at / 1000000000u),
+						  .tv_nsec = (long)(at % 1000000000u) };
+	}
+	if (timerfd_settime(v->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		log_warn("vsock %s: cannot set the connect timer: %s; an unanswered connection waits for "
+			 "its program to close it",
+			 v->uds_path, strerror(errno));
+}
+
+/* (c) has asked the guest: it has VSOCK_CONNECT_TIMEOUT_MS to answer. All wait as long: FIFO is in order. */
+static void deadline_set(struct vsock_dev *v, struct vsock_conn *c)
+{
+	bool first = list_empty(&v->connecting);
+
+	c->deadline_ns = now_ns() + (uint64_t)v->connect_timeout_ms * 1000000u;
+	list_add_tail(&v->connecting, &c->tlink);
+	if (first)
+		timer_arm(v);
+}
+
+/* The timer fired: connections past their deadline are closed, and reset in the guest if it had the REQUEST. */
+static void deadlines_check(struct vsock_dev *v)
+{
+	uint64_t now = now_ns(), expirations;
+
+	if (read(v->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_warn("vsock %s: cannot read the connect timer: %s", v->uds_path, strerror(errno));
+	while (!list_empty(&v->connecting)) {
+		struct vsock_conn *c = container_of(v->connecting.next, struct vsock_conn, tlink);
+
+		if (c->deadline_ns > now)
+			break;
+		atomic_fetch_add(&v->stats.connect_timeouts, 1);
+		log_info("vsock %s: the guest did not answer a connection to its port %u within %u ms: "
+			 "closed it",
+			 v->uds_path, c->peer_port, v->connect_timeout_ms);
+		conn_kill(v, c); /* off (connecting) */
+	}
+	timer_arm(v);
+}
+
 /*
  * Reads the connect line, never past its newline: what follows is the stream's. Returns 1 when the
  * line is complete, 0 when more must come, -1 when it cannot be (closed, failed, too long).
@@ -917,6 +984,7 @@ static void line_event(struct vsock_dev *v, struct vsock_conn *c)
 	c->state = C_CONNECTING;
 	c->pending = P_REQUEST;
 	hash_add(v, c);
+	deadline_set(v, c);
 	settle(v, c);
 }
 
@@ -976,6 +1044,8 @@ static bool poll_events(struct vsock_dev *v)
 	for (int i = 0; i < n; i++) {
 		if (!ev[i].data.ptr)
 			more |= accept_conns(v);
+		else if (ev[i].data.ptr == &v->connecting)
+			deadlines_check(v);
 		else
 			conn_event(v, ev[i].data.ptr, ev[i].events);
 	}
@@ -1014,9 +1084,11 @@ static void vsock_describe(void *opaque, const struct virtio_worker *w)
 	struct vsock_dev *v = opaque;
 
 	log_info("vsock: %" PRIu64 " connections open, %" PRIu64 " bytes held for host sockets, %" PRIu64
-		 " bad packets, %" PRIu64 " RSTs not sent; host sockets %s",
+		 " bad packets, %" PRIu64 " RSTs not sent, %" PRIu64
+		 " connections unanswered; host sockets %s",
 		 (uint64_t)atomic_load(&v->stats.conns), (uint64_t)atomic_load(&v->stats.buffered),
 		 (uint64_t)atomic_load(&v->stats.bad_packets), (uint64_t)atomic_load(&v->stats.rst_dropped),
+		 (uint64_t)atomic_load(&v->stats.connect_timeouts),
 		 w->io_wanted ? "polled" : "not polled (waiting for the driver's rx buffers)");
 }
 
@@ -1124,6 +1196,7 @@ static int listen_on(struct vsock_dev *v, const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event tev = { .events = EPOLLIN, .data.ptr = &v->connecting };
 	int err;
 
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1137,8 +1210,10 @@ static int listen_on(struct vsock_dev *v, const char *path)
 	}
 	memcpy(v->uds_path, path, strlen(path) + 1); /* ours now: vsock_close removes it */
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (listen(v->listen_fd, 128) < 0 || v->epoll_fd < 0 ||
-	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->listen_fd, &ev) < 0) {
+	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (listen(v->listen_fd, 128) < 0 || v->epoll_fd < 0 || v->timer_fd < 0 ||
+	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->listen_fd, &ev) < 0 ||
+	    epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->timer_fd, &tev) < 0) {
 		err = errno;
 		log_err("vsock %s: cannot listen: %s", path, strerror(err));
 		return -err;
@@ -1154,8 +1229,11 @@ int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path)
 	atomic_flag_clear(&v->warned);
 	v->listen_fd = -1;
 	v->epoll_fd = -1;
+	v->timer_fd = -1;
+	v->connect_timeout_ms = VSOCK_CONNECT_TIMEOUT_MS;
 	list_init(&v->conns);
 	list_init(&v->ready);
+	list_init(&v->connecting);
 	v->next_host_port = HOST_PORT_FIRST;
 	if (guest_cid < 3 || guest_cid > UINT32_MAX - 1) {
 		log_err("vsock guest CID %llu is reserved or too large: pick one from 3 to 4294967294",
@@ -1180,6 +1258,8 @@ void vsock_close(struct vsock_dev *v)
 		close_all(v);
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
+	if (v->timer_fd >= 0)
+		close(v->timer_fd);
 	if (v->listen_fd >= 0)
 		close(v->listen_fd);
 	if (v->uds_path[0])
@@ -1187,6 +1267,7 @@ void vsock_close(struct vsock_dev *v)
 	free(v->table);
 	v->table = NULL;
 	v->epoll_fd = -1;
+	v->timer_fd = -1;
 	v->listen_fd = -1;
 	v->uds_path[0] = '\0';
 }

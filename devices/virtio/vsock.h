@@ -18,15 +18,16 @@
 #include "pci.h"
 #include "virtq.h"
 
-#define VSOCK_RXQ	   0
-#define VSOCK_TXQ	   1
-#define VSOCK_EVQ	   2
-#define VSOCK_QUEUE_SIZE   256
-#define VSOCK_HOST_CID	   2
-#define VSOCK_BUF_ALLOC	   (256 * 1024) /* what kvmini buffers a connection, guest to host */
-#define VSOCK_MAX_CONNS	   1024		/* beyond it new connections are refused */
-#define VSOCK_UDS_PATH_MAX 108		/* sun_path; (uds_path) leaves room for "_<port>" in it */
-#define VSOCK_RST_MAX	   256		/* RSTs owed for packets that match no connection */
+#define VSOCK_RXQ		 0
+#define VSOCK_TXQ		 1
+#define VSOCK_EVQ		 2
+#define VSOCK_QUEUE_SIZE	 256
+#define VSOCK_HOST_CID		 2
+#define VSOCK_BUF_ALLOC		 (256 * 1024) /* what kvmini buffers a connection, guest to host */
+#define VSOCK_MAX_CONNS		 1024	      /* beyond it new connections are refused */
+#define VSOCK_UDS_PATH_MAX	 108	      /* sun_path; (uds_path) leaves room for "_<port>" in it */
+#define VSOCK_RST_MAX		 256	      /* RSTs owed for packets that match no connection */
+#define VSOCK_CONNECT_TIMEOUT_MS 2000 /* for the guest to answer a host program's REQUEST (Firecracker's) */
 
 struct vsock_conn;
 
@@ -36,10 +37,11 @@ struct vsock_link {
 };
 
 struct vsock_stats {
-	atomic_uint_fast64_t conns;	  /* connections open now */
-	atomic_uint_fast64_t buffered;	  /* guest-to-host bytes held, all connections */
-	atomic_uint_fast64_t bad_packets; /* malformed or unexpected packets from the guest, dropped */
-	atomic_uint_fast64_t rst_dropped; /* RSTs not sent: more were owed than VSOCK_RST_MAX */
+	atomic_uint_fast64_t conns;	       /* connections open now */
+	atomic_uint_fast64_t buffered;	       /* guest-to-host bytes held, all connections */
+	atomic_uint_fast64_t bad_packets;      /* malformed or unexpected packets from the guest, dropped */
+	atomic_uint_fast64_t rst_dropped;      /* RSTs not sent: more were owed than VSOCK_RST_MAX */
+	atomic_uint_fast64_t connect_timeouts; /* host programs' connections the guest never answered */
 };
 
 /* The worker thread's, or its owner's while the device is stopped; (stats) anyone may read. */
@@ -49,10 +51,13 @@ struct vsock_dev {
 	int listen_fd;	    /* the Unix socket at (uds_path) host programs connect to */
 	int epoll_fd;	    /* listen_fd and every connection's socket: the fd the worker polls */
 	bool listen_paused; /* out of fds: the listener leaves epoll until a connection closes */
+	int timer_fd;	    /* in epoll: fires at the first deadline on (connecting) */
+	unsigned int connect_timeout_ms; /* VSOCK_CONNECT_TIMEOUT_MS; tests may shorten it */
 	uint64_t features;
-	struct vsock_conn **table; /* connections by (local port, peer port): hash buckets */
-	struct vsock_link conns;   /* every connection */
-	struct vsock_link ready;   /* connections with something for the guest, served in turn */
+	struct vsock_conn **table;    /* connections by (local port, peer port): hash buckets */
+	struct vsock_link conns;      /* every connection */
+	struct vsock_link ready;      /* connections with something for the guest, served in turn */
+	struct vsock_link connecting; /* host programs' connections awaiting the guest, oldest first */
 	unsigned int nr_conns;
 	uint32_t next_host_port; /* local ports for host-initiated connections */
 	struct {
@@ -68,7 +73,8 @@ struct vsock_dev {
  * vsock_open: a vsock device for the guest with CID (guest_cid) (3 to 2^32 - 2), listening on Unix
  * socket (uds_path) (at most 96 bytes: "<uds_path>_<port>" must fit sun_path). A stale socket file
  * nobody listens on is replaced; a path in use, too long, not a socket, or in a missing directory is
- * refused with one line saying so. Returns 0 or -errno.
+ * refused with one line saying so. A host program's connection that the guest has not answered
+ * within VSOCK_CONNECT_TIMEOUT_MS is closed (and reset in the guest). Returns 0 or -errno.
  */
 int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path);
 /* vsock_close: close every connection and the listener, and remove (uds_path). Safe after a failed open. */

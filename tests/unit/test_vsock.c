@@ -681,6 +681,61 @@ Test(vsock, guest_rst_to_a_host_connection_closes_the_host_program)
 	close(fd);
 }
 
+/* A host program's connection the guest never answers: closed at the deadline, and reset in the guest. */
+Test(vsock, unanswered_host_connection_is_closed_and_reset_at_its_deadline)
+{
+	int fd;
+
+	v.connect_timeout_ms = 200;
+	fd = host_client("CONNECT 5000\n");
+	run_io();
+	rx_expect(OP(REQUEST), FIRST_HOST_PORT, GUEST_PORT);
+	run_io();
+	cr_assert(host_quiet(fd), "no answer before the deadline");
+	usleep(300 * 1000);
+	run_io();
+	host_expect_eof(fd);
+	rx_expect(OP(RST), FIRST_HOST_PORT, GUEST_PORT);
+	rx_none();
+	cr_assert_eq(v.stats.conns, 0);
+	cr_assert_eq(v.stats.connect_timeouts, 1);
+	close(fd);
+}
+
+Test(vsock, answered_host_connection_outlives_the_deadline)
+{
+	uint32_t port;
+	int fd;
+
+	v.connect_timeout_ms = 200;
+	fd = host_established(GUEST_PORT, &port);
+	usleep(300 * 1000);
+	run_io();
+	rx_none();
+	cr_assert(host_quiet(fd), "still open");
+	cr_assert_eq(v.stats.conns, 1);
+	cr_assert_eq(v.stats.connect_timeouts, 0);
+	close(fd);
+}
+
+/* Without rx buffers the REQUEST never left: at the deadline the program is closed, the guest told nothing. */
+Test(vsock, host_connection_whose_request_never_left_is_closed_at_its_deadline, .init = without_rx)
+{
+	int fd;
+
+	v.connect_timeout_ms = 200;
+	fd = host_client("CONNECT 5000\n");
+	run_io();
+	usleep(300 * 1000);
+	run_io();
+	host_expect_eof(fd);
+	rx_post_all();
+	run_io();
+	rx_none();
+	cr_assert_eq(v.stats.conns, 0);
+	close(fd);
+}
+
 Test(vsock, host_to_guest_data_arrives_byte_for_byte)
 {
 	uint32_t port;
