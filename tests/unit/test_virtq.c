@@ -854,3 +854,35 @@ Test(virtq, has_more_reports_a_bad_avail_idx)
 	cr_assert(virtq_has_more(&q));
 	assert_pop_breaks();
 }
+
+/* state, for diagnosis */
+
+Test(virtq, state_reports_both_sides_indexes)
+{
+	struct virtq_state s;
+
+	setup_queue(8, F_EVENT_IDX);
+	for (uint16_t i = 0; i < 3; i++)
+		publish_simple(i);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_push(&q, c.head, 64), 0);
+	set_used_event(5);
+	virtq_kick_suppress(&q, false);
+	cr_assert_eq(virtq_state(&q, &s), 0);
+	cr_assert_eq(s.avail_idx, 3);
+	cr_assert_eq(s.last_avail, 2);
+	cr_assert_eq(s.used_idx, 1);
+	cr_assert_eq(s.in_flight, 1);
+	cr_assert_eq(s.used_event, 5);
+	cr_assert_eq(s.avail_event, 2);
+}
+
+Test(virtq, state_of_a_queue_without_rings_is_einval)
+{
+	struct virtq_state s;
+
+	cr_assert_eq(virtq_state(&q, &s), -EINVAL);
+	cr_assert_eq(virtq_configure(&q, &m, 3, DESC_GPA, AVAIL_GPA, USED_GPA, 0), -EINVAL);
+	cr_assert_eq(virtq_state(&q, &s), -EINVAL);
+}
