@@ -1,11 +1,17 @@
 # bench-lib.sh: helpers the stream benchmarks share (sourced by scripts/bench-net and scripts/bench-vsock).
 
-# wait_line REGEX FILE SECONDS: until FILE has a line matching REGEX (CRs ignored); 1 after SECONDS
-# by the clock (each look costs processes: slow under emulation).
+# wait_line REGEX FILE SECONDS [PID]: until FILE has a line matching REGEX (CRs ignored); 1 after
+# SECONDS by the clock (each look costs processes: slow under emulation), or once process PID has ended
+# without writing it. grep reads FILE to its end: one that stopped at the match would break the pipe
+# under pipefail.
 wait_line() {
 	local end=$((SECONDS + $3))
 	while [ "$SECONDS" -lt "$end" ]; do
-		[ -e "$2" ] && tr -d '\r' <"$2" | grep -qE -- "$1" && return 0
+		[ -e "$2" ] && tr -d '\r' <"$2" | grep -E -- "$1" >/dev/null && return 0
+		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+			[ -e "$2" ] && tr -d '\r' <"$2" | grep -E -- "$1" >/dev/null
+			return
+		fi
 		sleep 0.2
 	done
 	return 1
