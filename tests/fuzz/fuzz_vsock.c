@@ -23,7 +23,8 @@
  * Build: make build/tests/fuzz/fuzz_vsock
  * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_vsock.c \
  *            devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c \
- *            -lpthread -o /tmp/vsock-seeds && /tmp/vsock-seeds tests/fuzz/corpus/vsock
+ *            -Wl,--wrap=virtq_push,--wrap=virtq_push_n -lpthread -o /tmp/vsock-seeds && \
+ *         /tmp/vsock-seeds tests/fuzz/corpus/vsock
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "fuzz_push.h"
 #include "fuzz_ram.h"
 #include "mem.h"
 #include "virtio/vsock.h"
@@ -143,32 +145,19 @@ static void run_io(bool kick)
 }
 
 /*
- * Every rx chain the device returns, checked as it is pushed (the link wraps virtq_push and
- * virtq_push_n): the chain it took last, once, with no more written than its device-writable bytes,
- * and a whole header or nothing (a buffer too small for one).
+ * Every rx chain the device returns (fuzz_push.h): the chain it took last, once, with no more written
+ * than its device-writable bytes, and a whole header or nothing (a buffer too small for one).
  */
-int __real_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n);
-int __wrap_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n);
-int __real_virtq_push(struct virtq *q, uint16_t head, uint32_t written);
-int __wrap_virtq_push(struct virtq *q, uint16_t head, uint32_t written);
-
-int __wrap_virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n)
+static void push_check(const struct virtq *q, const uint16_t *heads, const uint32_t *written, uint16_t n)
 {
 	const struct virtq_chain *ch = &fz.v.rx_chain;
 
-	check(q->in_flight >= n, "only chains taken are returned");
-	if (q == &fz.w.q[VSOCK_RXQ]) {
-		check(n == 1 && heads[0] == ch->head, "the rx chain returned is the one just filled");
-		check(written[0] <= ch->writable, "no more written than the rx chain holds");
-		check(written[0] == 0 || written[0] >= sizeof(struct virtio_vsock_hdr),
-		      "an rx packet has its whole header");
-	}
-	return __real_virtq_push_n(q, heads, written, n);
-}
-
-int __wrap_virtq_push(struct virtq *q, uint16_t head, uint32_t written)
-{
-	return __wrap_virtq_push_n(q, &head, &written, 1);
+	if (q != &fz.w.q[VSOCK_RXQ])
+		return;
+	check(n == 1 && heads[0] == ch->head, "the rx chain returned is the one just filled");
+	check(written[0] <= ch->writable, "no more written than the rx chain holds");
+	check(written[0] == 0 || written[0] >= sizeof(struct virtio_vsock_hdr),
+	      "an rx packet has its whole header");
 }
 
 /* Serve the tx queue as the worker's serve() does: a queue's worth of chains, then the notification. */
