@@ -5,13 +5,13 @@
 # without writing it. grep reads FILE to its end: one that stopped at the match would break the pipe
 # under pipefail.
 wait_line() {
-	local end=$((SECONDS + $3))
+	local end=$((SECONDS + $3)) gone
 	while [ "$SECONDS" -lt "$end" ]; do
+		# Whether PID has ended is asked before the look: what it wrote before ending is seen.
+		gone=
+		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || gone=1
 		[ -e "$2" ] && tr -d '\r' <"$2" | grep -E -- "$1" >/dev/null && return 0
-		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
-			[ -e "$2" ] && tr -d '\r' <"$2" | grep -E -- "$1" >/dev/null
-			return
-		fi
+		[ -z "$gone" ] || return 1
 		sleep 0.2
 	done
 	return 1
