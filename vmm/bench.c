@@ -319,6 +319,7 @@ static const char bench_usage[] =
 	"      --json            one JSON object on stdout instead of the table\n"
 	"      --guest PATH      the guest image (default guest/exitlat.elf beside the kvmini binary)\n"
 	"      --kvm-device PATH the KVM device (default /dev/kvm)\n"
+	"      --allow-pvm       run even where /dev/kvm is PVM (its figures are emulation)\n"
 	"  -v, --verbose         show the guest's console on stderr\n";
 
 static const struct option bench_options[] = {
@@ -327,6 +328,7 @@ static const struct option bench_options[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "guest", required_argument, NULL, 'g' },
 	{ "kvm-device", required_argument, NULL, 'K' },
+	{ "allow-pvm", no_argument, NULL, 'P' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -355,6 +357,9 @@ static int parse_bench_option(struct bench *b, int opt, const char *arg, int *ve
 		return 0;
 	case 'K':
 		b->cfg.kvm_device = arg;
+		return 0;
+	case 'P':
+		b->cfg.allow_pvm = true;
 		return 0;
 	case 'v':
 		(*verbose)++;

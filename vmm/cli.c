@@ -90,6 +90,8 @@ int cli_check_mem(uint64_t mem, uint64_t host_ram)
 const char *cli_usage(void)
 {
 	return "usage: kvmini run --kernel BZIMAGE [options]\n"
+	       "       kvmini host [-q] [--no-canary]   what this machine offers kvmini, by layer\n"
+	       "       kvmini bench exits [options]     what each kind of VM exit costs\n"
 	       "       kvmini --version | --help\n"
 	       "\n"
 	       "Boot a Linux kernel in a KVM microVM, its console on this terminal.\n"
@@ -111,6 +113,8 @@ const char *cli_usage(void)
 	       "                        Unix socket PATH and send \"CONNECT <port>\\n\"; the guest reaches\n"
 	       "                        host port P at PATH_P (Firecracker's hybrid vsock)\n"
 	       "      --kvm-device PATH the KVM device (default /dev/kvm)\n"
+	       "      --allow-pvm       run even where /dev/kvm is PVM (no hardware virtualisation: a\n"
+	       "                        stock kernel does not boot in useful time there)\n"
 	       "  -v, --verbose         say more (twice: debug); -q, --quiet: errors and warnings only\n"
 	       "  -h, --help            this help\n"
 	       "\n"
@@ -320,6 +324,9 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 	case 'K':
 		c->vm.kvm_device = arg;
 		return 0;
+	case 'P':
+		c->vm.allow_pvm = true;
+		return 0;
 	case 'd':
 		return parse_disk(&c->vm, arg);
 	case 'n':
@@ -341,19 +348,13 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 }
 
 static const struct option run_options[] = {
-	{ "kernel", required_argument, NULL, 'k' },
-	{ "initrd", required_argument, NULL, 'i' },
-	{ "cmdline", required_argument, NULL, 'a' },
-	{ "cpus", required_argument, NULL, 'c' },
-	{ "mem", required_argument, NULL, 'm' },
-	{ "kvm-device", required_argument, NULL, 'K' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "disk", required_argument, NULL, 'd' },
-	{ "net", required_argument, NULL, 'n' },
-	{ "vsock", required_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+	{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'a' }, { "cpus", required_argument, NULL, 'c' },
+	{ "mem", required_argument, NULL, 'm' },     { "kvm-device", required_argument, NULL, 'K' },
+	{ "allow-pvm", no_argument, NULL, 'P' },     { "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },	     { "help", no_argument, NULL, 'h' },
+	{ "disk", required_argument, NULL, 'd' },    { "net", required_argument, NULL, 'n' },
+	{ "vsock", required_argument, NULL, 'V' },   { NULL, 0, NULL, 0 },
 };
 
 /* Names the option getopt stopped at: a long one as written, a short one by its letter (it may sit in a group). */
@@ -416,6 +417,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return parse_run(argc - 1, argv + 1, c);
-	log_err("unknown command '%s': the commands are 'run', '--help' and '--version'", argv[1]);
+	log_err("unknown command '%s': the commands are 'run', 'host', 'bench', '--help' and '--version'",
+		argv[1]);
 	return -EINVAL;
 }

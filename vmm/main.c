@@ -6,6 +6,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "host.h"
 #include "log.h"
 #include "vm.h"
 
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1 && strcmp(argv[1], "bench") == 0)
 		return bench_main(argc - 1, argv + 1, start_ns);
+	if (argc > 1 && strcmp(argv[1], "host") == 0)
+		return host_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &cli) < 0)
 		return VM_EXIT_ERROR;
 	if (cli.action == CLI_HELP) {

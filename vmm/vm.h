@@ -60,9 +60,10 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t mem; /* bytes */
 	const char *kvm_device;
-	uint64_t start_ns;			   /* CLOCK_MONOTONIC when kvmini started */
-	int console_fd;				   /* where the guest's console output goes */
-	bool console_input;			   /* serve stdin to the guest's console */
+	bool allow_pvm;	    /* run even on a PVM /dev/kvm, where a stock kernel cannot boot in useful time */
+	uint64_t start_ns;  /* CLOCK_MONOTONIC when kvmini started */
+	int console_fd;	    /* where the guest's console output goes */
+	bool console_input; /* serve stdin to the guest's console */
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* the guest's vda, vdb, ... in order */
 	unsigned int nr_disks;
 	struct vm_net_config nics[VM_MAX_NICS]; /* the guest's eth0, eth1, ... in order */

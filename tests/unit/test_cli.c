@@ -234,6 +234,16 @@ Test(cli, parse_run_defaults_to_one_cpu_256m_and_dev_kvm)
 	cr_assert_null(c.vm.initrd);
 	cr_assert_null(c.vm.cmdline);
 	cr_assert_eq(c.verbosity, 0);
+	cr_assert_not(c.vm.allow_pvm, "a PVM /dev/kvm is refused unless asked");
+}
+
+Test(cli, parse_run_allow_pvm)
+{
+	char *argv[] = { "kvmini", "run", "--allow-pvm", "--kernel", "k" };
+	struct cli c;
+
+	cr_assert_eq(cli_parse(ARGC(argv), argv, &c), 0);
+	cr_assert(c.vm.allow_pvm);
 }
 
 Test(cli, parse_run_kvm_device_and_verbosity)
