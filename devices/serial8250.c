@@ -261,6 +261,16 @@ void serial8250_destroy(struct serial8250 *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
+bool serial8250_listening(struct serial8250 *s)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->lock);
+	on = s->ier & UART_IER_RDI;
+	pthread_mutex_unlock(&s->lock);
+	return on;
+}
+
 size_t serial8250_rx(struct serial8250 *s, const uint8_t *buf, size_t len)
 {
 	size_t n = 0;

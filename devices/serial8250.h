@@ -74,5 +74,7 @@ void serial8250_destroy(struct serial8250 *s);
  * room_fd is written once the guest has read some or enabled the interrupt.
  */
 size_t serial8250_rx(struct serial8250 *s, const uint8_t *buf, size_t len);
+/* serial8250_listening: whether the guest's driver has the receive interrupt on (a program opened the port). */
+bool serial8250_listening(struct serial8250 *s);
 
 #endif

@@ -370,6 +370,9 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		v->exits[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : 0]++;
+		if (v->run->exit_reason == KVM_EXIT_IO || v->run->exit_reason == KVM_EXIT_MMIO)
+			atomic_store_explicit(&v->io_exits, v->exits[KVM_EXIT_IO] + v->exits[KVM_EXIT_MMIO],
+					      memory_order_relaxed);
 		handle_exit(v);
 	}
 	log_where(v);

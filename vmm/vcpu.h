@@ -20,9 +20,10 @@ struct vcpu {
 	struct kvm_run *run; /* shared with KVM; immediate_exit is written by other threads */
 	pthread_t thread;
 	bool started;
-	atomic_bool nmi_pending; /* vcpu_request_nmi() asked; injected before the next entry */
-	atomic_bool in_run;	 /* inside KVM_RUN: for vcpu_join()'s diagnosis of a thread that hangs */
-	_Atomic pid_t tid;	 /* its thread's id, for the same */
+	atomic_bool nmi_pending;   /* vcpu_request_nmi() asked; injected before the next entry */
+	atomic_bool in_run;	   /* inside KVM_RUN: for vcpu_join()'s diagnosis of a thread that hangs */
+	_Atomic pid_t tid;	   /* its thread's id, for the same */
+	_Atomic uint64_t io_exits; /* port and MMIO exits so far, for the boot watch; this thread writes it */
 	/* Written by this vCPU's thread only; read after it is joined. */
 	uint64_t exits[VCPU_EXIT_REASONS];
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */

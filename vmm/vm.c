@@ -27,6 +27,7 @@
 #include "console.h"
 #include "cpuid.h"
 #include "file.h"
+#include "host.h"
 #include "log.h"
 
 #define DEFAULT_CMDLINE	  "console=ttyS0 panic=-1"
@@ -526,6 +527,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return -errno;
+	if (!cfg->allow_pvm && host_refuse_pvm(cfg->kernel) < 0)
+		return -ENOTSUP;
 	ret = kvm_open(&vm->kvm, cfg->kvm_device);
 	if (ret)
 		return ret;
@@ -673,9 +676,52 @@ static void handle_signal(struct vm *vm, int sig_fd)
 }
 
 /* Serves the console until the VM stops: stdin to the UART, as fast as the guest takes it. */
+/*
+ * The boot watch (-v): a guest that makes no port or MMIO exit for long while it boots is slow or
+ * stuck, and kvmini cannot tell which; it says so, with the layer to look at, and lets it run.
+ * Boot ends when a program opens the console (the guest's UART driver turns its receive interrupt on).
+ */
+#define BOOT_QUIET_FIRST_S 10
+
+struct boot_watch {
+	bool on;
+	uint64_t exits, since_ns; /* the I/O exits counted at the last change, and when */
+	uint64_t warn_s;	  /* the next warning after this many quiet seconds */
+};
+
+static void boot_watch_tick(struct vm *vm, struct boot_watch *w)
+{
+	uint64_t now = vm_now_ns(), exits = 0, quiet_s;
+
+	if (serial8250_listening(&vm->com1)) {
+		log_info("boot: the guest's console was opened %.1f s after start (its user space runs)",
+			 (double)(now - vm->cfg->start_ns) / 1e9);
+		w->on = false;
+		return;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		exits += atomic_load_explicit(&vm->vcpus[i].io_exits, memory_order_relaxed);
+	if (exits != w->exits || !w->since_ns) {
+		*w = (struct boot_watch){
+			.on = true, .exits = exits, .since_ns = now, .warn_s = BOOT_QUIET_FIRST_S
+		};
+		return;
+	}
+	quiet_s = (now - w->since_ns) / 1000000000u;
+	if (quiet_s < w->warn_s)
+		return;
+	log_warn(
+		"L-1 vCPUs: no port or MMIO exit from the guest for %" PRIu64 " s, %.0f s into its boot "
+		"(%" PRIu64 " so far): it is slow or stuck before its user space. Where KVM emulates guest "
+		"kernel code (PVM: see 'kvmini host') that is expected; elsewhere see its last console lines",
+		quiet_s, (double)(now - vm->cfg->start_ns) / 1e9, exits);
+	w->warn_s *= 2;
+}
+
 static void console_loop(struct vm *vm, struct console *con, int sig_fd)
 {
 	struct console_pump p = { .eof = !vm->cfg->console_input };
+	struct boot_watch watch = { .on = log_enabled(LOG_INFO) };
 
 	while (!atomic_load(&vm->stopping)) {
 		bool waiting = p.off < p.len;
@@ -685,12 +731,14 @@ static void console_loop(struct vm *vm, struct console *con, int sig_fd)
 			{ .fd = waiting ? vm->com1_room_fd : (p.eof ? -1 : con->in_fd), .events = POLLIN },
 		};
 
-		if (poll(fds, 3, -1) < 0) {
+		if (poll(fds, 3, watch.on ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			vm_stop(vm, VM_EXIT_ERROR, "poll on the console failed");
 			break;
 		}
+		if (watch.on)
+			boot_watch_tick(vm, &watch);
 		if (fds[1].revents)
 			handle_signal(vm, sig_fd);
 		if (fds[2].revents && waiting)
