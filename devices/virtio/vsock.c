@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -1162,12 +1163,22 @@ static int replace_stale(const char *path, const struct stat *st)
 	return -err;
 }
 
+/* The directory (path) names a file in, into (dir) of VSOCK_UDS_PATH_MAX bytes. */
+static void dir_of(const char *path, char *dir)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash)
+		snprintf(dir, VSOCK_UDS_PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	else
+		snprintf(dir, VSOCK_UDS_PATH_MAX, ".");
+}
+
 /* Whether a socket can be made at (path): its length, its directory, what is there now. Returns 0 or -errno. */
 static int check_path(const char *path)
 {
 	size_t len = strlen(path);
-	const char *slash = strrchr(path, '/');
-	char dir[VSOCK_UDS_PATH_MAX] = ".";
+	char dir[VSOCK_UDS_PATH_MAX];
 	struct stat st;
 
 	if (!len || len > PATH_LEN_MAX) {
@@ -1176,8 +1187,7 @@ static int check_path(const char *path)
 			path, len ? "too long" : "empty", PATH_LEN_MAX);
 		return len ? -ENAMETOOLONG : -EINVAL;
 	}
-	if (slash)
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	dir_of(path, dir);
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		log_err("vsock socket path %s: directory %s does not exist: create it or pick another path",
 			path, dir);
@@ -1190,6 +1200,46 @@ static int check_path(const char *path)
 		return -errno;
 	}
 	return 0;
+}
+
+/* Shared and network file systems that cannot hold a Unix socket, by statfs magic; NULL for others. */
+static const char *socketless_fs(const char *dir)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) < 0)
+		return NULL;
+	switch ((unsigned long)sf.f_type) {
+	case 0x01021997ul:
+		return "9p";
+	case 0xff534d42ul:
+	case 0xfe534d42ul:
+		return "CIFS/SMB";
+	case 0x786f4256ul:
+		return "VirtualBox shared folder";
+	}
+	return NULL;
+}
+
+/* Why bind() at (path) failed with (err), and what to do. */
+static void explain_bind(const char *path, int err)
+{
+	char dir[VSOCK_UDS_PATH_MAX];
+	const char *fs;
+
+	dir_of(path, dir);
+	fs = socketless_fs(dir);
+	if (fs)
+		log_err("vsock socket path %s: the file system holding %s (%s) cannot hold Unix sockets (%s): "
+			"put the socket in a local directory such as /tmp",
+			path, dir, fs, strerror(err));
+	else if (err == EACCES || err == EROFS)
+		log_err("vsock socket path %s: cannot create a file in %s (%s): pick a directory you can write",
+			path, dir, strerror(err));
+	else
+		log_err("vsock socket path %s: cannot create the socket (%s); if %s is on a shared or network "
+			"file system, put the socket in a local directory such as /tmp",
+			path, strerror(err), dir);
 }
 
 static int listen_on(struct vsock_dev *v, const char *path)
@@ -1205,7 +1255,7 @@ static int listen_on(struct vsock_dev *v, const char *path)
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	if (bind(v->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		err = errno;
-		log_err("vsock socket path %s: cannot create the socket: %s", path, strerror(err));
+		explain_bind(path, err);
 		return -err;
 	}
 	memcpy(v->uds_path, path, strlen(path) + 1); /* ours now: vsock_close removes it */
