@@ -1,6 +1,8 @@
 /* log.c: one-line diagnostics on stderr, prefixed "kvmini:". */
 #include "log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,15 +21,26 @@ int log_enabled(enum log_level level)
 	return level <= max_level;
 }
 
+/* Whether stderr is a terminal, asked once: isatty() sets errno (ENOTTY) on every file and pipe. */
+static pthread_once_t tty_once = PTHREAD_ONCE_INIT;
+static int stderr_tty;
+
+static void ask_tty(void)
+{
+	stderr_tty = isatty(STDERR_FILENO);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const prefix[] = { "error: ", "warning: ", "", "", "debug: " };
+	int saved_errno = errno; /* callers log, then return -errno: logging must not change it */
 	char line[1024];
 	va_list ap;
 	int n;
 
 	if (!log_enabled(level))
 		return;
+	pthread_once(&tty_once, ask_tty);
 	n = snprintf(line, sizeof(line), "kvmini: %s", prefix[level]);
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -38,10 +51,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	 * The console may have the terminal in raw mode, where "\n" does not return the
 	 * carriage: end lines with "\r\n" only then, so logs in files stay clean.
 	 */
-	if (isatty(STDERR_FILENO))
+	if (stderr_tty)
 		line[n++] = '\r';
 	line[n++] = '\n';
-	/* One write a line, so lines from vCPU threads never interleave. */
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
-		return;
+	/* One write a line, so lines from vCPU threads never interleave; a failed write has nowhere to go. */
+	ssize_t written = write(STDERR_FILENO, line, (size_t)n);
+
+	(void)written;
+	errno = saved_errno;
 }
