@@ -24,6 +24,15 @@ void bus_free(struct bus *b)
 	b->nr = b->cap = 0;
 }
 
+/* Names both devices of a clash and their ranges, as one line. Returns -EEXIST. */
+static int clash(const struct bus *b, uint64_t base, uint64_t len, const struct dev *d, const struct bus_range *r)
+{
+	log_err("bus %s: cannot place %s at [0x%" PRIx64 ", 0x%" PRIx64 "): it overlaps %s at [0x%" PRIx64
+		", 0x%" PRIx64 ")",
+		b->name, d->ops->name, base, base + len, r->dev->ops->name, r->base, r->base + r->len);
+	return -EEXIST;
+}
+
 int bus_add(struct bus *b, uint64_t base, uint64_t len, struct dev *d)
 {
 	unsigned int i;
@@ -33,9 +42,9 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, struct dev *d)
 	for (i = 0; i < b->nr && b->ranges[i].base < base; i++)
 		;
 	if (i > 0 && b->ranges[i - 1].base + b->ranges[i - 1].len > base)
-		return -EEXIST;
+		return clash(b, base, len, d, &b->ranges[i - 1]);
 	if (i < b->nr && base + len > b->ranges[i].base)
-		return -EEXIST;
+		return clash(b, base, len, d, &b->ranges[i]);
 	if (b->nr == b->cap) {
 		unsigned int cap = b->cap ? b->cap * 2 : 8;
 		struct bus_range *r = realloc(b->ranges, cap * sizeof(*r));

@@ -31,7 +31,10 @@ struct bus {
 void bus_init(struct bus *b, const char *name, uint8_t fill);
 /* bus_free: release (b)'s ranges (not the devices). */
 void bus_free(struct bus *b);
-/* bus_add: map (d) at [base, base + len). Returns -EEXIST on overlap, -EINVAL on len 0 or overflow, -ENOMEM. */
+/*
+ * bus_add: map (d) at [base, base + len). Returns -EEXIST on overlap (logged, naming both devices and
+ * their ranges), -EINVAL on len 0 or overflow, -ENOMEM.
+ */
 int bus_add(struct bus *b, uint64_t base, uint64_t len, struct dev *d);
 /* bus_find: the range holding (addr), or NULL. */
 const struct bus_range *bus_find(const struct bus *b, uint64_t addr);

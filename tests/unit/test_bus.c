@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bus.h"
 
@@ -305,4 +306,25 @@ Test(bus, free_empties_the_bus)
 	bus_free(&b);
 	cr_assert_eq(b.nr, 0);
 	cr_assert_null(bus_find(&b, 0x100));
+}
+
+Test(bus, add_overlapping_range_logs_both_devices_and_ranges)
+{
+	struct fake_dev other = { .dev.ops = &no_ops };
+	char out[256] = "";
+	int fds[2], saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	cr_assert_eq(bus_add(&b, 0x1000, 0x10, &d1.dev), 0);
+	cr_assert_eq(pipe(fds), 0);
+	dup2(fds[1], STDERR_FILENO);
+	cr_assert_eq(bus_add(&b, 0x1008, 0x10, &other.dev), -EEXIST);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fds[1]);
+	n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	out[n > 0 ? n : 0] = '\0';
+	cr_assert_str_eq(out, "kvmini: error: bus test: cannot place no-ops at [0x1008, 0x1018): it overlaps fake at "
+			      "[0x1000, 0x1010)\n");
 }
