@@ -30,12 +30,9 @@
 int bench_decode(const struct gmem *m, uint64_t gpa, uint32_t max_count, struct exitlat_result *r,
 		 const uint64_t **samples, const char **why)
 {
-	const void *p = gmem_ptr(m, gpa, sizeof(*r));
-
 	*why = "its result record lies outside guest RAM";
-	if (!p)
+	if (gmem_read(m, gpa, r, sizeof(*r)) < 0) /* one read: the guest may change it meanwhile */
 		return -EINVAL;
-	memcpy(r, p, sizeof(*r)); /* one read: the guest may change it meanwhile */
 	*why = "its result record has a bad magic number";
 	if (r->magic != EXITLAT_MAGIC)
 		return -EINVAL;

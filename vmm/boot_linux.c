@@ -135,9 +135,12 @@ static int load_kernel(struct gmem *m, const struct boot_linux_args *a, struct b
 			(need + MIB - 1) / MIB + 16);
 		return -ENOMEM;
 	}
-	memcpy(gmem_ptr(m, bz->pref_address, bz->kernel_len), a->image + bz->setup_len, bz->kernel_len);
+	ret = gmem_write(m, bz->pref_address, a->image + bz->setup_len, bz->kernel_len);
+	if (ret)
+		log_err("kernel %s does not fit at 0x%" PRIx64 " in guest RAM: give more --mem",
+			a->kernel_path, bz->pref_address);
 	*kernel_end = need;
-	return 0;
+	return ret;
 }
 
 static int place_initrd(const struct gmem *m, const struct bzimage *bz, uint64_t size, uint64_t kernel_end,
@@ -169,7 +172,7 @@ static int load_initrd(struct gmem *m, const char *path, const struct bzimage *b
 			" MiB) does not fit in guest RAM beside the kernel: give --mem %" PRIu64 "M or more",
 			path, (*size + MIB - 1) / MIB, (kernel_end + *size) / MIB + 32);
 	/* Straight into guest RAM: no second copy of what may be a large image. */
-	else if ((ret = file_read_exact(fd, gmem_ptr(m, *gpa, *size), *size)) < 0)
+	else if ((ret = file_read_guest(fd, m, *gpa, *size)) < 0)
 		log_err("initrd %s: %s", path, file_strerror(ret));
 	close(fd);
 	return ret < 0 ? -EINVAL : 0;
@@ -185,8 +188,7 @@ static int write_cmdline(struct gmem *m, const struct bzimage *bz, const char *p
 			len, path, max);
 		return -E2BIG;
 	}
-	memcpy(gmem_ptr(m, GUEST_CMDLINE_ADDR, len + 1), cmdline, len + 1);
-	return 0;
+	return gmem_write(m, GUEST_CMDLINE_ADDR, cmdline, len + 1);
 }
 
 int boot_linux_load(struct gmem *m, const struct boot_linux_args *a, struct boot_linux_entry *out)
@@ -194,6 +196,7 @@ int boot_linux_load(struct gmem *m, const struct boot_linux_args *a, struct boot
 	struct bzimage bz = { .version = 0 };
 	uint64_t kernel_end, initrd_gpa = 0, initrd_size = 0;
 	struct boot_params_config bp;
+	uint8_t zero_page[BOOT_PARAMS_SIZE];
 	int ret = load_kernel(m, a, &bz, &kernel_end);
 
 	if (!ret && a->initrd_path)
@@ -211,7 +214,9 @@ int boot_linux_load(struct gmem *m, const struct boot_linux_args *a, struct boot
 			.e820_nr = a->e820_nr,
 			.rsdp_gpa = a->rsdp_gpa,
 		};
-		ret = boot_params_build(gmem_ptr(m, GUEST_ZERO_PAGE_ADDR, BOOT_PARAMS_SIZE), &bp);
+		ret = boot_params_build(zero_page, &bp);
+		if (!ret)
+			ret = gmem_write(m, GUEST_ZERO_PAGE_ADDR, zero_page, sizeof(zero_page));
 		if (ret)
 			log_err("kernel %s: cannot describe this machine in its zero page", a->kernel_path);
 	}

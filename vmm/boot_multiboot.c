@@ -183,7 +183,6 @@ static int copy_segments(struct gmem *m, const char *path, const uint8_t *img,
 	*image_end = 0;
 	for (int i = 0; i < n; i++) {
 		const struct multiboot_segment *s = &seg[i];
-		uint8_t *dst;
 
 		if (!segment_fits(m, s)) {
 			log_err("kernel %s wants [0x%" PRIx64 ", 0x%" PRIx64 "), which is not free guest RAM "
@@ -192,9 +191,10 @@ static int copy_segments(struct gmem *m, const char *path, const uint8_t *img,
 				path, s->gpa, s->gpa + s->mem_size, (unsigned long long)RESERVED_LOW_END);
 			return -EINVAL;
 		}
-		dst = gmem_ptr(m, s->gpa, s->mem_size);
-		memcpy(dst, img + s->file_offset, s->file_size);
-		memset(dst + s->file_size, 0, s->mem_size - s->file_size);
+		/* segment_fits() checked the range: these cannot fail, and are checked all the same. */
+		if (gmem_write(m, s->gpa, img + s->file_offset, s->file_size) < 0 ||
+		    gmem_zero(m, s->gpa + s->file_size, s->mem_size - s->file_size) < 0)
+			return -EFAULT;
 		if (s->gpa + s->mem_size > *image_end)
 			*image_end = s->gpa + s->mem_size;
 		if (entry >= s->gpa && entry < s->gpa + s->mem_size)
@@ -225,7 +225,7 @@ static int load_module(struct gmem *m, const char *path, uint64_t image_end, uin
 		log_err("module %s (%" PRIu64
 			" KiB) does not fit in guest RAM after the kernel: give more --mem",
 			path, size >> 10);
-	else if ((ret = file_read_exact(fd, gmem_ptr(m, start, size), size)) < 0)
+	else if ((ret = file_read_guest(fd, m, start, size)) < 0)
 		log_err("module %s: %s", path, file_strerror(ret));
 	close(fd);
 	if (ret < 0)
@@ -241,28 +241,24 @@ static int load_module(struct gmem *m, const char *path, uint64_t image_end, uin
 static int put_string(struct gmem *m, uint64_t *at, const char *a, const char *b, uint32_t *gpa)
 {
 	size_t la = strlen(a), lb = b ? strlen(b) : 0, len = la + (lb ? 1 + lb : 0);
-	char *dst;
 
 	if (*at + len + 1 > GUEST_CMDLINE_ADDR + GUEST_CMDLINE_MAX) {
 		log_err("the Multiboot command line and module names exceed %llu KiB: shorten --cmdline",
 			(unsigned long long)GUEST_CMDLINE_MAX >> 10);
 		return -E2BIG;
 	}
-	dst = gmem_ptr(m, *at, len + 1);
-	memcpy(dst, a, la);
-	if (lb) {
-		dst[la] = ' ';
-		memcpy(dst + la + 1, b, lb);
-	}
-	dst[len] = '\0';
+	/* "a", or "a b", then the NUL: the area is RAM (the check above), each copy is checked all the same. */
+	if (gmem_write(m, *at, a, la) < 0 || (lb && gmem_write(m, *at + la, " ", 1) < 0) ||
+	    (lb && gmem_write(m, *at + la + 1, b, lb) < 0) || gmem_write(m, *at + len, "", 1) < 0)
+		return -EFAULT;
 	*gpa = (uint32_t)*at;
 	*at += len + 1;
 	return 0;
 }
 
-static void put_mmap(struct gmem *m, uint8_t *info, const struct e820_entry *e820, int nr)
+static int put_mmap(struct gmem *m, uint8_t *info, const struct e820_entry *e820, int nr)
 {
-	uint8_t *p = gmem_ptr(m, INFO_MMAP_ADDR, (uint64_t)INFO_MMAP_MAX * 24);
+	uint8_t map[INFO_MMAP_MAX * 24], *p = map;
 
 	if (nr > (int)INFO_MMAP_MAX)
 		nr = INFO_MMAP_MAX;
@@ -274,16 +270,16 @@ static void put_mmap(struct gmem *m, uint8_t *info, const struct e820_entry *e82
 	}
 	put32(info + 44, (uint32_t)nr * 24);
 	put32(info + 48, INFO_MMAP_ADDR);
+	return gmem_write(m, INFO_MMAP_ADDR, map, (uint64_t)nr * 24);
 }
 
 static int write_info(struct gmem *m, const struct multiboot_args *a, uint64_t image_end)
 {
-	uint8_t *info = gmem_ptr(m, INFO_ADDR, INFO_SIZE);
+	uint8_t info[INFO_SIZE] = { 0 }, mod[16] = { 0 };
 	uint64_t at = GUEST_CMDLINE_ADDR;
 	uint32_t cmdline, modname = 0, loader;
 	int ret;
 
-	memset(info, 0, INFO_SIZE);
 	/* As GRUB and QEMU pass it: the image's path, then the arguments. */
 	ret = put_string(m, &at, a->kernel_path, a->cmdline, &cmdline);
 	if (!ret && a->module_path)
@@ -291,7 +287,9 @@ static int write_info(struct gmem *m, const struct multiboot_args *a, uint64_t i
 	if (!ret)
 		ret = put_string(m, &at, "kvmini", NULL, &loader);
 	if (!ret && a->module_path)
-		ret = load_module(m, a->module_path, image_end, modname, gmem_ptr(m, INFO_MODS_ADDR, 16));
+		ret = load_module(m, a->module_path, image_end, modname, mod);
+	if (!ret)
+		ret = gmem_write(m, INFO_MODS_ADDR, mod, sizeof(mod));
 	if (ret)
 		return ret;
 	put32(info, INFO_MEM | INFO_CMDLINE | INFO_MODS | INFO_MMAP | INFO_LOADER_NAME);
@@ -301,8 +299,8 @@ static int write_info(struct gmem *m, const struct multiboot_args *a, uint64_t i
 	put32(info + 20, a->module_path ? 1 : 0);
 	put32(info + 24, INFO_MODS_ADDR);
 	put32(info + 64, loader);
-	put_mmap(m, info, a->e820, a->e820_nr);
-	return 0;
+	ret = put_mmap(m, info, a->e820, a->e820_nr);
+	return ret ? ret : gmem_write(m, INFO_ADDR, info, sizeof(info));
 }
 
 int multiboot_load(struct gmem *m, const struct multiboot_args *a, struct multiboot_entry *out)

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mem.h"
+
 int file_open_sized(const char *path, uint64_t max, uint64_t *size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -49,6 +51,13 @@ int file_read_exact(int fd, void *dst, uint64_t len)
 	return 0;
 }
 
+int file_read_guest(int fd, const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	void *dst = gmem_ptr(m, gpa, len);
+
+	return dst ? file_read_exact(fd, dst, len) : -EFAULT;
+}
+
 int file_read_all(const char *path, uint64_t max, uint8_t **buf, size_t *len)
 {
 	uint64_t size = 0;
@@ -77,6 +86,8 @@ const char *file_strerror(int err)
 		return "too large to be an image kvmini boots";
 	case -EIO:
 		return "shorter than its size (changed while reading?)";
+	case -EFAULT:
+		return "does not fit in guest RAM where it goes: give more --mem";
 	default:
 		return strerror(-err);
 	}

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct gmem;
+
 /*
  * file_open_sized: open regular file (path) read-only; its size, at most (max), in (*size).
  * Returns the descriptor, or -EISDIR, -EINVAL (not a regular file), -EFBIG (over max) or -errno.
@@ -12,6 +14,11 @@
 int file_open_sized(const char *path, uint64_t max, uint64_t *size);
 /* file_read_exact: read (len) bytes from (fd) into (dst), through short reads and EINTR. Returns 0, -EIO (the file ended) or -errno. */
 int file_read_exact(int fd, void *dst, uint64_t len);
+/*
+ * file_read_guest: (len) bytes of (fd), from its offset, straight into guest RAM at (gpa) of (m): no
+ * bounce buffer for a large image. Returns 0, -EFAULT when the range is not RAM, or as file_read_exact.
+ */
+int file_read_guest(int fd, const struct gmem *m, uint64_t gpa, uint64_t len);
 /*
  * file_read_all: all of regular file (path), at most (max) bytes, into a malloc'd (*buf) of
  * (*len) bytes. Returns 0, -EISDIR, -EINVAL (not a regular file), -EFBIG (over max), -EIO

@@ -61,6 +61,36 @@ void gmem_destroy(struct gmem *m)
 	m->fd = -1;
 }
 
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *dst = gmem_ptr(m, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *src = gmem_ptr(m, gpa, len);
+
+	if (!src)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	void *dst = gmem_ptr(m, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memset(dst, 0, len);
+	return 0;
+}
+
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
 {
 	for (unsigned int i = 0; i < m->nr_regions; i++) {

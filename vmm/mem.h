@@ -40,5 +40,14 @@ void gmem_destroy(struct gmem *m);
  * not RAM or the range wraps. A range never spans two regions. (len) 0 checks (gpa) alone.
  */
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
+/*
+ * gmem_write: copy (len) bytes of (src) to guest-physical (gpa); gmem_read: from (gpa) into (dst).
+ * The one way a copy crosses into or out of guest RAM. Return 0, or -EFAULT (nothing copied) when
+ * any byte of the range is not RAM.
+ */
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, uint64_t len);
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len);
+/* gmem_zero: zero guest-physical [gpa, gpa + len). Returns 0 or -EFAULT, as gmem_write. */
+int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len);
 
 #endif

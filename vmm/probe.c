@@ -16,7 +16,6 @@
 
 #include "../firmware/canary.h"
 #include "../firmware/layout.h"
-#include "../firmware/pagetable.h"
 #include "cpuid.h"
 #include "kvm.h"
 #include "log.h"
@@ -82,10 +81,14 @@ static int load(struct probe *p, uint32_t iterations)
 {
 	uint8_t code[CANARY_CODE_MAX];
 	size_t len = canary_build(code, iterations);
+	int ret = vm_write_boot_tables(&p->mem);
 
-	pagetable_build_gdt(gmem_ptr(&p->mem, GUEST_GDT_ADDR, GDT_ENTRIES * 8));
-	pagetable_build_identity(gmem_ptr(&p->mem, GUEST_PML4_ADDR, PAGETABLE_PAGES * 4096), GUEST_PML4_ADDR);
-	memcpy(gmem_ptr(&p->mem, CANARY_CODE_ADDR, len), code, len);
+	if (!ret)
+		ret = gmem_write(&p->mem, CANARY_CODE_ADDR, code, len);
+	if (ret) {
+		errno = -ret;
+		return fail("writing its code and tables");
+	}
 	return 0;
 }
 

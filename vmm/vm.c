@@ -387,28 +387,58 @@ static int add_vsock(struct vm *vm)
 	return add_virtio(vm, &vm->vsock->vp, &pc, &vm->vsock->vp_ready);
 }
 
-/* ACPI tables, GDT and page tables; fills the E820 map the zero page will carry. */
-static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
+int vm_write_boot_tables(const struct gmem *m)
+{
+	uint64_t gdt[GDT_ENTRIES];
+	uint64_t *tables = malloc(PAGETABLE_PAGES * 4096);
+	int ret = tables ? 0 : -ENOMEM;
+
+	pagetable_build_gdt(gdt);
+	if (!ret) {
+		pagetable_build_identity(tables, GUEST_PML4_ADDR);
+		ret = gmem_write(m, GUEST_GDT_ADDR, gdt, sizeof(gdt));
+	}
+	if (!ret)
+		ret = gmem_write(m, GUEST_PML4_ADDR, tables, PAGETABLE_PAGES * 4096);
+	free(tables);
+	return ret;
+}
+
+static int write_acpi(struct vm *vm)
 {
 	struct acpi_config acpi = { .ncpus = vm->cfg->cpus, .base_gpa = GUEST_ACPI_ADDR, .pci = true };
-	ssize_t n = acpi_build(&acpi, gmem_ptr(&vm->mem, GUEST_ACPI_ADDR, GUEST_ACPI_MAX), GUEST_ACPI_MAX);
+	uint8_t *buf = calloc(1, GUEST_ACPI_MAX);
+	ssize_t n = buf ? acpi_build(&acpi, buf, GUEST_ACPI_MAX) : -ENOMEM;
 
-	if (n < 0) {
+	if (n >= 0)
+		n = gmem_write(&vm->mem, GUEST_ACPI_ADDR, buf, (uint64_t)n);
+	free(buf);
+	if (n < 0)
 		log_err("cannot build the ACPI tables for %u vCPUs: %s", vm->cfg->cpus, strerror((int)-n));
-		return (int)n;
-	}
+	return n < 0 ? (int)n : 0;
+}
+
+/* ACPI tables, the reset vector, GDT and page tables; fills the E820 map the zero page will carry. */
+static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
+{
+	uint8_t stub[RESET_VECTOR_STUB_LEN];
+	int ret = write_acpi(vm);
+
+	if (ret)
+		return ret;
 	*e820_nr = e820_build(vm->mem.size, e820, E820_MAX);
 	if (*e820_nr < 0) {
 		log_err("cannot describe %" PRIu64 " bytes of RAM in the E820 map: %s", vm->mem.size,
 			strerror(-*e820_nr));
 		return *e820_nr;
 	}
-	reset_vector_build(gmem_ptr(&vm->mem, GUEST_RESET_VECTOR, RESET_VECTOR_STUB_LEN), PORT_RESET,
-			   RESET_VALUE);
-	pagetable_build_gdt(gmem_ptr(&vm->mem, GUEST_GDT_ADDR, GDT_ENTRIES * 8));
-	pagetable_build_identity(gmem_ptr(&vm->mem, GUEST_PML4_ADDR, PAGETABLE_PAGES * 4096),
-				 GUEST_PML4_ADDR);
-	return 0;
+	reset_vector_build(stub, PORT_RESET, RESET_VALUE);
+	ret = gmem_write(&vm->mem, GUEST_RESET_VECTOR, stub, sizeof(stub));
+	if (!ret)
+		ret = vm_write_boot_tables(&vm->mem);
+	if (ret)
+		log_err("cannot write the boot tables into guest RAM: %s", strerror(-ret));
+	return ret;
 }
 
 /* Where and how the boot vCPU starts: Linux's 64-bit entry or Multiboot's 32-bit one. */

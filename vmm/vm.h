@@ -128,6 +128,8 @@ int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* vm_stop: end (vm) with exit (status); (why) is logged. The first call wins. Any thread. */
 void vm_stop(struct vm *vm, int status, const char *why);
+/* vm_write_boot_tables: the GDT and identity page tables of the 64-bit and 32-bit entries into (m). Returns 0 or -errno. */
+int vm_write_boot_tables(const struct gmem *m);
 /* vm_now_ns: CLOCK_MONOTONIC in nanoseconds. */
 uint64_t vm_now_ns(void);
 

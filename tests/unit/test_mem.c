@@ -1,5 +1,6 @@
 /* test_mem.c: guest RAM around the MMIO hole, and gmem_ptr()'s bounds checks. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
@@ -203,4 +204,47 @@ Test(gmem, create_of_a_size_above_the_hole_spans_the_hole_lazily)
 	cr_assert_eq(gmem_ptr(&big, FOUR_GIB + GIB - 1, 1), big.base + 4 * GIB - 1);
 	cr_assert_null(gmem_ptr(&big, FOUR_GIB + GIB, 1));
 	gmem_destroy(&big);
+}
+
+Test(gmem_small, write_then_read_round_trips_in_each_region)
+{
+	const char msg[] = "kvmini";
+	char back[sizeof(msg)] = "";
+
+	cr_assert_eq(gmem_write(&m, 0x1000, msg, sizeof(msg)), 0);
+	cr_assert_eq(memcmp(m.base + 0x1000, msg, sizeof(msg)), 0);
+	cr_assert_eq(gmem_read(&m, 0x1000, back, sizeof(back)), 0);
+	cr_assert_str_eq(back, msg);
+	cr_assert_eq(gmem_write(&m, FOUR_GIB + 8, msg, sizeof(msg)), 0);
+	cr_assert_eq(memcmp(m.base + SMALL_HOLE + 8, msg, sizeof(msg)), 0);
+}
+
+Test(gmem_small, write_across_the_hole_or_past_the_end_is_efault_and_copies_nothing)
+{
+	const uint8_t ones[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+
+	cr_assert_eq(gmem_write(&m, SMALL_HOLE - 8, ones, sizeof(ones)), -EFAULT);
+	cr_assert_eq(m.base[SMALL_HOLE - 8], 0, "a refused write leaves RAM as it was");
+	cr_assert_eq(gmem_write(&m, SMALL_SIZE - SMALL_HOLE + FOUR_GIB - 8, ones, sizeof(ones)), -EFAULT);
+	cr_assert_eq(gmem_write(&m, UINT64_MAX - 4, ones, sizeof(ones)), -EFAULT, "a wrapping range");
+	cr_assert_eq(gmem_write(&m, 0, ones, (uint64_t)1 << 63), -EFAULT, "a length larger than RAM");
+}
+
+Test(gmem_small, read_outside_ram_is_efault)
+{
+	uint8_t buf[8];
+
+	cr_assert_eq(gmem_read(&m, SMALL_HOLE, buf, 1), -EFAULT);
+	cr_assert_eq(gmem_read(&m, FOUR_GIB - 4, buf, 8), -EFAULT);
+}
+
+Test(gmem_small, zero_clears_a_range_and_refuses_outside_ram)
+{
+	memset(m.base + 0x2000, 0xaa, 64);
+	cr_assert_eq(gmem_zero(&m, 0x2008, 48), 0);
+	cr_assert_eq(m.base[0x2007], 0xaa);
+	cr_assert_eq(m.base[0x2008], 0);
+	cr_assert_eq(m.base[0x2037], 0);
+	cr_assert_eq(m.base[0x2038], 0xaa);
+	cr_assert_eq(gmem_zero(&m, SMALL_HOLE - 1, 2), -EFAULT);
 }
