@@ -25,7 +25,8 @@ void bus_free(struct bus *b)
 }
 
 /* Names both devices of a clash and their ranges, as one line. Returns -EEXIST. */
-static int clash(const struct bus *b, uint64_t base, uint64_t len, const struct dev *d, const struct bus_range *r)
+static int clash(const struct bus *b, uint64_t base, uint64_t len, const struct dev *d,
+		 const struct bus_range *r)
 {
 	log_err("bus %s: cannot place %s at [0x%" PRIx64 ", 0x%" PRIx64 "): it overlaps %s at [0x%" PRIx64
 		", 0x%" PRIx64 ")",

@@ -325,6 +325,7 @@ Test(bus, add_overlapping_range_logs_both_devices_and_ranges)
 	n = read(fds[0], out, sizeof(out) - 1);
 	close(fds[0]);
 	out[n > 0 ? n : 0] = '\0';
-	cr_assert_str_eq(out, "kvmini: error: bus test: cannot place no-ops at [0x1008, 0x1018): it overlaps fake at "
-			      "[0x1000, 0x1010)\n");
+	cr_assert_str_eq(
+		out, "kvmini: error: bus test: cannot place no-ops at [0x1008, 0x1018): it overlaps fake at "
+		     "[0x1000, 0x1010)\n");
 }
