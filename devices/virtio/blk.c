@@ -124,10 +124,10 @@ static void pci_config_read(void *opaque, uint64_t off, void *data, uint32_t len
 	blk_config_read(opaque, off, data, len);
 }
 
-static int pci_handle(void *opaque, unsigned int qi, const struct virtq_chain *c)
+static int pci_handle(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used)
 {
 	(void)qi;
-	return blk_request(opaque, c);
+	return blk_request(opaque, c, used);
 }
 
 void blk_pci_config(struct blk_disk *d, const char *name, unsigned int nr_queues, struct virtio_pci_config *c)
@@ -295,7 +295,7 @@ static uint8_t do_discard(struct blk_disk *d, const struct virtq_chain *c, uint3
 	return VIRTIO_BLK_S_OK;
 }
 
-int blk_request(struct blk_disk *d, const struct virtq_chain *c)
+int blk_request(struct blk_disk *d, const struct virtq_chain *c, uint32_t *used)
 {
 	struct virtio_blk_outhdr hdr;
 	uint8_t *status = status_byte(c);
@@ -309,7 +309,8 @@ int blk_request(struct blk_disk *d, const struct virtq_chain *c)
 	if (virtq_chain_read(c, 0, &hdr, HDR_LEN) < 0) {
 		warn_once(d, "a header shorter than 16 device-readable bytes");
 		*status = VIRTIO_BLK_S_IOERR;
-		return 1;
+		*used = 1;
+		return 0;
 	}
 	switch (hdr.type) {
 	case VIRTIO_BLK_T_IN:
@@ -332,5 +333,6 @@ int blk_request(struct blk_disk *d, const struct virtq_chain *c)
 		break;
 	}
 	*status = st;
-	return (int)written + 1;
+	*used = written + 1; /* written < c->writable: no wrap */
+	return 0;
 }

@@ -51,10 +51,10 @@ void blk_config_read(const struct blk_disk *d, uint64_t off, void *data, uint32_
 void blk_pci_config(struct blk_disk *d, const char *name, unsigned int nr_queues,
 		    struct virtio_pci_config *c);
 /*
- * blk_request: carry out the request in chain (c) and write its status byte. Returns the bytes
- * written into the chain's device-writable buffers (the used length), or -EINVAL when the chain
- * has no room for a status byte (nothing can be reported; logged once).
+ * blk_request: carry out the request in chain (c) and write its status byte. Returns 0 with the bytes
+ * written into the chain's device-writable buffers (the used length, status byte included) in (*used),
+ * or -EINVAL when the chain has no room for a status byte (nothing can be reported; logged once).
  */
-int blk_request(struct blk_disk *d, const struct virtq_chain *c);
+int blk_request(struct blk_disk *d, const struct virtq_chain *c, uint32_t *used);
 
 #endif

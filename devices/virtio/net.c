@@ -348,13 +348,14 @@ static void tap_write(struct net_dev *n, const struct iovec *iov, int nr, uint32
 }
 
 /* A frame on the transmit queue goes to the tap as it lies in guest RAM, behind the header as checked. */
-static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c)
+static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used)
 {
 	struct net_dev *n = opaque;
 	struct iovec iov[1 + VIRTQ_CHAIN_MAX];
 	struct virtio_net_hdr_v1 h;
 	const char *fault;
 
+	*used = 0; /* nothing is written to a transmit chain */
 	if (qi != NET_TXQ)
 		return 0;
 	fault = tx_fault(n, c, &h);

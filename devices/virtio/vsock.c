@@ -691,7 +691,7 @@ static const char *pkt_check(const struct vsock_dev *v, const struct pkt *p, con
 }
 
 /* The tx queue: a packet from the guest. Nothing is written back to it. */
-static int vsock_handle(void *opaque, unsigned int qi, const struct virtq_chain *ch)
+static int vsock_handle(void *opaque, unsigned int qi, const struct virtq_chain *ch, uint32_t *used)
 {
 	struct vsock_dev *v = opaque;
 	struct vsock_conn *c;
@@ -699,6 +699,7 @@ static int vsock_handle(void *opaque, unsigned int qi, const struct virtq_chain 
 	struct pkt p;
 
 	(void)qi;
+	*used = 0;
 	if (pkt_load(ch, &p) < 0) {
 		bad(v, "shorter than a packet header");
 		return 0;

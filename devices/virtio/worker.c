@@ -51,14 +51,15 @@ static bool serve(struct virtio_worker *w, unsigned int qi)
 {
 	struct virtq *q = &w->q[qi];
 	unsigned int budget = q->size;
-	int r = 0, used = 0;
+	int r = 0, answer = 0;
+	uint32_t used;
 
 	virtq_kick_suppress(q, true);
 	while (budget && (r = virtq_pop(q, &w->chain)) > 0) {
-		used = w->model->handle(w->model->opaque, qi, &w->chain);
-		if (used < 0)
+		answer = w->model->handle(w->model->opaque, qi, &w->chain, &used);
+		if (answer < 0)
 			break;
-		virtq_push(q, w->chain.head, (uint32_t)used);
+		virtq_push(q, w->chain.head, used);
 		w->handled = true;
 		budget--;
 	}
@@ -68,7 +69,7 @@ static bool serve(struct virtio_worker *w, unsigned int qi)
 		broken(w, qi, "the driver broke the ring rules (bad index, descriptor, chain or address)");
 		return false;
 	}
-	if (used < 0) {
+	if (answer < 0) {
 		broken(w, qi, "a request it cannot answer (no room for its status)");
 		return false;
 	}

@@ -29,10 +29,11 @@ struct virtio_worker;
 struct virtio_model {
 	const char *name;
 	/*
-	 * handle: carry out chain (c) from queue (qi), writing its device-writable buffers. Returns the
-	 * used length, or -EINVAL when the chain cannot be answered at all (the device then needs a reset).
+	 * handle: carry out chain (c) from queue (qi), writing its device-writable buffers. Returns 0 with
+	 * the used length in (*used) (a u32, as the ring has it: a read may exceed 2 GiB), or -EINVAL when
+	 * the chain cannot be answered at all (the device then needs a reset).
 	 */
-	int (*handle)(void *opaque, unsigned int qi, const struct virtq_chain *c);
+	int (*handle)(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used);
 	uint32_t rx_queues;
 	/*
 	 * start (optional): the driver has set DRIVER_OK with (features); the model gets ready to serve

@@ -224,7 +224,10 @@ static void serve_tx(void)
 		return;
 	virtq_kick_suppress(q, true);
 	for (unsigned int i = 0; i < 4u * q->size + 4 && virtq_pop(q, &fz.c) > 0; i++) {
-		check(fz.cfg.model.handle(fz.cfg.model.opaque, NET_TXQ, &fz.c) == 0, "transmit answers 0");
+		uint32_t used = 0xdead;
+
+		check(fz.cfg.model.handle(fz.cfg.model.opaque, NET_TXQ, &fz.c, &used) == 0 && used == 0,
+		      "transmit answers 0 and writes nothing");
 		check(virtq_push(q, fz.c.head, 0) == 0, "push of a popped head");
 	}
 	(void)virtq_should_notify(q);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,14 +173,23 @@ static void add_status(void)
 	chain_add(&status, 1, true);
 }
 
+/* The chain built so far, served: the used length, or blk_request's -errno. */
+static int64_t request(void)
+{
+	uint32_t used = 0;
+	int ret = blk_request(&disk, &c, &used);
+
+	return ret < 0 ? ret : (int64_t)used;
+}
+
 /* A request of (type) at (sector) with (len) bytes of data at (data) that the device reads or writes. */
-static int simple_request(uint32_t type, uint64_t sector, void *data, uint32_t len)
+static int64_t simple_request(uint32_t type, uint64_t sector, void *data, uint32_t len)
 {
 	start_request(type, sector);
 	if (len)
 		chain_add(data, len, type != VIRTIO_BLK_T_OUT);
 	add_status();
-	return blk_request(&disk, &c);
+	return request();
 }
 
 static void write_sectors(uint64_t sector, void *data, uint32_t len)
@@ -201,7 +211,7 @@ static uint8_t zero_request(uint32_t type, struct virtio_blk_discard_write_zeroe
 	if (n)
 		chain_add(segs, n * (uint32_t)SEG_LEN, false);
 	add_status();
-	cr_assert_eq(blk_request(&disk, &c), 1);
+	cr_assert_eq(request(), 1);
 	return status;
 }
 
@@ -502,7 +512,7 @@ Test(blk, out_then_in_round_trips_with_split_header_and_data)
 	chain_add(out + 100, 700, false);
 	chain_add(out + 800, LEN - 800, false);
 	add_status();
-	cr_assert_eq(blk_request(&disk, &c), 1);
+	cr_assert_eq(request(), 1);
 	cr_assert_eq(status, VIRTIO_BLK_S_OK);
 	/* IN: the header in 1 + 15, the data in 511 + 2 + 1023, the status sharing the last buffer. */
 	memset(in, 0xee, sizeof(in));
@@ -513,7 +523,7 @@ Test(blk, out_then_in_round_trips_with_split_header_and_data)
 	chain_add(in, 511, true);
 	chain_add(in + 511, 2, true);
 	chain_add(in + 513, LEN + 1 - 513, true);
-	cr_assert_eq(blk_request(&disk, &c), LEN + 1);
+	cr_assert_eq(request(), LEN + 1);
 	cr_assert_eq(in[LEN], VIRTIO_BLK_S_OK);
 	cr_assert_arr_eq(in, out, LEN);
 	/* On the image: at N * 512 exactly, the neighbouring sectors untouched. */
@@ -707,7 +717,7 @@ Test(blk, header_shorter_than_16_readable_bytes_returns_ioerr)
 	hdr = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_FLUSH };
 	chain_add(&hdr, sizeof(hdr) - 1, false);
 	add_status();
-	cr_assert_eq(blk_request(&disk, &c), 1);
+	cr_assert_eq(request(), 1);
 	cr_assert_eq(status, VIRTIO_BLK_S_IOERR);
 }
 
@@ -721,7 +731,7 @@ Test(blk, header_in_writable_buffers_is_not_read)
 	chain_add(&hdr, 8, false);
 	memcpy(tail, (uint8_t *)&hdr + 8, 8);
 	chain_add(tail, sizeof(tail), true);
-	cr_assert_eq(blk_request(&disk, &c), 1);
+	cr_assert_eq(request(), 1);
 	cr_assert_eq(tail[8], VIRTIO_BLK_S_IOERR);
 }
 
@@ -729,7 +739,7 @@ Test(blk, no_writable_byte_returns_einval)
 {
 	open_image(IMAGE_SIZE);
 	start_request(VIRTIO_BLK_T_FLUSH, 0);
-	cr_assert_eq(blk_request(&disk, &c), -EINVAL);
+	cr_assert_eq(request(), -EINVAL);
 }
 
 Test(blk, only_empty_writable_buffers_returns_einval)
@@ -737,7 +747,7 @@ Test(blk, only_empty_writable_buffers_returns_einval)
 	open_image(IMAGE_SIZE);
 	start_request(VIRTIO_BLK_T_FLUSH, 0);
 	chain_add(&status, 0, true);
-	cr_assert_eq(blk_request(&disk, &c), -EINVAL);
+	cr_assert_eq(request(), -EINVAL);
 }
 
 Test(blk, status_goes_in_the_last_writable_byte_before_empty_buffers)
@@ -748,7 +758,7 @@ Test(blk, status_goes_in_the_last_writable_byte_before_empty_buffers)
 	start_request(VIRTIO_BLK_T_FLUSH, 0);
 	chain_add(two, 2, true);
 	chain_add(&status, 0, true);
-	cr_assert_eq(blk_request(&disk, &c), 1);
+	cr_assert_eq(request(), 1);
 	cr_assert_eq(two[1], VIRTIO_BLK_S_OK);
 	cr_assert_eq(two[0], 0xaa);
 }
@@ -763,7 +773,7 @@ Test(blk, malformed_requests_are_logged_once)
 	simple_request(VIRTIO_BLK_T_OUT, 0, buf, sizeof(buf));
 	simple_request(VIRTIO_BLK_T_IN, IMAGE_SECTORS, buf, BLK_SECTOR);
 	start_request(VIRTIO_BLK_T_IN, 0);
-	blk_request(&disk, &c);
+	request();
 	msg = stderr_end();
 	cr_assert_eq(count_lines(msg), 1, "logged: %s", msg);
 	cr_assert_not_null(strstr(msg, path), "logged: %s", msg);
@@ -849,7 +859,7 @@ Test(blk, write_zeroes_of_segments_split_across_buffers_zeroes_each)
 	chain_add(p + 7, 20, false);
 	chain_add(p + 27, 5, false);
 	add_status();
-	cr_assert_eq(blk_request(&disk, &c), 1);
+	cr_assert_eq(request(), 1);
 	cr_assert_eq(status, VIRTIO_BLK_S_OK);
 	memcpy(want, image, sizeof(want));
 	memset(want + 1 * BLK_SECTOR, 0, 2 * BLK_SECTOR);
@@ -872,7 +882,7 @@ Test(blk, write_zeroes_not_a_multiple_of_16_bytes_returns_ioerr)
 	start_request(VIRTIO_BLK_T_WRITE_ZEROES, 0);
 	chain_add(&seg, SEG_LEN - 1, false);
 	add_status();
-	cr_assert_eq(blk_request(&disk, &c), 1);
+	cr_assert_eq(request(), 1);
 	cr_assert_eq(status, VIRTIO_BLK_S_IOERR);
 	assert_zeroed_only(image, 0, 0);
 }
@@ -927,4 +937,22 @@ Test(blk, bad_segment_after_good_ones_returns_ioerr)
 
 	open_image(IMAGE_SIZE);
 	cr_assert_eq(zero_request(VIRTIO_BLK_T_WRITE_ZEROES, segs, 2), VIRTIO_BLK_S_IOERR);
+}
+
+/* The used length is a u32: a read of more than 2 GiB once turned negative and broke the queue. */
+Test(blk, read_of_more_than_2_gib_reports_its_whole_used_length)
+{
+	const uint64_t len = (2ULL << 30) + 4096; /* sparse image: the kernel reads zeros */
+	uint8_t *buf =
+		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	cr_assert_neq(buf, MAP_FAILED);
+	make_image((off_t)len);
+	cr_assert_eq(blk_open(&disk, path, true, NULL), 0);
+	start_request(VIRTIO_BLK_T_IN, 0);
+	chain_add(buf, (uint32_t)len, true);
+	add_status();
+	cr_assert_eq(request(), (int64_t)len + 1);
+	cr_assert_eq(status, VIRTIO_BLK_S_OK);
+	munmap(buf, len);
 }

@@ -144,7 +144,7 @@ static int host_ioeventfd(struct dev_host *h, uint64_t addr, int fd, bool assign
 	return 0;
 }
 
-static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c)
+static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used)
 {
 	struct fake_model *m = opaque;
 
@@ -160,9 +160,11 @@ static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain 
 	for (unsigned int i = 0; i < c->nbufs; i++) {
 		if (c->bufs[i].device_writable && c->bufs[i].len) {
 			c->bufs[i].host[0] = MODEL_STAMP;
-			return 1;
+			*used = 1;
+			return 0;
 		}
 	}
+	*used = 0;
 	return 0;
 }
 
