@@ -131,8 +131,8 @@ static int add_ioeventfds(struct bench *b)
 		b->efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		io.fd = b->efds[i];
 		if (b->efds[i] < 0 || ioctl(b->vm.fd, KVM_IOEVENTFD, &io) < 0) {
-			log_err("L-2 event channels: KVM_IOEVENTFD at 0x%" PRIx64 ": %s", specs[i].addr,
-				strerror(errno));
+			log_layer(LOG_ERR, LAYER_PVIO, "KVM_IOEVENTFD at 0x%" PRIx64 ": %s", specs[i].addr,
+				  strerror(errno));
 			return -errno;
 		}
 	}

@@ -233,11 +233,13 @@ int host_refuse_pvm(const char *kernel)
 	if (host_gather(&f) < 0)
 		return 0; /* no facts: KVM's own checks decide */
 	host_classify(&f, &c);
-	log_info("L-0 KVM: %s%s%s", host_kind_name(c.kind), c.module ? ", module " : "",
-		 c.module ? c.module : "");
+	log_layer(LOG_INFO, LAYER_HARDWARE, "%s%s%s", host_kind_name(c.kind), c.module ? ", module " : "",
+		  c.module ? c.module : "");
 	if (c.kind != HOST_KVM_PVM)
 		return 0;
-	log_err("L-0 hardware: guest kernel %s cannot boot on this host's /dev/kvm in useful time: it is PVM (kvm_pvm), "
+	log_layer(
+		LOG_ERR, LAYER_HARDWARE,
+		"guest kernel %s cannot boot on this host's /dev/kvm in useful time: it is PVM (kvm_pvm), "
 		"which has no hardware virtualisation and emulates every guest kernel instruction; " PVM_FIX,
 		kernel);
 	return -ENOTSUP;
@@ -250,12 +252,16 @@ struct host_report {
 	struct probe_result r;
 };
 
-static void print_row(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void print_row(const char *name, const char *fmt, ...)
+/* One row of the summary: "L-0 CPU  ..." for a row of layer (l), or (name) alone where (l) is -1. */
+static void print_row(int l, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void print_row(int l, const char *name, const char *fmt, ...)
 {
+	char label[32];
 	va_list ap;
 
-	printf("%-16s", name);
+	snprintf(label, sizeof(label), "%s%s%s", l < 0 ? "" : layer_tag((enum layer)l), l < 0 ? "" : " ",
+		 name);
+	printf("%-16s", label);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -269,48 +275,49 @@ static void print_canary(const struct host_report *h)
 	uint64_t insns = r->iterations * CANARY_LOOP_INSNS;
 
 	if (h->canary == 2)
-		print_row("L-0 canary", "not run");
+		print_row(LAYER_HARDWARE, "canary", "not run");
 	else if (h->canary < 0)
-		print_row("L-0 canary", "no VM could be made (see the error above)");
+		print_row(LAYER_HARDWARE, "canary", "no VM could be made (see the error above)");
 	else if (h->canary == 0)
-		print_row("L-0 canary",
+		print_row(LAYER_HARDWARE, "canary",
 			  "real mode to long mode in %.2f ms; %" PRIu64
 			  " ring-0 instructions in %.2f ms (%.2f ns each)",
 			  lm_ms, insns, (double)r->loop_ns / 1e6, (double)r->loop_ns / (double)insns);
 	else if (r->turns)
-		print_row("L-0 canary",
+		print_row(LAYER_HARDWARE, "canary",
 			  "real mode to long mode in %.2f ms; %" PRIu64
 			  " ring-0 instructions: %s after %" PRIu64 " in %.0f ms (%.0f ns each)",
 			  lm_ms, insns, r->why, r->turns * CANARY_LOOP_INSNS, (double)r->loop_ns / 1e6,
 			  (double)r->loop_ns / (double)(r->turns * CANARY_LOOP_INSNS));
 	else if (r->stage >= CANARY_LONG_MODE)
-		print_row("L-0 canary",
+		print_row(LAYER_HARDWARE, "canary",
 			  "real mode to long mode in %.2f ms; %" PRIu64 " ring-0 instructions not done: %s",
 			  lm_ms, insns, r->why);
 	else
-		print_row("L-0 canary", "%s before reaching long mode (last stage %u of %u)", r->why,
-			  r->stage, CANARY_LOOP_DONE);
+		print_row(LAYER_HARDWARE, "canary", "%s before reaching long mode (last stage %u of %u)",
+			  r->why, r->stage, CANARY_LOOP_DONE);
 }
 
 /* The verdict line; returns 0 when a stock guest kernel can run here. */
 static int print_verdict(const struct host_report *h)
 {
 	if (h->c.kind == HOST_KVM_PVM) {
-		print_row("verdict", "a stock guest kernel cannot boot here in useful time: /dev/kvm is PVM, "
-				     "which emulates guest kernel code; " PVM_FIX);
+		print_row(-1, "verdict",
+			  "a stock guest kernel cannot boot here in useful time: /dev/kvm is PVM, "
+			  "which emulates guest kernel code; " PVM_FIX);
 		return 1;
 	}
 	if (h->canary == 0) {
-		print_row("verdict", "usable: KVM runs guest kernel code at hardware speed here");
+		print_row(-1, "verdict", "usable: KVM runs guest kernel code at hardware speed here");
 		return 0;
 	}
 	if (h->c.kind == HOST_KVM_NONE || h->canary < 0)
-		print_row("verdict", "no usable KVM here: %s",
+		print_row(-1, "verdict", "no usable KVM here: %s",
 			  h->c.extension
 				  ? "load the KVM module (modprobe) or fix /dev/kvm as the error says"
 				  : "enable VT-x/AMD-V (or nested virtualisation), or use scripts/kvm-env");
 	else
-		print_row("verdict",
+		print_row(-1, "verdict",
 			  "KVM here does not run guest kernel code at hardware speed (canary: %s); %s",
 			  h->canary == 2 ? "not run" : h->r.why, PVM_FIX);
 	return 1;
@@ -322,18 +329,19 @@ static void print_report(const struct host_report *h)
 	struct utsname u;
 
 	printf("kvmini host: what this machine offers kvmini, by layer\n");
-	print_row("L-0 CPU", "%s; virtualisation extensions: %s", f->model[0] ? f->model : "(no model name)",
+	print_row(LAYER_HARDWARE, "CPU", "%s; virtualisation extensions: %s",
+		  f->model[0] ? f->model : "(no model name)",
 		  h->c.extension ? h->c.extension : "none (neither svm nor vmx in /proc/cpuinfo)");
 	if (f->hypervisor)
-		print_row("L-0 machine", "a guest itself: hypervisor \"%s\" (CPUID 0x40000000)%s", f->hv_sig,
-			  f->pvm_sig ? ", which offers PVM" : "");
+		print_row(LAYER_HARDWARE, "machine", "a guest itself: hypervisor \"%s\" (CPUID 0x40000000)%s",
+			  f->hv_sig, f->pvm_sig ? ", which offers PVM" : "");
 	else
-		print_row("L-0 machine", "not a guest (no hypervisor CPUID bit)");
-	print_row("L-0 KVM", "%s: %s%s%s", f->dev_kvm ? "/dev/kvm" : "no /dev/kvm", host_kind_name(h->c.kind),
-		  h->c.module ? ", module " : "", h->c.module ? h->c.module : "");
+		print_row(LAYER_HARDWARE, "machine", "not a guest (no hypervisor CPUID bit)");
+	print_row(LAYER_HARDWARE, "KVM", "%s: %s%s%s", f->dev_kvm ? "/dev/kvm" : "no /dev/kvm",
+		  host_kind_name(h->c.kind), h->c.module ? ", module " : "", h->c.module ? h->c.module : "");
 	print_canary(h);
 	if (uname(&u) == 0)
-		print_row("host kernel", "%s %s", u.release, u.machine);
+		print_row(-1, "host kernel", "%s %s", u.release, u.machine);
 }
 
 static const struct option host_options[] = {
@@ -380,7 +388,7 @@ int host_main(int argc, char **argv)
 		}
 	}
 	if (host_gather(&h.f) < 0) {
-		log_err("L-0 hardware: cannot read /proc/cpuinfo: %s", strerror(errno));
+		log_layer(LOG_ERR, LAYER_HARDWARE, "cannot read /proc/cpuinfo: %s", strerror(errno));
 		return 2;
 	}
 	host_classify(&h.f, &h.c);

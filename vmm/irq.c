@@ -85,7 +85,7 @@ int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data)
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (ret)
-		log_err("L-2 interrupts: cannot route MSI 0x%llx/0x%x to GSI %d: %s",
-			(unsigned long long)addr, data, *gsi, strerror(-ret));
+		log_layer(LOG_ERR, LAYER_PVIO, "cannot route MSI 0x%llx/0x%x to GSI %d: %s",
+			  (unsigned long long)addr, data, *gsi, strerror(-ret));
 	return ret;
 }

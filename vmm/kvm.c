@@ -81,24 +81,27 @@ static void explain_missing(const char *path)
 	char buf[8];
 
 	if (!mod) {
-		log_err("L-0 hardware: this CPU shows no virtualisation extensions (no svm or vmx flag in "
-			"/proc/cpuinfo), so %s cannot exist: enable AMD-V/VT-x in the firmware, or, where "
-			"there are none, run under scripts/kvm-env",
-			path);
+		log_layer(LOG_ERR, LAYER_HARDWARE,
+			  "this CPU shows no virtualisation extensions (no svm or vmx flag in "
+			  "/proc/cpuinfo), so %s cannot exist: enable AMD-V/VT-x in the firmware, or, where "
+			  "there are none, run under scripts/kvm-env",
+			  path);
 		return;
 	}
 	if (!module_loaded("kvm") || !module_loaded(mod)) {
-		log_err("L-0 KVM: the %s module is not loaded, so %s is missing: run 'modprobe %s' as "
-			"root (if it fails, see dmesg: virtualisation may be disabled in the firmware)",
-			module_loaded("kvm") ? mod : "kvm", path, mod);
+		log_layer(LOG_ERR, LAYER_HARDWARE,
+			  "the %s module is not loaded, so %s is missing: run 'modprobe %s' as "
+			  "root (if it fails, see dmesg: virtualisation may be disabled in the firmware)",
+			  module_loaded("kvm") ? mod : "kvm", path, mod);
 		return;
 	}
 	if (read_first_line("/sys/class/misc/kvm/dev", buf, sizeof(buf)) == 0)
-		log_err("L-0 KVM: %s is missing although KVM is loaded: create it with 'mknod %s c %.*s' "
-			"or let udev do it",
-			path, path, (int)strcspn(buf, "\n"), buf);
+		log_layer(LOG_ERR, LAYER_HARDWARE,
+			  "%s is missing although KVM is loaded: create it with 'mknod %s c %.*s' "
+			  "or let udev do it",
+			  path, path, (int)strcspn(buf, "\n"), buf);
 	else
-		log_err("L-0 KVM: %s does not exist", path);
+		log_layer(LOG_ERR, LAYER_HARDWARE, "%s does not exist", path);
 }
 
 static int open_device(const char *path)
@@ -111,11 +114,12 @@ static int open_device(const char *path)
 	if (err == ENOENT)
 		explain_missing(path);
 	else if (err == EACCES || err == EPERM)
-		log_err("L-0 KVM: no permission to open %s: add your user to its group ('sudo usermod "
-			"-aG kvm $USER', then log in again) or run as root",
-			path);
+		log_layer(LOG_ERR, LAYER_HARDWARE,
+			  "no permission to open %s: add your user to its group ('sudo usermod "
+			  "-aG kvm $USER', then log in again) or run as root",
+			  path);
 	else
-		log_err("L-0 KVM: cannot open %s: %s", path, strerror(err));
+		log_layer(LOG_ERR, LAYER_HARDWARE, "cannot open %s: %s", path, strerror(err));
 	return -err;
 }
 
@@ -135,9 +139,10 @@ static int check_caps(struct kvm *k)
 			break;
 	}
 	if (used) {
-		log_err("L-0 KVM: this kernel's KVM lacks capabilities kvmini needs: %s; use a newer "
-			"host kernel",
-			missing);
+		log_layer(LOG_ERR, LAYER_HARDWARE,
+			  "this kernel's KVM lacks capabilities kvmini needs: %s; use a newer "
+			  "host kernel",
+			  missing);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -153,8 +158,9 @@ int kvm_open(struct kvm *k, const char *path)
 		return k->fd;
 	ret = ioctl(k->fd, KVM_GET_API_VERSION, 0);
 	if (ret != KVM_API_VERSION) {
-		log_err("L-0 KVM: %s is not a usable KVM device (KVM_GET_API_VERSION gave %d, want %d)", path,
-			ret, KVM_API_VERSION);
+		log_layer(LOG_ERR, LAYER_HARDWARE,
+			  "%s is not a usable KVM device (KVM_GET_API_VERSION gave %d, want %d)", path, ret,
+			  KVM_API_VERSION);
 		ret = -ENOTSUP;
 		goto fail;
 	}
@@ -170,7 +176,7 @@ int kvm_open(struct kvm *k, const char *path)
 	k->tsc_deadline = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	k->ioeventfd_any_length = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	if (k->vcpu_mmap_size <= 0) {
-		log_err("L-0 KVM: KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		log_layer(LOG_ERR, LAYER_HARDWARE, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
 		ret = -ENOTSUP;
 		goto fail;
 	}

@@ -30,21 +30,38 @@ static void ask_tty(void)
 	stderr_tty = isatty(STDERR_FILENO);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static const char *const layer_names[] = {
+	[LAYER_HARDWARE] = "L-0 hardware",
+	[LAYER_VCPU] = "L-1 vCPUs",
+	[LAYER_PVIO] = "L-2 paravirtual I/O",
+	[LAYER_SANDBOX] = "L-3 sandbox",
+};
+
+const char *layer_name(enum layer l)
+{
+	return l <= LAYER_SANDBOX ? layer_names[l] : "L-? unknown layer";
+}
+
+const char *layer_tag(enum layer l)
+{
+	static const char *const tags[] = { "L-0", "L-1", "L-2", "L-3" };
+
+	return l <= LAYER_SANDBOX ? tags[l] : "L-?";
+}
+
+static void log_vmsg(enum log_level level, const char *layer, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = { "error: ", "warning: ", "", "", "debug: " };
 	int saved_errno = errno; /* callers log, then return -errno: logging must not change it */
 	char line[1024];
-	va_list ap;
 	int n;
 
 	if (!log_enabled(level))
 		return;
 	pthread_once(&tty_once, ask_tty);
-	n = snprintf(line, sizeof(line), "kvmini: %s", prefix[level]);
-	va_start(ap, fmt);
+	n = snprintf(line, sizeof(line), "kvmini: %s%s%s", prefix[level], layer ? layer : "",
+		     layer ? ": " : "");
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	/*
@@ -59,4 +76,22 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	(void)written;
 	errno = saved_errno;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_layer(enum log_level level, enum layer l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, layer_name(l), fmt, ap);
+	va_end(ap);
 }

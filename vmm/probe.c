@@ -41,7 +41,7 @@ static int fail(const char *what)
 {
 	int err = errno;
 
-	log_err("L-0 KVM: canary: %s failed: %s", what, strerror(err));
+	log_layer(LOG_ERR, LAYER_HARDWARE, "canary: %s failed: %s", what, strerror(err));
 	return -err;
 }
 

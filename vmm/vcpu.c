@@ -39,14 +39,14 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	v->id = id;
 	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
-		log_err("L-1 vCPU: KVM_CREATE_VCPU %u failed: %s", id, strerror(errno));
+		log_layer(LOG_ERR, LAYER_VCPU, "KVM_CREATE_VCPU %u failed: %s", id, strerror(errno));
 		return -errno;
 	}
 	run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (run == MAP_FAILED) {
 		int err = -errno;
 
-		log_err("L-1 vCPU: mapping vCPU %u's run page failed: %s", id, strerror(errno));
+		log_layer(LOG_ERR, LAYER_VCPU, "mapping vCPU %u's run page failed: %s", id, strerror(errno));
 		close(v->fd);
 		v->fd = -1;
 		return err;
@@ -74,7 +74,7 @@ int vcpu_set_cpuid(struct vcpu *v, const struct cpuid_table *t, unsigned int ncp
 	if (ret == 0 && ioctl(v->fd, KVM_SET_CPUID2, cpuid_kvm(&own)) < 0)
 		ret = -errno;
 	if (ret)
-		log_err("L-1 vCPU: setting CPUID of vCPU %u failed: %s", v->id, strerror(-ret));
+		log_layer(LOG_ERR, LAYER_VCPU, "setting CPUID of vCPU %u failed: %s", v->id, strerror(-ret));
 	return ret;
 }
 
@@ -95,7 +95,8 @@ int vcpu_init_lapic(struct vcpu *v)
 		goto fail;
 	return 0;
 fail:
-	log_err("L-0 interrupts: setting up vCPU %u's local APIC failed: %s", v->id, strerror(errno));
+	log_layer(LOG_ERR, LAYER_HARDWARE, "setting up vCPU %u's local APIC failed: %s", v->id,
+		  strerror(errno));
 	return -errno;
 }
 
@@ -172,7 +173,8 @@ int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3,
 	if (!ret)
 		ret = set_regs_fpu(v, &regs);
 	if (ret)
-		log_err("L-1 vCPU: setting vCPU %u's boot registers failed: %s", v->id, strerror(-ret));
+		log_layer(LOG_ERR, LAYER_VCPU, "setting vCPU %u's boot registers failed: %s", v->id,
+			  strerror(-ret));
 	return ret;
 }
 
@@ -187,7 +189,8 @@ int vcpu_set_protected_mode(struct vcpu *v, uint32_t eip, uint32_t eax, uint32_t
 	if (!ret)
 		ret = set_regs_fpu(v, &regs);
 	if (ret)
-		log_err("L-1 vCPU: setting vCPU %u's boot registers failed: %s", v->id, strerror(-ret));
+		log_layer(LOG_ERR, LAYER_VCPU, "setting vCPU %u's boot registers failed: %s", v->id,
+			  strerror(-ret));
 	return ret;
 }
 
@@ -247,15 +250,16 @@ static void handle_crash(struct vcpu *v, const char *what)
 	if (known && regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000)
 		/* KVM on AMD INITs a vCPU before it reports SHUTDOWN: what it held is gone. */
 		snprintf(why, sizeof(why),
-			 "L-1 vCPU %u: %s; its registers are lost (it is in its reset state, as KVM leaves a "
+			 "%s: vCPU %u: %s; its registers are lost (it is in its reset state, as KVM leaves a "
 			 "vCPU on AMD after a shutdown): the console's last lines may say where it was",
-			 v->id, what);
+			 layer_name(LAYER_VCPU), v->id, what);
 	else if (known)
 		snprintf(why, sizeof(why),
-			 "L-1 vCPU %u: %s (rip 0x%llx, rsp 0x%llx, cr0 0x%llx, cr3 0x%llx, efer 0x%llx)",
-			 v->id, what, regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.efer);
+			 "%s: vCPU %u: %s (rip 0x%llx, rsp 0x%llx, cr0 0x%llx, cr3 0x%llx, efer 0x%llx)",
+			 layer_name(LAYER_VCPU), v->id, what, regs.rip, regs.rsp, sregs.cr0, sregs.cr3,
+			 sregs.efer);
 	else
-		snprintf(why, sizeof(why), "L-1 vCPU %u: %s", v->id, what);
+		snprintf(why, sizeof(why), "%s: vCPU %u: %s", layer_name(LAYER_VCPU), v->id, what);
 	vm_stop(v->vm, VM_EXIT_CRASH, why);
 }
 
@@ -365,7 +369,8 @@ static void *vcpu_thread(void *arg)
 				continue;
 			char why[96];
 
-			snprintf(why, sizeof(why), "L-1 vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
+			snprintf(why, sizeof(why), "%s: vCPU %u: KVM_RUN failed: %s", layer_name(LAYER_VCPU),
+				 v->id, strerror(errno));
 			vm_stop(v->vm, VM_EXIT_ERROR, why);
 			break;
 		}
@@ -384,7 +389,7 @@ int vcpu_start(struct vcpu *v)
 	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
 
 	if (ret) {
-		log_err("L-1 vCPU: cannot start vCPU %u's thread: %s", v->id, strerror(ret));
+		log_layer(LOG_ERR, LAYER_VCPU, "cannot start vCPU %u's thread: %s", v->id, strerror(ret));
 		return -ret;
 	}
 	v->started = true;
@@ -432,16 +437,18 @@ int vcpu_join(struct vcpu *v, unsigned int grace_s)
 		return 0;
 	thread_wchan(atomic_load(&v->tid), wchan, sizeof(wchan));
 	if (atomic_load(&v->in_run))
-		log_err("L-0 vCPU %u has not come out of KVM_RUN %u s after it was kicked (kernel wait "
-			"channel %s): the host kernel does not give it back, as when the CPU running the "
-			"guest takes no interrupts (a fault of the hypervisor below, seen under nested "
-			"emulation); see the host's kernel log",
-			v->id, grace_s, wchan);
+		log_layer(LOG_ERR, LAYER_HARDWARE,
+			  "vCPU %u has not come out of KVM_RUN %u s after it was kicked (kernel wait "
+			  "channel %s): the host kernel does not give it back, as when the CPU running the "
+			  "guest takes no interrupts (a fault of the hypervisor below, seen under nested "
+			  "emulation); see the host's kernel log",
+			  v->id, grace_s, wchan);
 	else
-		log_err("L-1 vCPU %u is not back %u s after it was kicked: its thread hangs handling a %s "
-			"exit (kernel wait channel %s; a bug: please report it)",
-			v->id, grace_s, vcpu_exit_name(((volatile struct kvm_run *)v->run)->exit_reason),
-			wchan);
+		log_layer(LOG_ERR, LAYER_VCPU,
+			  "vCPU %u is not back %u s after it was kicked: its thread hangs handling a %s "
+			  "exit (kernel wait channel %s; a bug: please report it)",
+			  v->id, grace_s, vcpu_exit_name(((volatile struct kvm_run *)v->run)->exit_reason),
+			  wchan);
 	if (join_until(v, grace_s) == 0)
 		return 0;
 	log_err("vCPU %u is still not back: kvmini exits without it", v->id);

@@ -92,11 +92,12 @@ static void host_boot_marker(struct dev_host *h)
 	log_notice("guest boot marker after %" PRIu64 ".%03" PRIu64 " ms", ns / 1000000, ns / 1000 % 1000);
 }
 
-static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
+/* An ioctl on the VM; a failure is logged as (what) of layer (l). */
+static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, enum layer l, const char *what)
 {
 	if (ioctl(vm->fd, req, arg) >= 0)
 		return 0;
-	log_err("%s failed: %s", what, strerror(errno));
+	log_layer(LOG_ERR, l, "%s failed: %s", what, strerror(errno));
 	return -errno;
 }
 
@@ -116,7 +117,7 @@ static int host_irqfd(struct dev_host *h, int fd, int gsi, bool assign)
 		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
 
-	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, "L-2 event channels: KVM_IRQFD");
+	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, LAYER_PVIO, "KVM_IRQFD");
 }
 
 static int host_ioeventfd(struct dev_host *h, uint64_t addr, int fd, bool assign)
@@ -130,7 +131,7 @@ static int host_ioeventfd(struct dev_host *h, uint64_t addr, int fd, bool assign
 		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
 
-	return vm_ioctl(vm, KVM_IOEVENTFD, (unsigned long)&io, "L-2 event channels: KVM_IOEVENTFD");
+	return vm_ioctl(vm, KVM_IOEVENTFD, (unsigned long)&io, LAYER_PVIO, "KVM_IOEVENTFD");
 }
 
 static int create_kvm_vm(struct vm *vm)
@@ -139,22 +140,24 @@ static int create_kvm_vm(struct vm *vm)
 
 	vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0UL);
 	if (vm->fd < 0) {
-		log_err("L-0 KVM: KVM_CREATE_VM failed: %s", strerror(errno));
+		log_layer(LOG_ERR, LAYER_HARDWARE, "KVM_CREATE_VM failed: %s", strerror(errno));
 		return -errno;
 	}
 	struct kvm_pit_config pit = { .flags = 0 };
 
-	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_TSS_ADDR, "L-0 KVM: KVM_SET_TSS_ADDR");
+	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_TSS_ADDR, LAYER_HARDWARE, "KVM_SET_TSS_ADDR");
 	if (!ret && ioctl(vm->kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
 		uint64_t addr = KVM_IDENTITY_MAP_ADDR;
 
-		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&addr,
-			       "L-0 KVM: KVM_SET_IDENTITY_MAP_ADDR");
+		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&addr, LAYER_HARDWARE,
+			       "KVM_SET_IDENTITY_MAP_ADDR");
 	}
 	if (!ret)
-		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "L-0 interrupts: KVM_CREATE_IRQCHIP");
+		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, LAYER_HARDWARE,
+			       "KVM_CREATE_IRQCHIP (in-kernel interrupt controllers)");
 	if (!ret)
-		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "L-0 interrupts: KVM_CREATE_PIT2");
+		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, LAYER_HARDWARE,
+			       "KVM_CREATE_PIT2 (in-kernel timer)");
 	return ret;
 }
 
@@ -176,8 +179,8 @@ static int map_memory(struct vm *vm)
 			.userspace_addr = (uint64_t)(uintptr_t)r->host,
 		};
 
-		ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&region,
-			       "L-0 nested paging: KVM_SET_USER_MEMORY_REGION");
+		ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&region, LAYER_HARDWARE,
+			       "KVM_SET_USER_MEMORY_REGION (guest RAM into the nested page tables)");
 		if (ret)
 			return ret;
 	}
@@ -190,11 +193,11 @@ static int make_irqfd(struct vm *vm, unsigned int gsi, int *fd)
 
 	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (*fd < 0) {
-		log_err("L-2 event channels: eventfd: %s", strerror(errno));
+		log_layer(LOG_ERR, LAYER_PVIO, "eventfd: %s", strerror(errno));
 		return -errno;
 	}
 	irqfd.fd = (uint32_t)*fd;
-	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, "L-2 event channels: KVM_IRQFD");
+	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, LAYER_PVIO, "KVM_IRQFD");
 }
 
 static int add_devices(struct vm *vm)
@@ -513,7 +516,7 @@ static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 
 	supported.nent = CPUID_MAX_ENTRIES;
 	if (ioctl(vm->kvm.fd, KVM_GET_SUPPORTED_CPUID, cpuid_kvm(&supported)) < 0) {
-		log_err("L-1 vCPU: KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+		log_layer(LOG_ERR, LAYER_VCPU, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
 		return -errno;
 	}
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
@@ -740,8 +743,9 @@ static void boot_watch_tick(struct vm *vm, struct boot_watch *w)
 	quiet_s = (now - w->since_ns) / 1000000000u;
 	if (quiet_s < w->warn_s)
 		return;
-	log_warn(
-		"L-1 vCPUs: no port or MMIO exit from the guest for %" PRIu64 " s, %.0f s into its boot "
+	log_layer(
+		LOG_WARN, LAYER_VCPU,
+		"no port or MMIO exit from the guest for %" PRIu64 " s, %.0f s into its boot "
 		"(%" PRIu64 " so far): it is slow or stuck before its user space. Where KVM emulates guest "
 		"kernel code (PVM: see 'kvmini host') that is expected; elsewhere see its last console lines",
 		quiet_s, (double)(now - vm->cfg->start_ns) / 1e9, exits);

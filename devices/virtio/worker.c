@@ -17,7 +17,7 @@ void virtio_eventfd_drain(int fd)
 	while ((n = read(fd, &v, sizeof(v))) < 0 && errno == EINTR)
 		;
 	if (n < 0 && errno != EAGAIN)
-		log_warn("L-2 event channels: cannot read an eventfd: %s", strerror(errno));
+		log_layer(LOG_WARN, LAYER_PVIO, "cannot read an eventfd: %s", strerror(errno));
 }
 
 void virtio_eventfd_signal(int fd)
@@ -25,7 +25,7 @@ void virtio_eventfd_signal(int fd)
 	uint64_t one = 1;
 
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("L-2 event channels: cannot signal an eventfd: %s", strerror(errno));
+		log_layer(LOG_WARN, LAYER_PVIO, "cannot signal an eventfd: %s", strerror(errno));
 }
 
 /* Whether the thread serves queue (qi): enabled, and not broken by the driver. */

@@ -59,3 +59,28 @@ Test(log, a_filtered_message_writes_nothing_and_keeps_errno)
 	cr_assert_eq(errno_after, EIO);
 	cr_assert_str_eq(out, "");
 }
+
+static void log_in_layer(void)
+{
+	log_layer(LOG_WARN, LAYER_PVIO, "cannot signal an eventfd: %s", "Bad file descriptor");
+}
+
+Test(log, a_layered_message_starts_with_its_layer)
+{
+	char out[256];
+
+	log_set_level(LOG_NOTICE);
+	capture(log_in_layer, out, sizeof(out));
+	cr_assert_str_eq(
+		out, "kvmini: warning: L-2 paravirtual I/O: cannot signal an eventfd: Bad file descriptor\n");
+}
+
+Test(log, layers_are_named_as_the_readme_defines_them)
+{
+	cr_assert_str_eq(layer_name(LAYER_HARDWARE), "L-0 hardware");
+	cr_assert_str_eq(layer_name(LAYER_VCPU), "L-1 vCPUs");
+	cr_assert_str_eq(layer_name(LAYER_PVIO), "L-2 paravirtual I/O");
+	cr_assert_str_eq(layer_name(LAYER_SANDBOX), "L-3 sandbox");
+	cr_assert_str_eq(layer_tag(LAYER_VCPU), "L-1");
+	cr_assert_str_eq(layer_name((enum layer)7), "L-? unknown layer");
+}
