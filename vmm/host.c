@@ -225,7 +225,7 @@ const char *host_kind_name(enum host_kvm_kind kind)
 	return "none";
 }
 
-int host_refuse_pvm(const char *kernel)
+int host_check_kvm(const char *kernel, bool allow_pvm)
 {
 	struct host_facts f;
 	struct host_class c;
@@ -233,10 +233,17 @@ int host_refuse_pvm(const char *kernel)
 	if (host_gather(&f) < 0)
 		return 0; /* no facts: KVM's own checks decide */
 	host_classify(&f, &c);
-	log_layer(LOG_INFO, LAYER_HARDWARE, "%s%s%s", host_kind_name(c.kind), c.module ? ", module " : "",
-		  c.module ? c.module : "");
+	log_layer(LOG_INFO, LAYER_HARDWARE, "KVM here is %s%s%s", host_kind_name(c.kind),
+		  c.module ? ", module " : "", c.module ? c.module : "");
 	if (c.kind != HOST_KVM_PVM)
 		return 0;
+	if (allow_pvm) {
+		log_layer(
+			LOG_WARN, LAYER_HARDWARE,
+			"running on PVM as asked (--allow-pvm): every guest kernel instruction is emulated, "
+			"so a stock kernel takes hours to boot, if it boots at all");
+		return 0;
+	}
 	log_layer(
 		LOG_ERR, LAYER_HARDWARE,
 		"guest kernel %s cannot boot on this host's /dev/kvm in useful time: it is PVM (kvm_pvm), "

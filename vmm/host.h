@@ -50,11 +50,11 @@ void host_classify(const struct host_facts *f, struct host_class *c);
 /* host_kind_name: (kind) in a few words. */
 const char *host_kind_name(enum host_kvm_kind kind);
 /*
- * host_refuse_pvm: when this host's /dev/kvm is PVM, log the one line that says why a stock guest
- * cannot run on it and what to do, and return -ENOTSUP; 0 otherwise (other kinds fail, if they do,
- * when KVM is opened). (kernel) is the guest kernel's path, for the message.
+ * host_check_kvm: say at -v which KVM this host has; when it is PVM, log the one line that says why a
+ * stock guest cannot run on it and what to do and return -ENOTSUP, unless (allow_pvm) (then a warning).
+ * 0 otherwise: other kinds fail, if they do, when KVM is opened. (kernel): the guest's path, for the message.
  */
-int host_refuse_pvm(const char *kernel);
+int host_check_kvm(const char *kernel, bool allow_pvm);
 /* host_main: "kvmini host [-q] [--no-canary]": the summary, exit 0 when a stock guest can run here, 1 when not, 2 on errors. */
 int host_main(int argc, char **argv);
 

@@ -560,7 +560,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return -errno;
-	if (!cfg->allow_pvm && host_refuse_pvm(cfg->kernel) < 0)
+	if (host_check_kvm(cfg->kernel, cfg->allow_pvm) < 0)
 		return -ENOTSUP;
 	ret = kvm_open(&vm->kvm, cfg->kvm_device);
 	if (ret)
