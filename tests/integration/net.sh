@@ -5,7 +5,6 @@ NET_BYTES=$((100 << 20))
 
 # net_ns: a fresh network namespace $NS for this test, with lo up; net_ns_end removes it.
 net_ns() {
-	[ -e /dev/net/tun ] || modprobe tun
 	NS=kvmini-test-$$
 	ip netns del "$NS" 2>/dev/null
 	ip netns add "$NS" && ip -n "$NS" link set lo up
