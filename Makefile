@@ -61,6 +61,7 @@ test-unit: $(UNIT_BINS)
 	@scripts/run-unit $(UNIT_BINS)
 
 test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
+	tests/integration/run --host
 	scripts/kvm-env tests/integration/run
 
 # libFuzzer targets (clang): each runs for FUZZ_SECONDS from its seed corpus; a crash fails the build.
