@@ -65,7 +65,7 @@ test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
 	scripts/kvm-env tests/integration/run
 
 # libFuzzer targets (clang): each runs for FUZZ_SECONDS from its seed corpus; a crash fails the build.
-FUZZ_SECONDS ?= 45
+FUZZ_SECONDS ?= 30
 # The longest input any target reads: a 16-byte header and 12 KiB of guest RAM (virtq, blk).
 FUZZ_MAX_LEN ?= 12304
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -77,11 +77,18 @@ $(BUILD)/tests/fuzz/fuzz_blk: devices/virtio/blk.c devices/virtio/virtq.c vmm/me
 $(BUILD)/tests/fuzz/fuzz_net: devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c
 $(BUILD)/tests/fuzz/fuzz_vsock: devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c \
 	vmm/log.c
+$(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/worker.c devices/virtio/virtq.c \
+	devices/pci.c devices/msix.c vmm/mem.c vmm/log.c
+$(BUILD)/tests/fuzz/fuzz_pci: devices/pci.c devices/msix.c
+$(BUILD)/tests/fuzz/fuzz_bzimage: vmm/boot_linux.c vmm/file.c vmm/mem.c firmware/boot_params.c
+$(BUILD)/tests/fuzz/fuzz_multiboot: vmm/boot_multiboot.c vmm/file.c vmm/mem.c firmware/e820.c
 
 # fuzz_net and fuzz_vsock see every used length as the device publishes it: the guest may overwrite its
 # used ring.
 FUZZ_LDFLAGS_fuzz_net := -Wl,--wrap=virtq_push,--wrap=virtq_push_n
 FUZZ_LDFLAGS_fuzz_vsock := $(FUZZ_LDFLAGS_fuzz_net)
+# fuzz_virtio_pci tells a device reset by the workers it stops.
+FUZZ_LDFLAGS_fuzz_virtio_pci := -Wl,--wrap=virtio_worker_stop
 
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)
@@ -96,6 +103,11 @@ test-fuzz: $(FUZZ_BINS)
 			>$(BUILD)/tests/fuzz/$$name.log 2>&1 || { tail -n 40 $(BUILD)/tests/fuzz/$$name.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units' $(BUILD)/tests/fuzz/$$name.log; \
 	done
+
+# fuzz-long: the same runs for longer, FUZZ_SECONDS=600 unless given (test-fuzz inherits the value).
+.PHONY: fuzz-long
+fuzz-long: FUZZ_SECONDS = 600
+fuzz-long: test-fuzz
 
 demo:
 	scripts/demo
