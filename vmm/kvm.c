@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "log.h"
 
 struct cap {
@@ -44,42 +44,16 @@ static int read_first_line(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-const char *kvm_cpu_vendor_module(void)
-{
-	char line[4096];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	const char *mod = NULL;
-
-	if (!f)
-		return NULL;
-	while (!mod && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "flags", 5) != 0)
-			continue;
-		if (strstr(line, " svm"))
-			mod = "kvm_amd";
-		else if (strstr(line, " vmx"))
-			mod = "kvm_intel";
-		break;
-	}
-	fclose(f);
-	return mod;
-}
-
-static int module_loaded(const char *name)
-{
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/module/%s", name);
-	return stat(path, &st) == 0;
-}
-
-/* Why (path) is missing, from the bottom layer up. */
+/* Why (path) is missing, from the bottom layer up, by the host's own reports. */
 static void explain_missing(const char *path)
 {
-	const char *mod = kvm_cpu_vendor_module();
+	struct host_facts f;
+	const char *mod;
 	char buf[8];
 
+	if (host_gather(&f) < 0)
+		memset(&f, 0, sizeof(f));
+	mod = f.svm ? "kvm_amd" : f.vmx ? "kvm_intel" : NULL;
 	if (!mod) {
 		log_layer(LOG_ERR, LAYER_HARDWARE,
 			  "this CPU shows no virtualisation extensions (no svm or vmx flag in "
@@ -88,11 +62,11 @@ static void explain_missing(const char *path)
 			  path);
 		return;
 	}
-	if (!module_loaded("kvm") || !module_loaded(mod)) {
+	if (!f.kvm || !(f.svm ? f.kvm_amd : f.kvm_intel)) {
 		log_layer(LOG_ERR, LAYER_HARDWARE,
 			  "the %s module is not loaded, so %s is missing: run 'modprobe %s' as "
 			  "root (if it fails, see dmesg: virtualisation may be disabled in the firmware)",
-			  module_loaded("kvm") ? mod : "kvm", path, mod);
+			  f.kvm ? mod : "kvm", path, mod);
 		return;
 	}
 	if (read_first_line("/sys/class/misc/kvm/dev", buf, sizeof(buf)) == 0)

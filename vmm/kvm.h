@@ -18,7 +18,5 @@ struct kvm {
 int kvm_open(struct kvm *k, const char *path);
 /* kvm_close: close (k)'s device. */
 void kvm_close(struct kvm *k);
-/* kvm_cpu_vendor_module: "kvm_amd" or "kvm_intel" for this host CPU, NULL if it has neither extension. */
-const char *kvm_cpu_vendor_module(void);
 
 #endif
