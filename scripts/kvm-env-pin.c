@@ -11,6 +11,8 @@
  * APIC is disabled, both ways, keeps every one of those counts above zero: the keys never flip again.
  *
  * It never runs its vCPU and waits for a signal; kvm-env starts it before the command (qemu mode only).
+ * With the argument "vm" it holds the VM alone: the first and last VM no longer flip the preempt-notifier
+ * key, while the APIC keys (and KVM's paths) stay as without a pin.
  * Build: cc -std=c11 -O2 -Wall -Wextra scripts/kvm-env-pin.c -o build/kvm-env/pin
  */
 #define _GNU_SOURCE
@@ -33,7 +35,7 @@ static int fail(const char *what)
 	return 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct kvm_sregs sregs;
 	int kvm, vm, vcpu;
@@ -44,6 +46,10 @@ int main(void)
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0)
 		return fail("KVM_CREATE_VM");
+	/* "vm": the VM alone holds the preempt-notifier key (in __schedule), and no APIC key. */
+	if (argc > 1 && strcmp(argv[1], "vm") == 0)
+		for (;;)
+			pause();
 	/* The in-kernel irqchip gives the vCPU a local APIC: created software-disabled, as at reset. */
 	if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
 		return fail("KVM_CREATE_IRQCHIP");
