@@ -5,6 +5,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_vsock.h>
@@ -16,7 +17,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -1203,22 +1203,70 @@ static int check_path(const char *path)
 	return 0;
 }
 
-/* Shared and network file systems that cannot hold a Unix socket, by statfs magic; NULL for others. */
+/* Undoes mountinfo's octal escapes (a space is written \040) in place. */
+static void unescape_mount(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/*
+ * The type of the file system holding (dir), from the mount that covers it in /proc/self/mountinfo,
+ * into (type); "" when unknown. statfs() will not do: 9p passes the host file system's type through.
+ */
+static void fs_type_of(const char *dir, char *type, size_t len)
+{
+	char real[PATH_MAX], line[4096], mnt[PATH_MAX], fstype[64];
+	size_t best = 0;
+	FILE *f;
+
+	type[0] = '\0';
+	if (!realpath(dir, real) || !(f = fopen("/proc/self/mountinfo", "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - ");
+		size_t n;
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		unescape_mount(mnt);
+		n = strlen(mnt);
+		/* The longest mount point above (real) covers it; of equal ones, the last mounted. */
+		if (n >= best && strncmp(real, mnt, n) == 0 &&
+		    (n == 1 || real[n] == '/' || real[n] == '\0')) {
+			best = n;
+			snprintf(type, len, "%s", fstype);
+		}
+	}
+	fclose(f);
+}
+
+/* Shared and network file systems that cannot hold a Unix socket, by mount type; NULL for others. */
 static const char *socketless_fs(const char *dir)
 {
-	struct statfs sf;
+	static const char *const kinds[][2] = {
+		{ "9p", "9p" },
+		{ "cifs", "CIFS/SMB" },
+		{ "smb3", "CIFS/SMB" },
+		{ "vboxsf", "VirtualBox shared folder" },
+	};
+	char type[64];
 
-	if (statfs(dir, &sf) < 0)
-		return NULL;
-	switch ((unsigned long)sf.f_type) {
-	case 0x01021997ul:
-		return "9p";
-	case 0xff534d42ul:
-	case 0xfe534d42ul:
-		return "CIFS/SMB";
-	case 0x786f4256ul:
-		return "VirtualBox shared folder";
-	}
+	fs_type_of(dir, type, sizeof(type));
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(type, kinds[i][0]) == 0)
+			return kinds[i][1];
 	return NULL;
 }
 
