@@ -35,6 +35,16 @@ static int fail(const char *what)
 	return 1;
 }
 
+/* Says the keys are held (kvm-env waits for the line before it brings the other CPUs online), then waits. */
+static int hold(void)
+{
+	printf("kvm-env-pin: holding\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+	return 0; /* not reached */
+}
+
 int main(int argc, char **argv)
 {
 	struct kvm_sregs sregs;
@@ -48,8 +58,7 @@ int main(int argc, char **argv)
 		return fail("KVM_CREATE_VM");
 	/* "vm": the VM alone holds the preempt-notifier key (in __schedule), and no APIC key. */
 	if (argc > 1 && strcmp(argv[1], "vm") == 0)
-		for (;;)
-			pause();
+		return hold();
 	/* The in-kernel irqchip gives the vCPU a local APIC: created software-disabled, as at reset. */
 	if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
 		return fail("KVM_CREATE_IRQCHIP");
@@ -62,6 +71,5 @@ int main(int argc, char **argv)
 	sregs.apic_base &= ~APIC_BASE_ENABLE;
 	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
 		return fail("KVM_SET_SREGS");
-	for (;;)
-		pause();
+	return hold();
 }
