@@ -145,7 +145,7 @@ static bool module_present(const char *name)
 }
 
 /* The hypervisor leaves a guest sees: 0x40000000 and the ones above it, 0x100 apart, as Linux scans. */
-static void gather_cpuid(struct host_facts *f)
+void host_gather_hypervisor(struct host_facts *f)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	unsigned int a, b, c, d;
@@ -185,7 +185,6 @@ int host_gather(struct host_facts *f)
 	f->kvm_intel = f->kvm_intel || module_present("kvm_intel");
 	f->kvm_pvm = f->kvm_pvm || module_present("kvm_pvm");
 	f->dev_kvm = stat("/dev/kvm", &st) == 0;
-	gather_cpuid(f);
 	return 0;
 }
 
@@ -398,6 +397,7 @@ int host_main(int argc, char **argv)
 		log_layer(LOG_ERR, LAYER_HARDWARE, "cannot read /proc/cpuinfo: %s", strerror(errno));
 		return 2;
 	}
+	host_gather_hypervisor(&h.f);
 	host_classify(&h.f, &h.c);
 	h.canary = 2;
 	if (canary && h.f.dev_kvm)

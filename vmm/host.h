@@ -43,8 +43,16 @@ void host_parse_modules(struct host_facts *f, const char *text);
  * 0x40000000 is the hypervisor's own; "PVM" in any leaf marks a PVM guest.
  */
 void host_parse_cpuid_sig(struct host_facts *f, uint32_t leaf, uint32_t ebx, uint32_t ecx, uint32_t edx);
-/* host_gather: this host's facts, read from /proc, /sys, /dev and CPUID, into (f). Returns 0 or -errno. */
+/*
+ * host_gather: this host's facts, read from /proc, /sys and /dev, into (f): all that host_classify()
+ * needs, cheap enough for every start of kvmini. Returns 0 or -errno.
+ */
 int host_gather(struct host_facts *f);
+/*
+ * host_gather_hypervisor: add to (f) what the hypervisor CPUID leaves say (whose guest this machine is,
+ * whether it offers PVM): up to 256 CPUIDs, each a VM exit on a guest, so only 'kvmini host' asks.
+ */
+void host_gather_hypervisor(struct host_facts *f);
 /* host_classify: what (f) says backs /dev/kvm, into (c). */
 void host_classify(const struct host_facts *f, struct host_class *c);
 /* host_kind_name: (kind) in a few words. */
