@@ -15,7 +15,7 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all guest test test-unit test-integration test-fuzz demo clean setup format format-check
+.PHONY: all guest test test-unit test-harness test-integration test-fuzz demo clean setup format format-check lint
 all: $(BUILD)/kvmini $(BUILD)/kvmini-san guest $(BUILD)/tests/exit-floor
 
 $(BUILD)/obj/%.o: %.c
@@ -55,10 +55,14 @@ $(BUILD)/tests/exit-floor: tests/bench/exit_floor.c vmm/stats.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ivmm -Iguest/exitlat $^ -o $@
 
-test: format-check test-unit test-fuzz test-integration
+test: format-check lint test-unit test-harness test-fuzz test-integration
 
 test-unit: $(UNIT_BINS)
 	@scripts/run-unit $(UNIT_BINS)
+
+# The integration harness's own rules (retries, flaky, process groups) on stand-in tests: no VM.
+test-harness:
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -c tests/harness/pytest.ini tests/harness
 
 test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
 	tests/integration/run --host
@@ -123,6 +127,15 @@ format:
 
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_SRCS)
+
+# Every shell script in the tree (by its #! line) through shellcheck; the Python harness, tests and
+# benchmarks through pyflakes.
+SHELL_SCRIPTS = $(shell for f in $$(git ls-files scripts tests guest .ci); do \
+	head -n 1 "$$f" | grep -qE '^\#!.*/(env )?(ba)?sh$$' && echo "$$f"; done)
+
+lint:
+	shellcheck $(SHELL_SCRIPTS)
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pyflakes $(wildcard tests/*/*.py)
 
 clean:
 	rm -rf $(BUILD)
