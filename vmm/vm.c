@@ -275,7 +275,7 @@ static bool disk_is_duplicate(const struct vm *vm, unsigned int i)
 }
 
 /* Puts a virtio-pci function for device (pc) on the PCI bus: 0 with (*ready) set, or -errno (logged). */
-static int add_virtio(struct vm *vm, struct virtio_pci *vp, const struct virtio_pci_config *pc, bool *ready)
+static int add_virtio(struct vm *vm, struct virtio_pci *vp, const struct virtio_device *pc, bool *ready)
 {
 	int ret = virtio_pci_init(vp, pc, &vm->mem, &vm->host);
 
@@ -297,7 +297,7 @@ static int add_disk(struct vm *vm, unsigned int i)
 {
 	const struct vm_disk_config *c = &vm->cfg->disks[i];
 	struct vm_disk *d = &vm->disks[i];
-	struct virtio_pci_config pc;
+	struct virtio_device pc;
 	int ret;
 
 	snprintf(d->name, sizeof(d->name), "vd%c", 'a' + i);
@@ -310,8 +310,8 @@ static int add_disk(struct vm *vm, unsigned int i)
 	log_info("%s: %s, %" PRIu64 " sectors%s", d->name, c->path, d->blk.sectors,
 		 c->read_only ? ", read-only" : "");
 	/* A request queue per vCPU, as Linux's blk-mq maps them, each served by its own thread. */
-	blk_pci_config(&d->blk, d->name,
-		       vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES, &pc);
+	blk_device(&d->blk, d->name, vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES,
+		   &pc);
 	return add_virtio(vm, &d->vp, &pc, &d->vp_ready);
 }
 
@@ -335,7 +335,7 @@ static int add_nic(struct vm *vm, unsigned int i)
 {
 	const struct vm_net_config *c = &vm->cfg->nics[i];
 	struct vm_nic *n = &vm->nics[i];
-	struct virtio_pci_config pc;
+	struct virtio_device pc;
 	uint8_t mac[6];
 	int ret;
 
@@ -350,7 +350,7 @@ static int add_nic(struct vm *vm, unsigned int i)
 	n->net_open = true;
 	log_info("%s: tap %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n->name, c->ifname,
 		 n->net.created ? " (created)" : "", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	net_pci_config(&n->net, n->name, &pc);
+	net_device(&n->net, n->name, &pc);
 	return add_virtio(vm, &n->vp, &pc, &n->vp_ready);
 }
 
@@ -373,7 +373,7 @@ static int add_nics(struct vm *vm)
 static int add_vsock(struct vm *vm)
 {
 	const struct vm_vsock_config *c = &vm->cfg->vsock;
-	struct virtio_pci_config pc;
+	struct virtio_device pc;
 	int ret;
 
 	if (!c->enabled)
@@ -386,7 +386,7 @@ static int add_vsock(struct vm *vm)
 		return ret;
 	vm->vsock->dev_open = true;
 	log_info("vsock: guest CID %" PRIu64 ", host socket %s", c->cid, c->uds);
-	vsock_pci_config(&vm->vsock->dev, "vsock", &pc);
+	vsock_device(&vm->vsock->dev, "vsock", &pc);
 	return add_virtio(vm, &vm->vsock->vp, &pc, &vm->vsock->vp_ready);
 }
 

@@ -10,6 +10,7 @@
 #include "../devices/platform.h"
 #include "../devices/serial8250.h"
 #include "../devices/virtio/blk.h"
+#include "../devices/virtio/pci.h"
 #include "../devices/virtio/net.h"
 #include "../devices/virtio/vsock.h"
 #include "bus.h"

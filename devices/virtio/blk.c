@@ -130,13 +130,12 @@ static int pci_handle(void *opaque, unsigned int qi, const struct virtq_chain *c
 	return blk_request(opaque, c, used);
 }
 
-void blk_pci_config(struct blk_disk *d, const char *name, unsigned int nr_queues, struct virtio_pci_config *c)
+void blk_device(struct blk_disk *d, const char *name, unsigned int nr_queues, struct virtio_device *c)
 {
 	d->nr_queues = (uint16_t)nr_queues;
-	*c = (struct virtio_pci_config){
+	*c = (struct virtio_device){
 		.name = name,
 		.device_id = VIRTIO_ID_BLOCK,
-		.class_code = 0x018000, /* mass storage, other */
 		.features = blk_features(d) | (nr_queues > 1 ? 1ULL << VIRTIO_BLK_F_MQ : 0),
 		.nr_queues = nr_queues,
 		.worker_per_queue = true,

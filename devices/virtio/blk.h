@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "pci.h"
+#include "device.h"
 #include "virtq.h"
 
 #define BLK_SECTOR		512
@@ -44,12 +44,11 @@ uint64_t blk_features(const struct blk_disk *d);
 /* blk_config_read: (len) bytes of struct virtio_blk_config at (off) into (data); beyond it reads zero. */
 void blk_config_read(const struct blk_disk *d, uint64_t off, void *data, uint32_t len);
 /*
- * blk_pci_config: describe disk (d), called (name), to the virtio-pci transport: device type,
+ * blk_device: describe disk (d), called (name), to any transport and back end: device type,
  * features, (nr_queues) request queues (1 to VIRTIO_MAX_QUEUES; more than one offers VIRTIO_BLK_F_MQ),
  * each served by a thread of its own, its configuration, and blk_request as what serves the queues.
  */
-void blk_pci_config(struct blk_disk *d, const char *name, unsigned int nr_queues,
-		    struct virtio_pci_config *c);
+void blk_device(struct blk_disk *d, const char *name, unsigned int nr_queues, struct virtio_device *c);
 /*
  * blk_request: carry out the request in chain (c) and write its status byte. Returns 0 with the bytes
  * written into the chain's device-writable buffers (the used length, status byte included) in (*used),

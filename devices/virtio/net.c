@@ -610,12 +610,11 @@ static void pci_config_read(void *opaque, uint64_t off, void *data, uint32_t len
 	net_config_read(opaque, off, data, len);
 }
 
-void net_pci_config(struct net_dev *n, const char *name, struct virtio_pci_config *c)
+void net_device(struct net_dev *n, const char *name, struct virtio_device *c)
 {
-	*c = (struct virtio_pci_config){
+	*c = (struct virtio_device){
 		.name = name,
 		.device_id = VIRTIO_ID_NET,
-		.class_code = 0x020000, /* network controller, Ethernet */
 		.features = FEATURES,
 		.nr_queues = 2, /* receiveq1, transmitq1; no control queue */
 		.worker_per_queue = false,

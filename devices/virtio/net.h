@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pci.h"
+#include "device.h"
 #include "virtq.h"
 
 #define NET_RXQ	       0 /* receiveq1 */
@@ -62,12 +62,12 @@ int net_init_fd(struct net_dev *n, int fd, const uint8_t mac[6]);
 /* net_close: close the tap and free the frame buffer; (n) may be closed again. */
 void net_close(struct net_dev *n);
 /*
- * net_pci_config: describe NIC (n), called (name), to the virtio-pci transport: device type 1, its
+ * net_device: describe NIC (n), called (name), to any transport and back end: device type 1, its
  * features (MAC, STATUS, MRG_RXBUF, CSUM, GUEST_CSUM, HOST_/GUEST_TSO4/TSO6/ECN/UFO, EVENT_IDX,
  * INDIRECT_DESC, VERSION_1), one receive and one transmit queue served by one thread, its configuration
  * (mac, status LINK_UP), and the model: handle() for transmit, start/io/stop for receive.
  */
-void net_pci_config(struct net_dev *n, const char *name, struct virtio_pci_config *c);
+void net_device(struct net_dev *n, const char *name, struct virtio_device *c);
 /* net_config_read: (len) bytes of struct virtio_net_config at (off); beyond it reads zero. */
 void net_config_read(const struct net_dev *n, uint64_t off, void *data, uint32_t len);
 /* net_mac_random: a random locally administered unicast MAC. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_pci.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -541,13 +542,18 @@ static int add_caps(struct virtio_pci *vp)
 	return 0;
 }
 
-static bool config_ok(const struct virtio_pci_config *c)
+uint32_t virtio_pci_class_code(uint16_t device_id)
 {
-	return c->nr_queues >= 1 && c->nr_queues <= VIRTIO_MAX_QUEUES && c->queue_max &&
-	       !(c->queue_max & (c->queue_max - 1)) && c->queue_max <= VIRTQ_MAX_SIZE &&
-	       (c->features & (1ULL << VIRTIO_F_VERSION_1)) && c->model.handle &&
-	       c->config_len <= VIRTIO_PCI_NOTIFY_OFF - VIRTIO_PCI_DEVICE_OFF &&
-	       (!c->config_len || c->config_read);
+	switch (device_id) {
+	case VIRTIO_ID_NET:
+		return 0x020000; /* network controller, Ethernet */
+	case VIRTIO_ID_BLOCK:
+		return 0x018000; /* mass storage, other */
+	case VIRTIO_ID_VSOCK:
+		return 0x078000; /* communication, other: as QEMU's vhost-vsock-pci */
+	default:
+		return 0xff0000; /* unassigned class */
+	}
 }
 
 static void close_fds(struct virtio_pci *vp)
@@ -575,20 +581,20 @@ static int make_fds(struct virtio_pci *vp)
 	return 0;
 }
 
-int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *cfg, const struct gmem *mem,
+int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device *cfg, const struct gmem *mem,
 		    struct dev_host *host)
 {
 	struct pci_ids ids = {
 		.vendor = VIRTIO_PCI_VENDOR,
 		.device = (uint16_t)(VIRTIO_PCI_DEVICE_BASE + cfg->device_id),
-		.class_code = cfg->class_code,
+		.class_code = virtio_pci_class_code(cfg->device_id),
 		.revision = 1, /* a modern-only device (spec 4.1.2.1) */
 		.subsys_vendor = VIRTIO_PCI_VENDOR,
 		.subsys = cfg->device_id,
 	};
 	int ret;
 
-	if (!config_ok(cfg))
+	if (!virtio_device_ok(cfg) || cfg->config_len > VIRTIO_PCI_NOTIFY_OFF - VIRTIO_PCI_DEVICE_OFF)
 		return -EINVAL;
 	memset(vp, 0, sizeof(*vp));
 	vp->cfg = *cfg;

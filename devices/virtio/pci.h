@@ -16,6 +16,7 @@
 
 #include "../msix.h"
 #include "../pci.h"
+#include "device.h"
 #include "worker.h"
 
 #define VIRTIO_PCI_VENDOR	 0x1af4
@@ -32,20 +33,8 @@
 #define VIRTIO_PCI_NOTIFY_MULT	 4  /* queue n is notified at NOTIFY_OFF + 4 * n */
 #define VIRTIO_PCI_COMMON_LEN	 60 /* struct virtio_pci_common_cfg with queue_notify_data and queue_reset */
 
-/* What a device type tells the transport about itself. */
-struct virtio_pci_config {
-	const char *name;   /* for messages: "virtio-blk vda" */
-	uint16_t device_id; /* virtio device ID (2: block) */
-	uint32_t class_code;
-	uint64_t features;	/* offered; VIRTIO_F_VERSION_1 is required */
-	unsigned int nr_queues; /* 1 to VIRTIO_MAX_QUEUES */
-	bool worker_per_queue;	/* a thread for each queue (queues served in parallel), else one for all */
-	uint16_t queue_max;	/* largest queue size, a power of two */
-	uint32_t config_len;	/* bytes of device-specific configuration */
-	/* config_read: (len) bytes of the device-specific configuration at (off). */
-	void (*config_read)(void *opaque, uint64_t off, void *data, uint32_t len);
-	struct virtio_model model; /* what serves the queues; model.opaque is also config_read's */
-};
+/* virtio_pci_class_code: the PCI class a virtio device of (device_id) shows, as QEMU's do. */
+uint32_t virtio_pci_class_code(uint16_t device_id);
 
 /* A queue's registers as the driver left them. Under the transport lock. */
 struct virtio_pci_queue {
@@ -67,7 +56,7 @@ struct virtio_pci_vector {
 struct virtio_pci {
 	struct pci_dev pci;
 	struct msix msix;
-	struct virtio_pci_config cfg;
+	struct virtio_device cfg;
 	const struct gmem *mem;
 	struct dev_host *host;
 	unsigned int nr_vectors; /* one per queue and one for configuration changes */
@@ -91,7 +80,7 @@ struct virtio_pci {
  * virtio_pci_init: the transport for the device (cfg) on guest RAM (mem), asking (host) for event
  * channels. Call pci_bus_add() on vp->pci next. Returns 0, -EINVAL for a bad (cfg), or -errno.
  */
-int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *cfg, const struct gmem *mem,
+int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device *cfg, const struct gmem *mem,
 		    struct dev_host *host);
 /* virtio_pci_destroy: stop the workers and release the eventfds (the VM's vCPUs have stopped). */
 void virtio_pci_destroy(struct virtio_pci *vp);

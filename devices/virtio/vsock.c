@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../../vmm/log.h"
+#include "../dev.h"
 #include "worker.h"
 
 #define HDR_LEN		 ((uint32_t)sizeof(struct virtio_vsock_hdr)) /* 44 */
@@ -1108,12 +1109,11 @@ static void pci_config_read(void *opaque, uint64_t off, void *data, uint32_t len
 	vsock_config_read(opaque, off, data, len);
 }
 
-void vsock_pci_config(struct vsock_dev *v, const char *name, struct virtio_pci_config *c)
+void vsock_device(struct vsock_dev *v, const char *name, struct virtio_device *c)
 {
-	*c = (struct virtio_pci_config){
+	*c = (struct virtio_device){
 		.name = name,
 		.device_id = VIRTIO_ID_VSOCK,
-		.class_code = 0x078000, /* communication, other: as QEMU's vhost-vsock-pci */
 		.features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |
 			    (1ULL << VIRTIO_RING_F_INDIRECT_DESC),
 		.nr_queues = 3,

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pci.h"
+#include "device.h"
 #include "virtq.h"
 
 #define VSOCK_RXQ		 0
@@ -80,11 +80,11 @@ int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path);
 /* vsock_close: close every connection and the listener, and remove (uds_path). Safe after a failed open. */
 void vsock_close(struct vsock_dev *v);
 /*
- * vsock_pci_config: describe (v), called (name), to the virtio-pci transport: device type 19, class
+ * vsock_device: describe (v), called (name), to any transport and back end: device type 19, PCI class
  * "other communication device" as QEMU's vhost-vsock-pci, three queues (rx, tx, event) served by one
  * thread, the guest_cid configuration, and the model: handle() for tx, start/io/stop for the rest.
  */
-void vsock_pci_config(struct vsock_dev *v, const char *name, struct virtio_pci_config *c);
+void vsock_device(struct vsock_dev *v, const char *name, struct virtio_device *c);
 /* vsock_config_read: (len) bytes of struct virtio_vsock_config at (off); beyond it reads zero. */
 void vsock_config_read(const struct vsock_dev *v, uint64_t off, void *data, uint32_t len);
 

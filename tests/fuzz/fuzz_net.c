@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* What the target keeps between inputs: libFuzzer gives it no other place. */
 static struct {
 	struct net_dev n;
-	struct virtio_pci_config cfg;
+	struct virtio_device cfg;
 	struct virtio_worker w;
 	struct virtq_chain c;
 	int peer;		      /* the network's end of the socket */
@@ -110,7 +110,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (net_init_fd(&fz.n, -1, mac))
 		abort();
 	connect_tap();
-	net_pci_config(&fz.n, "virtio-net fuzz", &fz.cfg);
+	net_device(&fz.n, "virtio-net fuzz", &fz.cfg);
 	return 0;
 }
 

@@ -254,10 +254,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void setup(const uint8_t *hdr)
 {
 	const struct pci_window mw = { MMIO_START, MMIO_END }, iw = { IO_START, IO_END };
-	const struct virtio_pci_config c = {
+	const struct virtio_device c = {
 		.name = "virtio-fuzz",
 		.device_id = DEVICE_ID,
-		.class_code = 0x010000,
 		.features = FEATURES,
 		.nr_queues = (hdr[0] & 7u) + 1,
 		.worker_per_queue = hdr[0] & 8,

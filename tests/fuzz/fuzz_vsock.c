@@ -73,7 +73,7 @@ static struct {
 	int listeners[NR_LISTENERS];
 	int probe_fd; /* the lowest free fd before the input: a leak moves it */
 	struct vsock_dev v;
-	struct virtio_pci_config cfg;
+	struct virtio_device cfg;
 	struct virtio_worker w;
 	int client; /* the host program connected to the device's socket, or -1 */
 	int fds[MAX_HOST_FDS];
@@ -205,7 +205,7 @@ static void start(const struct gmem *m, const uint8_t *hdr)
 			    (hdr[0] & 0x20 ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
 
 	check(vsock_open(&fz.v, GUEST_CID, fz.uds) == 0, "the device opens");
-	vsock_pci_config(&fz.v, "fuzz-vsock", &fz.cfg);
+	vsock_device(&fz.v, "fuzz-vsock", &fz.cfg);
 	check((fz.cfg.features & features) == features, "the device offers the ring features");
 	memset(&fz.w, 0, sizeof(fz.w));
 	fz.w.model = &fz.cfg.model;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mem.h"
 #include "virtio/net.h"
+#include "virtio/pci.h"
 
 #define MIB	 (1ULL << 20)
 #define RAM_SIZE (16 * MIB)
@@ -53,7 +54,7 @@ static const uint8_t test_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 static struct gmem mem;
 static struct net_dev n;
-static struct virtio_pci_config cfg;
+static struct virtio_device cfg;
 static struct virtio_worker w;
 static struct virtq_chain c;
 static int peer = -1; /* the test's end of the "tap": the network */
@@ -89,7 +90,7 @@ static void setup(void)
 	}
 	cr_assert_eq(net_init_fd(&n, sv[0], test_mac), 0);
 	peer = sv[1];
-	net_pci_config(&n, "virtio-net test", &cfg);
+	net_device(&n, "virtio-net test", &cfg);
 	call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	cr_assert_geq(call_fd, 0);
 	resets = 0;
@@ -877,7 +878,7 @@ Test(net, features_offered_are_the_data_path_ones)
 Test(net, pci_config_describes_one_rx_and_one_tx_queue)
 {
 	cr_assert_eq(cfg.device_id, VIRTIO_ID_NET);
-	cr_assert_eq(cfg.class_code, 0x020000);
+	cr_assert_eq(virtio_pci_class_code(cfg.device_id), 0x020000);
 	cr_assert_eq(cfg.nr_queues, 2);
 	cr_assert_not(cfg.worker_per_queue);
 	cr_assert_eq(cfg.queue_max, NET_QUEUE_SIZE);

@@ -177,12 +177,11 @@ static void model_config_read(void *opaque, uint64_t off, void *data, uint32_t l
 		p[i] = (uint8_t)(0xc0 + off + i);
 }
 
-static struct virtio_pci_config config(void)
+static struct virtio_device config(void)
 {
-	return (struct virtio_pci_config){
+	return (struct virtio_device){
 		.name = "virtio-test",
 		.device_id = DEVICE_ID,
-		.class_code = 0x010000,
 		.features = FEATURES,
 		.nr_queues = NR_QUEUES,
 		.queue_max = QUEUE_MAX,
@@ -195,7 +194,7 @@ static struct virtio_pci_config config(void)
 static void setup(void)
 {
 	const struct pci_window mw = { MMIO_START, MMIO_END }, iw = { IO_START, IO_END };
-	struct virtio_pci_config c = config();
+	struct virtio_device c = config();
 
 	cr_assert_eq(gmem_create(&mem, RAM_SIZE, RAM_SIZE), 0);
 	memset(&fh, 0, sizeof(fh));
@@ -525,7 +524,7 @@ Test(virtio_pci, identity_is_a_modern_only_virtio_function)
 	cr_assert_eq(cfg_rd(PCI_VENDOR_ID, 2), VIRTIO_PCI_VENDOR);
 	cr_assert_eq(cfg_rd(PCI_DEVICE_ID, 2), VIRTIO_PCI_DEVICE_BASE + DEVICE_ID);
 	cr_assert_eq(cfg_rd(PCI_REVISION_ID, 1), 1);
-	cr_assert_eq(cfg_rd(PCI_CLASS_REVISION, 4) >> 8, 0x010000u);
+	cr_assert_eq(cfg_rd(PCI_CLASS_REVISION, 4) >> 8, virtio_pci_class_code(DEVICE_ID));
 	cr_assert_eq(cfg_rd(PCI_SUBSYSTEM_VENDOR_ID, 2), VIRTIO_PCI_VENDOR);
 	cr_assert(cfg_rd(PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
 }
@@ -576,7 +575,7 @@ Test(virtio_pci, msix_capability_has_a_vector_per_queue_and_one_for_config)
 
 /* --- set-up ---------------------------------------------------------------------------------------- */
 
-static int init_with(const struct virtio_pci_config *c)
+static int init_with(const struct virtio_device *c)
 {
 	static struct virtio_pci other;
 	int ret = virtio_pci_init(&other, c, &mem, &fh.host);
@@ -588,7 +587,7 @@ static int init_with(const struct virtio_pci_config *c)
 
 Test(virtio_pci, init_refuses_a_device_without_version_1)
 {
-	struct virtio_pci_config c = config();
+	struct virtio_device c = config();
 
 	c.features = F_DEV_BIT6;
 	cr_assert_eq(init_with(&c), -EINVAL);
@@ -596,7 +595,7 @@ Test(virtio_pci, init_refuses_a_device_without_version_1)
 
 Test(virtio_pci, init_refuses_a_queue_max_that_is_not_a_power_of_two)
 {
-	struct virtio_pci_config c = config();
+	struct virtio_device c = config();
 
 	c.queue_max = 24;
 	cr_assert_eq(init_with(&c), -EINVAL);
@@ -606,7 +605,7 @@ Test(virtio_pci, init_refuses_a_queue_max_that_is_not_a_power_of_two)
 
 Test(virtio_pci, init_refuses_no_queues_or_too_many)
 {
-	struct virtio_pci_config c = config();
+	struct virtio_device c = config();
 
 	c.nr_queues = 0;
 	cr_assert_eq(init_with(&c), -EINVAL);
@@ -618,7 +617,7 @@ Test(virtio_pci, init_refuses_no_queues_or_too_many)
 
 Test(virtio_pci, init_refuses_config_len_without_config_read)
 {
-	struct virtio_pci_config c = config();
+	struct virtio_device c = config();
 
 	c.config_read = NULL;
 	cr_assert_eq(init_with(&c), -EINVAL);
@@ -628,7 +627,7 @@ Test(virtio_pci, init_refuses_config_len_without_config_read)
 
 Test(virtio_pci, init_refuses_a_model_without_handle)
 {
-	struct virtio_pci_config c = config();
+	struct virtio_device c = config();
 
 	c.model.handle = NULL;
 	cr_assert_eq(init_with(&c), -EINVAL);
@@ -1320,4 +1319,13 @@ Test(virtio_pci, unmasking_a_vector_again_sends_one_interrupt_but_the_first_unma
 	msix_entry_wr(1, PCI_MSIX_ENTRY_VECTOR_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	msix_entry_wr(1, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
 	cr_assert(readable_within(vp.vec[1].fd, 0), "re-unmasking sent no interrupt");
+}
+
+/* Each model's PCI class is the one QEMU's devices show, so that guests and tools see the same thing. */
+Test(virtio_pci, class_codes_as_qemu)
+{
+	cr_assert_eq(virtio_pci_class_code(1), 0x020000u);  /* net: Ethernet controller */
+	cr_assert_eq(virtio_pci_class_code(2), 0x018000u);  /* blk: mass storage, other */
+	cr_assert_eq(virtio_pci_class_code(19), 0x078000u); /* vsock: communication, other */
+	cr_assert_eq(virtio_pci_class_code(42), 0xff0000u);
 }

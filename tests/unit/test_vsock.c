@@ -18,6 +18,7 @@
 
 #include "guest_ram.h"
 #include "mem.h"
+#include "virtio/pci.h"
 #include "virtio/vsock.h"
 
 #define MIB		(1ULL << 20)
@@ -50,7 +51,7 @@
 
 static struct gmem m;
 static struct vsock_dev v, v2;
-static struct virtio_pci_config cfg;
+static struct virtio_device cfg;
 static struct virtio_worker w;
 static struct virtq_chain chain;
 static char dir[] = "/tmp/kvmini-test-vsock-XXXXXX";
@@ -126,7 +127,7 @@ static void setup_without_rx(void)
 	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
 	cr_assert_eq(vsock_open(&v, GUEST_CID, uds), 0);
 	v2.listen_fd = -1;
-	vsock_pci_config(&v, "vsock-test", &cfg);
+	vsock_device(&v, "vsock-test", &cfg);
 	memset(&w, 0, sizeof(w));
 	w.model = &cfg.model;
 	w.mem = &m;
@@ -567,7 +568,7 @@ Test(vsock, config_reads_the_guest_cid)
 Test(vsock, pci_config_describes_a_vsock_device)
 {
 	cr_assert_eq(cfg.device_id, VIRTIO_ID_VSOCK);
-	cr_assert_eq(cfg.class_code, 0x078000);
+	cr_assert_eq(virtio_pci_class_code(cfg.device_id), 0x078000);
 	cr_assert_eq(cfg.nr_queues, 3);
 	cr_assert(cfg.features & (1ULL << VIRTIO_F_VERSION_1));
 	cr_assert_not(cfg.features & (1ULL << VIRTIO_VSOCK_F_SEQPACKET));
