@@ -81,7 +81,8 @@ $(BUILD)/tests/fuzz/fuzz_blk: devices/virtio/blk.c devices/virtio/virtq.c vmm/me
 $(BUILD)/tests/fuzz/fuzz_net: devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c
 $(BUILD)/tests/fuzz/fuzz_vsock: devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c \
 	vmm/log.c
-$(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/device.c devices/virtio/worker.c devices/virtio/virtq.c \
+$(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/device.c devices/virtio/local.c \
+	devices/virtio/worker.c devices/virtio/virtq.c \
 	devices/pci.c devices/msix.c vmm/mem.c vmm/log.c
 $(BUILD)/tests/fuzz/fuzz_pci: devices/pci.c devices/msix.c
 $(BUILD)/tests/fuzz/fuzz_bzimage: vmm/boot_linux.c vmm/file.c vmm/mem.c firmware/boot_params.c

@@ -274,23 +274,40 @@ static bool disk_is_duplicate(const struct vm *vm, unsigned int i)
 	return false;
 }
 
-/* Puts a virtio-pci function for device (pc) on the PCI bus: 0 with (*ready) set, or -errno (logged). */
-static int add_virtio(struct vm *vm, struct virtio_pci *vp, const struct virtio_device *pc, bool *ready)
+/*
+ * Serves virtio device (dev) with threads of this process and puts its virtio-pci function on the PCI
+ * bus: 0, or -errno (logged; destroy_virtio releases what was taken).
+ */
+static int add_virtio(struct vm *vm, struct vm_virtio *v, const struct virtio_device *pc)
 {
-	int ret = virtio_pci_init(vp, pc, &vm->mem, &vm->host);
+	int ret = virtio_local_init(&v->local, pc, &vm->mem);
 
+	if (ret)
+		return ret;
+	v->local_ready = true;
+	ret = virtio_pci_init(&v->vp, &v->local.backend, &vm->host);
 	if (ret) {
 		log_err("%s: cannot create its virtio-pci function: %s", pc->name, strerror(-ret));
 		return ret;
 	}
-	*ready = true;
-	ret = pci_bus_add(&vm->pci, &vp->pci);
+	v->vp_ready = true;
+	ret = pci_bus_add(&vm->pci, &v->vp.pci);
 	if (ret < 0) {
 		log_err("%s: no room on the PCI bus: %s", pc->name, strerror(-ret));
 		return ret;
 	}
 	log_info("%s: PCI slot %d", pc->name, ret);
 	return 0;
+}
+
+/* The transport first (no more register accesses reach the back end), then what serves the queues. */
+static void destroy_virtio(struct vm_virtio *v)
+{
+	if (v->vp_ready)
+		virtio_pci_destroy(&v->vp);
+	if (v->local_ready)
+		virtio_local_destroy(&v->local);
+	v->vp_ready = v->local_ready = false;
 }
 
 static int add_disk(struct vm *vm, unsigned int i)
@@ -312,7 +329,7 @@ static int add_disk(struct vm *vm, unsigned int i)
 	/* A request queue per vCPU, as Linux's blk-mq maps them, each served by its own thread. */
 	blk_device(&d->blk, d->name, vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES,
 		   &pc);
-	return add_virtio(vm, &d->vp, &pc, &d->vp_ready);
+	return add_virtio(vm, &d->virtio, &pc);
 }
 
 static int add_disks(struct vm *vm)
@@ -351,7 +368,7 @@ static int add_nic(struct vm *vm, unsigned int i)
 	log_info("%s: tap %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n->name, c->ifname,
 		 n->net.created ? " (created)" : "", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	net_device(&n->net, n->name, &pc);
-	return add_virtio(vm, &n->vp, &pc, &n->vp_ready);
+	return add_virtio(vm, &n->virtio, &pc);
 }
 
 static int add_nics(struct vm *vm)
@@ -387,7 +404,7 @@ static int add_vsock(struct vm *vm)
 	vm->vsock->dev_open = true;
 	log_info("vsock: guest CID %" PRIu64 ", host socket %s", c->cid, c->uds);
 	vsock_device(&vm->vsock->dev, "vsock", &pc);
-	return add_virtio(vm, &vm->vsock->vp, &pc, &vm->vsock->vp_ready);
+	return add_virtio(vm, &vm->vsock->virtio, &pc);
 }
 
 int vm_write_boot_tables(const struct gmem *m)
@@ -620,8 +637,7 @@ void vm_destroy(struct vm *vm)
 	vm->nr_vcpus = 0;
 	/* The devices' workers stop before guest RAM goes: a request in hand completes first. */
 	for (unsigned int i = 0; i < vm->nr_disks; i++) {
-		if (vm->disks[i].vp_ready)
-			virtio_pci_destroy(&vm->disks[i].vp);
+		destroy_virtio(&vm->disks[i].virtio);
 		if (vm->disks[i].blk_open)
 			blk_close(&vm->disks[i].blk);
 	}
@@ -629,16 +645,15 @@ void vm_destroy(struct vm *vm)
 	vm->disks = NULL;
 	vm->nr_disks = 0;
 	for (unsigned int i = 0; i < vm->nr_nics; i++) {
-		if (vm->nics[i].vp_ready)
-			virtio_pci_destroy(&vm->nics[i].vp);
+		destroy_virtio(&vm->nics[i].virtio);
 		if (vm->nics[i].net_open)
 			net_close(&vm->nics[i].net);
 	}
 	free(vm->nics);
 	vm->nics = NULL;
 	vm->nr_nics = 0;
-	if (vm->vsock && vm->vsock->vp_ready)
-		virtio_pci_destroy(&vm->vsock->vp);
+	if (vm->vsock)
+		destroy_virtio(&vm->vsock->virtio);
 	if (vm->vsock && vm->vsock->dev_open)
 		vsock_close(&vm->vsock->dev);
 	free(vm->vsock);

@@ -10,6 +10,7 @@
 #include "../devices/platform.h"
 #include "../devices/serial8250.h"
 #include "../devices/virtio/blk.h"
+#include "../devices/virtio/local.h"
 #include "../devices/virtio/pci.h"
 #include "../devices/virtio/net.h"
 #include "../devices/virtio/vsock.h"
@@ -72,27 +73,34 @@ struct vm_config {
 	struct vm_vsock_config vsock;
 };
 
-/* A disk: its image and its virtio-blk function on the PCI bus. */
+/* A virtio device: what serves its queues (here: threads of kvmini's) and its function on the PCI bus. */
+struct vm_virtio {
+	struct virtio_local local;
+	struct virtio_pci vp;
+	bool local_ready, vp_ready;
+};
+
+/* A disk: its image and its virtio-blk device. */
 struct vm_disk {
 	char name[8]; /* "vda": what the guest calls it when its disks are probed in order */
 	struct blk_disk blk;
-	struct virtio_pci vp;
-	bool blk_open, vp_ready;
+	struct vm_virtio virtio;
+	bool blk_open;
 };
 
 /* A NIC: its tap and its virtio-net function. */
 struct vm_nic {
 	char name[16]; /* "eth0": what the guest calls it when its NICs are probed in order */
 	struct net_dev net;
-	struct virtio_pci vp;
-	bool net_open, vp_ready;
+	struct vm_virtio virtio;
+	bool net_open;
 };
 
 /* The vsock device: its host sockets and its virtio-vsock function. */
 struct vm_vsock {
 	struct vsock_dev dev;
-	struct virtio_pci vp;
-	bool dev_open, vp_ready;
+	struct vm_virtio virtio;
+	bool dev_open;
 };
 
 struct vm {

@@ -15,8 +15,8 @@
 #define VIRTIO_CONFIG_MAX 256
 
 struct virtio_device {
-	const char *name;   /* for messages: "virtio-blk vda" */
-	uint16_t device_id; /* virtio device ID (2: block) */
+	const char *name;	/* for messages: "virtio-blk vda" */
+	uint16_t device_id;	/* virtio device ID (2: block) */
 	uint64_t features;	/* offered; VIRTIO_F_VERSION_1 is required */
 	unsigned int nr_queues; /* 1 to VIRTIO_MAX_QUEUES */
 	bool worker_per_queue;	/* a thread for each queue (queues served in parallel), else one for all */

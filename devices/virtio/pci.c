@@ -20,7 +20,7 @@ static struct virtio_pci *of_pci(struct pci_dev *d)
 static void driver_error(struct virtio_pci *vp, const char *what)
 {
 	if (!atomic_flag_test_and_set(&vp->warned))
-		log_warn("%s: the guest's driver %s (logged once)", vp->cfg.name, what);
+		log_warn("%s: the guest's driver %s (logged once)", vp->be->name, what);
 }
 
 /* --- interrupts ----------------------------------------------------------------------------------- */
@@ -79,36 +79,28 @@ static void queue_reset(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
 	int kick_fd = q->kick_fd;
 
-	*q = (struct virtio_pci_queue){ .size = vp->cfg.queue_max,
+	*q = (struct virtio_pci_queue){ .size = vp->be->queue_max,
 					.vector = VIRTIO_MSI_NO_VECTOR,
 					.kick_fd = kick_fd };
 	virtio_eventfd_drain(kick_fd); /* kicks from before the reset are stale */
 }
 
-/* Whether any worker serves the device. Lock held. */
-static bool running(const struct virtio_pci *vp)
+/* Every reset stops the back end, started or not (stopping an idle one is a no-op). */
+static void backend_stop(struct virtio_pci *vp)
 {
-	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		if (vp->workers[i].running)
-			return true;
-	return false;
-}
-
-static void workers_stop(struct virtio_pci *vp)
-{
-	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		virtio_worker_stop(&vp->workers[i]);
+	vp->be->ops->stop(vp->be->opaque, NULL);
+	vp->started = false;
 }
 
 /* Device reset (status 0): stop serving, forget everything the driver set. Lock held. */
 static void device_reset(struct virtio_pci *vp)
 {
-	workers_stop(vp);
+	backend_stop(vp);
 	vp->dfselect = vp->gfselect = 0;
 	vp->driver_features = 0;
 	vp->status = 0;
 	vp->queue_select = 0;
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++)
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++)
 		queue_reset(vp, &vp->q[i]);
 	/* Interrupts left waiting in a masked vector belong to the old driver: the next must not get them. */
 	for (unsigned int i = 0; i < vp->nr_vectors; i++)
@@ -118,47 +110,41 @@ static void device_reset(struct virtio_pci *vp)
 	atomic_store(&vp->isr, 0);
 }
 
-/* DRIVER_OK: hand the enabled queues to the worker, or each to a worker of its own. Lock held. */
+/* DRIVER_OK: hand the queues to the back end. Lock held. */
 static void device_start(struct virtio_pci *vp)
 {
 	struct virtio_queue_setup setup[VIRTIO_MAX_QUEUES];
-	unsigned int nr_workers = vp->cfg.worker_per_queue ? vp->cfg.nr_queues : 1;
 
 	if (!(vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		driver_error(vp, "set DRIVER_OK without FEATURES_OK");
 		needs_reset(vp);
 		return;
 	}
-	for (unsigned int w = 0; w < nr_workers; w++) {
-		int ret;
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++) {
+		const struct virtio_pci_queue *q = &vp->q[i];
 
-		for (unsigned int i = 0; i < vp->cfg.nr_queues; i++) {
-			const struct virtio_pci_queue *q = &vp->q[i];
-
-			setup[i] = (struct virtio_queue_setup){
-				.enabled = q->enabled && (nr_workers == 1 || i == w),
-				.size = q->size,
-				.desc = q->desc,
-				.avail = q->avail,
-				.used = q->used,
-				.kick_fd = q->kick_fd,
-				.call_fd = vector_fd(vp, q->vector),
-			};
-		}
-		ret = virtio_worker_start(&vp->workers[w], &vp->cfg.model, vp->mem, vp->driver_features,
-					  setup, vp->cfg.nr_queues, needs_reset, vp);
-		if (ret) {
-			log_err("%s: cannot start a worker thread: %s", vp->cfg.name, strerror(-ret));
-			needs_reset(vp);
-			return;
-		}
+		setup[i] = (struct virtio_queue_setup){
+			.enabled = q->enabled,
+			.size = q->size,
+			.desc = q->desc,
+			.avail = q->avail,
+			.used = q->used,
+			.kick_fd = q->kick_fd,
+			.call_fd = vector_fd(vp, q->vector),
+		};
 	}
+	if (vp->be->ops->start(vp->be->opaque, vp->driver_features, setup, vp->be->nr_queues, needs_reset,
+			       vp)) {
+		needs_reset(vp);
+		return;
+	}
+	vp->started = true;
 }
 
 static void status_write(struct virtio_pci *vp, uint8_t v)
 {
 	uint8_t was = vp->status;
-	uint64_t unknown = vp->driver_features & ~vp->cfg.features;
+	uint64_t unknown = vp->driver_features & ~vp->be->features;
 
 	if (v == 0) {
 		device_reset(vp);
@@ -177,13 +163,13 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 		v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
 	vp->status = v;
-	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(was & VIRTIO_CONFIG_S_DRIVER_OK) && !running(vp))
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(was & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->started)
 		device_start(vp);
 }
 
 static struct virtio_pci_queue *selected(struct virtio_pci *vp)
 {
-	return vp->queue_select < vp->cfg.nr_queues ? &vp->q[vp->queue_select] : NULL;
+	return vp->queue_select < vp->be->nr_queues ? &vp->q[vp->queue_select] : NULL;
 }
 
 static uint16_t vector_or_none(const struct virtio_pci *vp, uint64_t v)
@@ -199,13 +185,13 @@ static void common_image(struct virtio_pci *vp, uint8_t img[VIRTIO_PCI_COMMON_LE
 
 	memset(img, 0, VIRTIO_PCI_COMMON_LEN);
 	if (vp->dfselect < 2)
-		dev_put_le(img + VIRTIO_PCI_COMMON_DF, 4, vp->cfg.features >> (32 * vp->dfselect));
+		dev_put_le(img + VIRTIO_PCI_COMMON_DF, 4, vp->be->features >> (32 * vp->dfselect));
 	dev_put_le(img + VIRTIO_PCI_COMMON_DFSELECT, 4, vp->dfselect);
 	dev_put_le(img + VIRTIO_PCI_COMMON_GFSELECT, 4, vp->gfselect);
 	if (vp->gfselect < 2)
 		dev_put_le(img + VIRTIO_PCI_COMMON_GF, 4, vp->driver_features >> (32 * vp->gfselect));
 	dev_put_le(img + VIRTIO_PCI_COMMON_MSIX, 2, atomic_load(&vp->config_vector));
-	dev_put_le(img + VIRTIO_PCI_COMMON_NUMQ, 2, vp->cfg.nr_queues);
+	dev_put_le(img + VIRTIO_PCI_COMMON_NUMQ, 2, vp->be->nr_queues);
 	img[VIRTIO_PCI_COMMON_STATUS] = status;
 	dev_put_le(img + VIRTIO_PCI_COMMON_Q_SELECT, 2, vp->queue_select);
 	if (!q)
@@ -236,7 +222,7 @@ static void queue_write(struct virtio_pci *vp, uint32_t field, uint64_t v, const
 	}
 	switch (field) {
 	case VIRTIO_PCI_COMMON_Q_SIZE:
-		if (v > vp->cfg.queue_max)
+		if (v > vp->be->queue_max)
 			driver_error(vp, "made a queue larger than the device's maximum");
 		else
 			q->size = (uint16_t)v; /* a power of two? checked when the device starts */
@@ -346,8 +332,8 @@ static void virtio_bar_read(struct virtio_pci *vp, uint64_t off, void *data, uin
 			dev_put_le(data, 1, atomic_exchange(&vp->isr, 0)); /* reading clears it */
 	} else if (off < VIRTIO_PCI_NOTIFY_OFF) {
 		off -= VIRTIO_PCI_DEVICE_OFF;
-		if (off < vp->cfg.config_len && len <= vp->cfg.config_len - off)
-			vp->cfg.config_read(vp->cfg.model.opaque, off, data, len);
+		if (off < vp->be->config_len && len <= vp->be->config_len - off)
+			vp->be->ops->config_read(vp->be->opaque, off, data, len);
 	}
 }
 
@@ -359,7 +345,7 @@ static void virtio_bar_write(struct virtio_pci *vp, uint64_t off, const void *da
 		/* A notify write KVM did not take as an ioeventfd (or through the PCI config window). */
 		uint64_t qi = (off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
 
-		if (qi < vp->cfg.nr_queues)
+		if (qi < vp->be->nr_queues)
 			virtio_eventfd_signal(vp->q[qi].kick_fd);
 	}
 	/* The ISR is read-only; the device configuration has no writable field kvmini offers. */
@@ -396,7 +382,7 @@ static void bar_moved(struct pci_dev *d, unsigned int bar, uint64_t addr)
 	if (bar != VIRTIO_PCI_BAR)
 		return;
 	vp->notify_base = addr == PCI_BAR_UNMAPPED ? PCI_BAR_UNMAPPED : addr + VIRTIO_PCI_NOTIFY_OFF;
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++) {
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++) {
 		uint64_t qoff = (uint64_t)i * VIRTIO_PCI_NOTIFY_MULT;
 
 		if (was != PCI_BAR_UNMAPPED)
@@ -527,11 +513,11 @@ static int add_caps(struct virtio_pci *vp)
 			     false);
 	if (ret >= 0)
 		ret = add_virtio_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF,
-				     vp->cfg.nr_queues * VIRTIO_PCI_NOTIFY_MULT, true);
+				     vp->be->nr_queues * VIRTIO_PCI_NOTIFY_MULT, true);
 	if (ret >= 0)
 		ret = add_virtio_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_OFF, 1, false);
-	if (ret >= 0 && vp->cfg.config_len)
-		ret = add_virtio_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF, vp->cfg.config_len,
+	if (ret >= 0 && vp->be->config_len)
+		ret = add_virtio_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF, vp->be->config_len,
 				     false);
 	if (ret >= 0)
 		ret = add_pci_cfg_cap(vp);
@@ -568,7 +554,7 @@ static void close_fds(struct virtio_pci *vp)
 
 static int make_fds(struct virtio_pci *vp)
 {
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++) {
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++) {
 		vp->q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vp->q[i].kick_fd < 0)
 			return -errno;
@@ -581,26 +567,33 @@ static int make_fds(struct virtio_pci *vp)
 	return 0;
 }
 
-int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device *cfg, const struct gmem *mem,
-		    struct dev_host *host)
+/* Whether the transport can carry what back end (be) serves. */
+static bool backend_ok(const struct virtio_backend *be)
+{
+	return be->nr_queues >= 1 && be->nr_queues <= VIRTIO_MAX_QUEUES && be->queue_max &&
+	       !(be->queue_max & (be->queue_max - 1)) && be->queue_max <= VIRTQ_MAX_SIZE &&
+	       (be->features & (1ULL << VIRTIO_F_VERSION_1)) &&
+	       be->config_len <= VIRTIO_PCI_NOTIFY_OFF - VIRTIO_PCI_DEVICE_OFF;
+}
+
+int virtio_pci_init(struct virtio_pci *vp, struct virtio_backend *be, struct dev_host *host)
 {
 	struct pci_ids ids = {
 		.vendor = VIRTIO_PCI_VENDOR,
-		.device = (uint16_t)(VIRTIO_PCI_DEVICE_BASE + cfg->device_id),
-		.class_code = virtio_pci_class_code(cfg->device_id),
+		.device = (uint16_t)(VIRTIO_PCI_DEVICE_BASE + be->device_id),
+		.class_code = virtio_pci_class_code(be->device_id),
 		.revision = 1, /* a modern-only device (spec 4.1.2.1) */
 		.subsys_vendor = VIRTIO_PCI_VENDOR,
-		.subsys = cfg->device_id,
+		.subsys = be->device_id,
 	};
 	int ret;
 
-	if (!virtio_device_ok(cfg) || cfg->config_len > VIRTIO_PCI_NOTIFY_OFF - VIRTIO_PCI_DEVICE_OFF)
+	if (!backend_ok(be))
 		return -EINVAL;
 	memset(vp, 0, sizeof(*vp));
-	vp->cfg = *cfg;
-	vp->mem = mem;
+	vp->be = be;
 	vp->host = host;
-	vp->nr_vectors = cfg->nr_queues + 1;
+	vp->nr_vectors = be->nr_queues + 1;
 	vp->notify_base = PCI_BAR_UNMAPPED;
 	atomic_flag_clear(&vp->warned);
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
@@ -627,7 +620,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device *cfg, cons
 
 void virtio_pci_destroy(struct virtio_pci *vp)
 {
-	workers_stop(vp);
+	backend_stop(vp);
 	msix_free(&vp->msix);
 	pthread_mutex_destroy(&vp->lock);
 	close_fds(vp);

@@ -3,9 +3,10 @@
  * point at the common, notify, ISR and device configuration in a BAR, with MSI-X for interrupts.
  *
  * The transport is the VMM's half of a device: it answers the driver's register accesses on vCPU
- * threads and, once the driver sets DRIVER_OK, hands the queues to a worker (worker.h), or one
- * worker per queue, that runs between eventfds. Kicks reach the worker through ioeventfds on the notify addresses, interrupts
- * reach the guest through irqfds on the MSI-X vectors' routes: no vCPU thread is in that path.
+ * threads and, once the driver sets DRIVER_OK, hands the queues to its back end (backend.h): worker
+ * threads of kvmini's, or a vhost-user device process. Kicks reach the back end through ioeventfds
+ * on the notify addresses, interrupts reach the guest through irqfds on the MSI-X vectors' routes: no
+ * vCPU thread and no kvmini thread is in that path.
  */
 #ifndef KVMINI_VIRTIO_PCI_H
 #define KVMINI_VIRTIO_PCI_H
@@ -16,8 +17,7 @@
 
 #include "../msix.h"
 #include "../pci.h"
-#include "device.h"
-#include "worker.h"
+#include "backend.h"
 
 #define VIRTIO_PCI_VENDOR	 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE	 0x1040 /* + the virtio device ID, for modern-only devices */
@@ -56,8 +56,7 @@ struct virtio_pci_vector {
 struct virtio_pci {
 	struct pci_dev pci;
 	struct msix msix;
-	struct virtio_device cfg;
-	const struct gmem *mem;
+	struct virtio_backend *be; /* what serves the queues */
 	struct dev_host *host;
 	unsigned int nr_vectors; /* one per queue and one for configuration changes */
 	struct virtio_pci_vector vec[VIRTIO_MAX_QUEUES + 1]; /* under the MSI-X lock */
@@ -69,20 +68,20 @@ struct virtio_pci {
 	uint8_t status;
 	uint16_t queue_select;
 	struct virtio_pci_queue q[VIRTIO_MAX_QUEUES];
-	struct virtio_worker workers[VIRTIO_MAX_QUEUES]; /* [0] only, unless worker_per_queue */
-	atomic_uint config_vector;			 /* read by the worker's needs-reset report too */
+	bool started;		   /* the back end serves the queues (DRIVER_OK until a reset) */
+	atomic_uint config_vector; /* read by the back end's needs-reset report too */
 	atomic_bool needs_reset;
 	atomic_uint isr;
 	atomic_flag warned; /* a driver error was logged */
 };
 
 /*
- * virtio_pci_init: the transport for the device (cfg) on guest RAM (mem), asking (host) for event
- * channels. Call pci_bus_add() on vp->pci next. Returns 0, -EINVAL for a bad (cfg), or -errno.
+ * virtio_pci_init: the transport for the device that back end (be) serves, asking (host) for event
+ * channels. Call pci_bus_add() on vp->pci next. Returns 0, -EINVAL for a (be) it cannot carry, or
+ * -errno.
  */
-int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device *cfg, const struct gmem *mem,
-		    struct dev_host *host);
-/* virtio_pci_destroy: stop the workers and release the eventfds (the VM's vCPUs have stopped). */
+int virtio_pci_init(struct virtio_pci *vp, struct virtio_backend *be, struct dev_host *host);
+/* virtio_pci_destroy: stop the back end and release the eventfds (the VM's vCPUs have stopped). */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
 #endif

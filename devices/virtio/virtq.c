@@ -89,6 +89,17 @@ int virtq_configure(struct virtq *q, const struct gmem *mem, uint16_t size, uint
 	return 0;
 }
 
+int virtq_set_base(struct virtq *q, uint16_t base)
+{
+	if (!q->size || q->broken)
+		return -EINVAL;
+	q->last_avail = base;
+	q->avail_shadow = base;
+	q->used_idx = __atomic_load_n(field16(q->used, USED_IDX), __ATOMIC_ACQUIRE);
+	q->in_flight = 0;
+	return 0;
+}
+
 /*
  * Copy descriptor (i) of (t) out of guest RAM, once. The driver may rewrite it meanwhile; the
  * compiler barrier stops the compiler from re-reading guest memory in place of the copy, so what

@@ -75,6 +75,12 @@ struct virtq {
  */
 int virtq_configure(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t desc, uint64_t avail,
 		    uint64_t used, uint64_t features);
+/*
+ * virtq_set_base: after virtq_configure, take avail entries from index (base) on (a queue handed over
+ * mid-stream: vhost-user's SET_VRING_BASE), and return used entries after the used ring's own index
+ * (what the device before published). Returns 0, or -EINVAL when (q) is not configured.
+ */
+int virtq_set_base(struct virtq *q, uint16_t base);
 
 /*
  * virtq_pop: take the next available chain of (q) into (c). Returns 1 with a chain, 0 when none, or

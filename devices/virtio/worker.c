@@ -112,9 +112,9 @@ static bool serve_round(struct virtio_worker *w, const struct pollfd *fds, bool 
 	return busy || *io_more;
 }
 
-static void *worker_thread(void *arg)
+/* Serve the queues until the stop eventfd fires. */
+static void serve_queues(struct virtio_worker *w)
 {
-	struct virtio_worker *w = arg;
 	bool more[VIRTIO_MAX_QUEUES], io_more = w->model->io != NULL, busy = true;
 	struct pollfd fds[2 + VIRTIO_MAX_QUEUES];
 
@@ -140,7 +140,77 @@ static void *worker_thread(void *arg)
 			break;
 		busy = serve_round(w, fds, more, &io_more);
 	}
-	return NULL;
+}
+
+static void set_state(struct virtio_worker *w, enum virtio_worker_state s)
+{
+	pthread_mutex_lock(&w->lock);
+	w->state = s;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Idle until told to serve (or to exit); serve until the stop eventfd fires; say so; idle again. */
+static void *worker_thread(void *arg)
+{
+	struct virtio_worker *w = arg;
+
+	for (;;) {
+		enum virtio_worker_state s;
+
+		pthread_mutex_lock(&w->lock);
+		while (w->state == VIRTIO_WORKER_IDLE)
+			pthread_cond_wait(&w->cond, &w->lock);
+		s = w->state;
+		pthread_mutex_unlock(&w->lock);
+		if (s == VIRTIO_WORKER_EXIT)
+			return NULL;
+		serve_queues(w);
+		virtio_eventfd_drain(w->stop_fd);
+		set_state(w, VIRTIO_WORKER_IDLE);
+	}
+}
+
+int virtio_worker_init(struct virtio_worker *w)
+{
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->state = VIRTIO_WORKER_IDLE;
+	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->stop_fd < 0)
+		return -errno;
+	ret = pthread_mutex_init(&w->lock, NULL);
+	if (ret)
+		goto err_fd;
+	ret = pthread_cond_init(&w->cond, NULL);
+	if (ret)
+		goto err_lock;
+	ret = pthread_create(&w->thread, NULL, worker_thread, w);
+	if (ret)
+		goto err_cond;
+	w->initialized = true;
+	return 0;
+err_cond:
+	pthread_cond_destroy(&w->cond);
+err_lock:
+	pthread_mutex_destroy(&w->lock);
+err_fd:
+	close(w->stop_fd);
+	return -ret;
+}
+
+void virtio_worker_destroy(struct virtio_worker *w)
+{
+	if (!w->initialized)
+		return;
+	virtio_worker_stop(w, NULL);
+	set_state(w, VIRTIO_WORKER_EXIT);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	close(w->stop_fd);
+	w->initialized = false;
 }
 
 int virtio_worker_pop(struct virtio_worker *w, unsigned int qi, struct virtq_chain *c)
@@ -208,8 +278,10 @@ int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *mode
 {
 	int ret;
 
-	if (nr_queues > VIRTIO_MAX_QUEUES)
+	if (nr_queues > VIRTIO_MAX_QUEUES || !w->initialized)
 		return -EINVAL;
+	if (w->running)
+		return -EBUSY;
 	w->model = model;
 	w->mem = mem;
 	w->needs_reset = needs_reset;
@@ -219,31 +291,18 @@ int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *mode
 	memcpy(w->setup, setup, nr_queues * sizeof(*setup));
 	for (unsigned int i = 0; i < nr_queues; i++) {
 		memset(&w->q[i], 0, sizeof(w->q[i]));
-		if (setup[i].enabled && virtq_configure(&w->q[i], mem, setup[i].size, setup[i].desc,
-							setup[i].avail, setup[i].used, features) < 0)
+		if (setup[i].enabled && (virtq_configure(&w->q[i], mem, setup[i].size, setup[i].desc,
+							 setup[i].avail, setup[i].used, features) < 0 ||
+					 virtq_set_base(&w->q[i], setup[i].base) < 0))
 			broken(w, i, "its size or ring addresses are invalid");
 	}
 	ret = model_start(w, features);
 	if (ret < -1)
 		return ret;
 	w->io_fd = ret;
-	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->stop_fd < 0) {
-		ret = -errno;
-		goto err_model;
-	}
-	ret = pthread_create(&w->thread, NULL, worker_thread, w);
-	if (ret) {
-		ret = -ret;
-		close(w->stop_fd);
-		goto err_model;
-	}
 	w->running = true;
+	set_state(w, VIRTIO_WORKER_RUNNING);
 	return 0;
-err_model:
-	if (model->start && model->stop)
-		model->stop(model->opaque);
-	return ret;
 }
 
 /* At -v, where each queue stood when the worker stopped: what tells a lost kick from a lost interrupt. */
@@ -275,14 +334,18 @@ static void log_state(const struct virtio_worker *w)
 		w->model->describe(w->model->opaque, w);
 }
 
-void virtio_worker_stop(struct virtio_worker *w)
+void virtio_worker_stop(struct virtio_worker *w, uint16_t *bases)
 {
 	if (!w->running)
 		return;
 	virtio_eventfd_signal(w->stop_fd);
-	pthread_join(w->thread, NULL);
-	close(w->stop_fd);
+	pthread_mutex_lock(&w->lock);
+	while (w->state != VIRTIO_WORKER_IDLE)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
 	w->running = false;
+	for (unsigned int i = 0; bases && i < w->nr_queues; i++)
+		bases[i] = w->q[i].last_avail;
 	if (log_enabled(LOG_INFO))
 		log_state(w);
 	if (w->model->start && w->model->stop)

@@ -56,12 +56,19 @@ struct virtio_queue_setup {
 	bool enabled;
 	uint16_t size;
 	uint64_t desc, avail, used; /* guest-physical */
-	int kick_fd;		    /* signalled when the driver notifies this queue */
-	int call_fd;		    /* signal it for a used-buffer notification; -1: none */
+	uint16_t base; /* the avail index to take first (0 after a reset; vhost-user's VRING_BASE) */
+	int kick_fd;   /* signalled when the driver notifies this queue */
+	int call_fd;   /* signal it for a used-buffer notification; -1: none */
 };
 
 /* needs_reset: the driver broke the rules on a queue; the transport sets DEVICE_NEEDS_RESET. Any thread. */
 typedef void virtio_needs_reset_fn(void *opaque);
+
+enum virtio_worker_state {
+	VIRTIO_WORKER_IDLE,
+	VIRTIO_WORKER_RUNNING,
+	VIRTIO_WORKER_EXIT
+};
 
 struct virtio_worker {
 	const struct virtio_model *model;
@@ -77,19 +84,35 @@ struct virtio_worker {
 	bool handled;		  /* requests were handled since the last io() */
 	int stop_fd;
 	pthread_t thread;
-	bool running;
+	bool initialized;		/* virtio_worker_init succeeded: the thread exists */
+	bool running;			/* serving queues, between start and stop */
+	pthread_mutex_t lock;		/* guards (state) */
+	pthread_cond_t cond;		/* (state) changed */
+	enum virtio_worker_state state; /* what the thread is told to do, and IDLE once it has stopped */
 };
 
 /*
+ * virtio_worker_init: make the worker's thread, idle until virtio_worker_start. Threads are made when a
+ * device is added, never on a vCPU's register write. Returns 0 or -errno.
+ */
+int virtio_worker_init(struct virtio_worker *w);
+/* virtio_worker_destroy: stop the worker if it serves, and end its thread. A no-op when not initialized. */
+void virtio_worker_destroy(struct virtio_worker *w);
+
+/*
  * virtio_worker_start: serve the (nr_queues) queues of (setup) on guest RAM (mem) with the negotiated
- * (features), through (model), on a new thread. A queue whose rings are bad is broken from the start
- * (needs_reset is called). Returns 0 or -errno.
+ * (features), through (model), on the worker's thread, each from its (base). A queue whose rings are bad
+ * is broken from the start (needs_reset is called). Returns 0, -EBUSY when it already serves, or -errno.
  */
 int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *model, const struct gmem *mem,
 			uint64_t features, const struct virtio_queue_setup *setup, unsigned int nr_queues,
 			virtio_needs_reset_fn *needs_reset, void *opaque);
-/* virtio_worker_stop: let the chain in hand finish, then end the thread. A no-op when not running. */
-void virtio_worker_stop(struct virtio_worker *w);
+/*
+ * virtio_worker_stop: let the chain in hand finish, then stop serving (the thread idles). Where (bases)
+ * is not NULL, (bases)[i] is the avail index queue i stopped at: the next to take. A no-op when not
+ * running.
+ */
+void virtio_worker_stop(struct virtio_worker *w, uint16_t *bases);
 
 /*
  * For a model's start() and io(), on the worker's thread, on its rx queues (qi).

@@ -33,7 +33,8 @@
  *
  * Build: make build/tests/fuzz/fuzz_virtio_pci
  * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_virtio_pci.c \
- *            devices/virtio/pci.c devices/virtio/worker.c devices/virtio/virtq.c devices/pci.c \
+ *            devices/virtio/pci.c devices/virtio/device.c devices/virtio/local.c devices/virtio/worker.c \
+ *            devices/virtio/virtq.c devices/pci.c \
  *            devices/msix.c vmm/mem.c vmm/log.c -Wl,--wrap=virtio_worker_stop -lpthread \
  *            -o /tmp/virtio-pci-seeds && \
  *         /tmp/virtio-pci-seeds tests/fuzz/corpus/virtio_pci
@@ -54,6 +55,7 @@
 #include "log.h"
 #include "fuzz_ops.h"
 #include "mem.h"
+#include "virtio/local.h"
 #include "virtio/pci.h"
 
 #define MMIO_START  0xc0000000ULL
@@ -89,8 +91,8 @@ enum target {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void __real_virtio_worker_stop(struct virtio_worker *w);
-void __wrap_virtio_worker_stop(struct virtio_worker *w);
+void __real_virtio_worker_stop(struct virtio_worker *w, uint16_t *bases);
+void __wrap_virtio_worker_stop(struct virtio_worker *w, uint16_t *bases);
 
 /* What the transport asked of the machine: the event channels as KVM would hold them. */
 struct host {
@@ -112,6 +114,7 @@ struct before {
 static struct {
 	struct gmem mem;
 	struct pci_bus bus;
+	struct virtio_local local; /* the in-process back end: worker threads made at set-up */
 	struct virtio_pci vp;
 	struct host host;
 	uint8_t snap[PCI_CFG_SIZE]; /* config space as the input started */
@@ -131,10 +134,10 @@ static void check(bool ok, const char *what)
 /* --- the device model and the machine -------------------------------------------------------------- */
 
 /* The transport stops every worker on a device reset (and on destroy): how the checks see a reset. */
-void __wrap_virtio_worker_stop(struct virtio_worker *w)
+void __wrap_virtio_worker_stop(struct virtio_worker *w, uint16_t *bases)
 {
 	fz.stops++;
-	__real_virtio_worker_stop(w);
+	__real_virtio_worker_stop(w, bases);
 }
 
 static bool in_ram(const uint8_t *p, uint32_t len)
@@ -146,7 +149,7 @@ static bool in_ram(const uint8_t *p, uint32_t len)
 static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used)
 {
 	(void)opaque;
-	check(qi < fz.vp.cfg.nr_queues, "the model serves a queue the device has");
+	check(qi < fz.vp.be->nr_queues, "the model serves a queue the device has");
 	check(c->nbufs >= 1 && c->nbufs <= VIRTQ_CHAIN_MAX, "a chain has buffers");
 	for (unsigned int i = 0; i < c->nbufs; i++)
 		check(in_ram(c->bufs[i].host, c->bufs[i].len), "a chain's buffers are guest RAM");
@@ -174,7 +177,7 @@ static void model_config_read(void *opaque, uint64_t off, void *data, uint32_t l
 	uint8_t *p = data;
 
 	(void)opaque;
-	check(off < fz.vp.cfg.config_len && len <= fz.vp.cfg.config_len - off,
+	check(off < fz.vp.be->config_len && len <= fz.vp.be->config_len - off,
 	      "config_read stays inside config_len");
 	for (uint32_t i = 0; i < len; i++)
 		p[i] = config_byte(off + i);
@@ -190,7 +193,7 @@ static int vector_of(int fd)
 
 static int queue_of(int fd)
 {
-	for (unsigned int i = 0; i < fz.vp.cfg.nr_queues; i++)
+	for (unsigned int i = 0; i < fz.vp.be->nr_queues; i++)
 		if (fz.vp.q[i].kick_fd == fd)
 			return (int)i;
 	return -1;
@@ -274,7 +277,8 @@ static void setup(const uint8_t *hdr)
 		fz.host.ioeventfd[i] = NO_ADDR;
 	atomic_store(&fz.chains, 0);
 	check(pci_bus_init(&fz.bus, &mw, &iw) == 0, "pci_bus_init");
-	check(virtio_pci_init(&fz.vp, &c, &fz.mem, &fz.host.h) == 0, "virtio_pci_init");
+	check(virtio_local_init(&fz.local, &c, &fz.mem) == 0, "virtio_local_init");
+	check(virtio_pci_init(&fz.vp, &fz.local.backend, &fz.host.h) == 0, "virtio_pci_init");
 	check(pci_bus_add(&fz.bus, &fz.vp.pci) == SLOT, "pci_bus_add");
 	memcpy(fz.snap, fz.vp.pci.cfg, PCI_CFG_SIZE);
 }
@@ -282,6 +286,7 @@ static void setup(const uint8_t *hdr)
 static void teardown(void)
 {
 	virtio_pci_destroy(&fz.vp);
+	virtio_local_destroy(&fz.local);
 	pci_bus_free(&fz.bus);
 }
 
@@ -301,10 +306,10 @@ static void common_want(uint8_t img[VIRTIO_PCI_COMMON_LEN])
 	if (vp->gfselect < 2)
 		dev_put_le(img + VIRTIO_PCI_COMMON_GF, 4, vp->driver_features >> (32 * vp->gfselect));
 	dev_put_le(img + VIRTIO_PCI_COMMON_MSIX, 2, atomic_load(&vp->config_vector));
-	dev_put_le(img + VIRTIO_PCI_COMMON_NUMQ, 2, vp->cfg.nr_queues);
+	dev_put_le(img + VIRTIO_PCI_COMMON_NUMQ, 2, vp->be->nr_queues);
 	img[VIRTIO_PCI_COMMON_STATUS] = vp->status;
 	dev_put_le(img + VIRTIO_PCI_COMMON_Q_SELECT, 2, vp->queue_select);
-	if (vp->queue_select >= vp->cfg.nr_queues)
+	if (vp->queue_select >= vp->be->nr_queues)
 		return; /* no such queue: its size reads 0, and all the rest */
 	q = &vp->q[vp->queue_select];
 	dev_put_le(img + VIRTIO_PCI_COMMON_Q_SIZE, 2, q->size);
@@ -352,7 +357,7 @@ static void bar4_read(uint64_t off, uint32_t len)
 		check((data[0] & ~VIRTIO_PCI_ISR_CONFIG) == 0 && all_zero(data + 1, len - 1),
 		      "the ISR has only the configuration-change bit");
 	} else if (off >= VIRTIO_PCI_DEVICE_OFF && off < VIRTIO_PCI_NOTIFY_OFF &&
-		   dev < fz.vp.cfg.config_len && len <= fz.vp.cfg.config_len - dev) {
+		   dev < fz.vp.be->config_len && len <= fz.vp.be->config_len - dev) {
 		for (uint32_t i = 0; i < len; i++)
 			check(data[i] == config_byte(dev + i),
 			      "device configuration reads the model's bytes");
@@ -503,7 +508,7 @@ static void take_before(struct before *b)
 static bool any_worker(void)
 {
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		if (fz.vp.workers[i].running)
+		if (fz.local.workers[i].running)
 			return true;
 	return false;
 }
@@ -525,8 +530,8 @@ static void check_reset(void)
 		      atomic_load(&vp->isr) == 0,
 	      "a reset clears the configuration vector, NEEDS_RESET and the ISR");
 	check(!any_worker(), "a reset stops the workers");
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++)
-		check(vp->q[i].size == vp->cfg.queue_max && vp->q[i].vector == VIRTIO_MSI_NO_VECTOR &&
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++)
+		check(vp->q[i].size == vp->be->queue_max && vp->q[i].vector == VIRTIO_MSI_NO_VECTOR &&
 			      !vp->q[i].enabled && !vp->q[i].desc && !vp->q[i].avail && !vp->q[i].used,
 		      "a reset brings every queue's registers back to their defaults");
 }
@@ -549,14 +554,14 @@ static void check_status(const struct before *b)
 	if (was & VIRTIO_CONFIG_S_FEATURES_OK)
 		check(vp->driver_features == b->driver_features,
 		      "the driver's features hold after FEATURES_OK");
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++)
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++)
 		if (b->q[i].enabled || (was & VIRTIO_CONFIG_S_DRIVER_OK))
 			check(queue_regs_equal(&b->q[i], &vp->q[i]),
 			      "a queue's registers are frozen once enabled or after DRIVER_OK");
 	check(!any_worker() || (s & S_STARTED) == S_STARTED,
 	      "workers run only after FEATURES_OK and DRIVER_OK");
 	if ((s & S_STARTED) == S_STARTED && !(was & VIRTIO_CONFIG_S_DRIVER_OK))
-		check(vp->workers[0].running, "DRIVER_OK after FEATURES_OK starts the worker");
+		check(fz.local.workers[0].running, "DRIVER_OK after FEATURES_OK starts the worker");
 }
 
 static void check_registers(void)
@@ -564,8 +569,8 @@ static void check_registers(void)
 	const struct virtio_pci *vp = &fz.vp;
 	uint8_t img[64] = { 0 }, want[VIRTIO_PCI_COMMON_LEN];
 
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++)
-		check(vp->q[i].size <= vp->cfg.queue_max &&
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++)
+		check(vp->q[i].size <= vp->be->queue_max &&
 			      (vp->q[i].vector < vp->nr_vectors || vp->q[i].vector == VIRTIO_MSI_NO_VECTOR),
 		      "a queue's size and vector are within the device's");
 	check(atomic_load(&vp->config_vector) < vp->nr_vectors ||
@@ -591,7 +596,7 @@ static void check_channels(void)
 		      "an unmasked vector has its irqfd, a masked one none");
 	check(vp->notify_base == (bar == PCI_BAR_UNMAPPED ? PCI_BAR_UNMAPPED : bar + VIRTIO_PCI_NOTIFY_OFF),
 	      "the notify structure is where BAR 4 decodes");
-	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++)
+	for (unsigned int i = 0; i < vp->be->nr_queues; i++)
 		check(fz.host.ioeventfd[i] ==
 			      (bar == PCI_BAR_UNMAPPED
 				       ? NO_ADDR

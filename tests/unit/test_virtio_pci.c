@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "virtio/local.h"
 #include "virtio/pci.h"
 
 #define MIB	   (1ULL << 20)
@@ -49,14 +50,13 @@
 #define BUF_W_LEN   4
 #define OUTSIDE_GPA 0x10000000ULL /* 256 MiB: not RAM */
 
-#define MSG_ADDR       0xfee00000u
-#define MSG_DATA       0x4021u
-#define FIRST_GSI      24
-#define WAIT_MS	       5000
-#define THREAD_GONE_MS 1000 /* a joined thread leaves /proc/self/task at once; allow for a loaded machine */
-#define MODEL_STAMP    0x5a
-#define MAX_CALLS      32
-#define CAP_WALK_MAX   48 /* a 256-byte space holds at most this many dword-aligned capabilities */
+#define MSG_ADDR     0xfee00000u
+#define MSG_DATA     0x4021u
+#define FIRST_GSI    24
+#define WAIT_MS	     5000
+#define MODEL_STAMP  0x5a
+#define MAX_CALLS    32
+#define CAP_WALK_MAX 48 /* a 256-byte space holds at most this many dword-aligned capabilities */
 
 /* What the transport asked of the machine, in order. */
 enum call_kind {
@@ -191,6 +191,9 @@ static struct virtio_device config(void)
 	};
 }
 
+static struct virtio_local local;
+static bool per_queue; /* the next setup's model wants a worker per queue */
+
 static void setup(void)
 {
 	const struct pci_window mw = { MMIO_START, MMIO_END }, iw = { IO_START, IO_END };
@@ -205,7 +208,9 @@ static void setup(void)
 	memset(&fm, 0, sizeof(fm));
 	drv_avail_idx = 0;
 	cr_assert_eq(pci_bus_init(&pb, &mw, &iw), 0);
-	cr_assert_eq(virtio_pci_init(&vp, &c, &mem, &fh.host), 0);
+	c.worker_per_queue = per_queue;
+	cr_assert_eq(virtio_local_init(&local, &c, &mem), 0);
+	cr_assert_eq(virtio_pci_init(&vp, &local.backend, &fh.host), 0);
 	slot = pci_bus_add(&pb, &vp.pci);
 	cr_assert_eq(slot, 1);
 }
@@ -213,6 +218,7 @@ static void setup(void)
 static void teardown(void)
 {
 	virtio_pci_destroy(&vp);
+	virtio_local_destroy(&local);
 	pci_bus_free(&pb);
 	gmem_destroy(&mem);
 }
@@ -575,13 +581,19 @@ Test(virtio_pci, msix_capability_has_a_vector_per_queue_and_one_for_config)
 
 /* --- set-up ---------------------------------------------------------------------------------------- */
 
+/* The in-process back end checks the model; the transport checks what the back end offers. */
 static int init_with(const struct virtio_device *c)
 {
 	static struct virtio_pci other;
-	int ret = virtio_pci_init(&other, c, &mem, &fh.host);
+	static struct virtio_local other_local;
+	int ret = virtio_local_init(&other_local, c, &mem);
 
+	if (ret)
+		return ret;
+	ret = virtio_pci_init(&other, &other_local.backend, &fh.host);
 	if (ret == 0)
 		virtio_pci_destroy(&other);
+	virtio_local_destroy(&other_local);
 	return ret;
 }
 
@@ -822,7 +834,7 @@ Test(virtio_pci, a_notified_chain_is_served_and_interrupts_its_vector)
 {
 	bring_up(8);
 	cr_assert_eq(status_rd(), S_READY | S_DRIVER_OK);
-	cr_assert(vp.workers[0].running);
+	cr_assert(local.workers[0].running);
 	publish_chain(8);
 	bar_wr(VIRTIO_PCI_BAR, VIRTIO_PCI_NOTIFY_OFF + 0 * VIRTIO_PCI_NOTIFY_MULT, 2, 0);
 	cr_assert(readable_within(vp.vec[1].fd, WAIT_MS),
@@ -909,7 +921,7 @@ Test(virtio_pci, driver_ok_without_features_ok_needs_reset)
 	common_wr(VIRTIO_PCI_COMMON_MSIX, 2, 0);
 	status_wr(S_ACK | S_DRIVER | S_DRIVER_OK);
 	expect_needs_reset_reported();
-	cr_assert(!vp.workers[0].running, "a worker runs for a device whose features were never accepted");
+	cr_assert(!local.workers[0].running, "a worker runs for a device whose features were never accepted");
 }
 
 Test(virtio_pci, refused_features_then_driver_ok_needs_reset)
@@ -954,8 +966,8 @@ Test(virtio_pci, needs_reset_without_a_config_vector_still_sets_status_and_isr)
 
 /*
  * 2.1.1: the driver MUST NOT clear a status bit. One that does, clearing DRIVER_OK and setting it again,
- * must not get a second worker thread serving the same queues beside the first, nor leak the first
- * (its thread and its stop eventfd) past the reset.
+ * must not get a second worker serving the same queues beside the first; the worker's thread was made
+ * when the device was added, and no register write makes or ends one, nor leaks a descriptor.
  */
 Test(virtio_pci, clearing_driver_ok_and_setting_it_again_runs_one_worker)
 {
@@ -963,18 +975,17 @@ Test(virtio_pci, clearing_driver_ok_and_setting_it_again_runs_one_worker)
 
 	negotiate(F_VERSION);
 	status_wr(S_READY | S_DRIVER_OK);
-	cr_assert_eq(thread_count(), threads + 1, "DRIVER_OK did not start one worker thread");
+	cr_assert_eq(thread_count(), threads, "DRIVER_OK made a thread: the worker's was made at init");
+	cr_assert(local.workers[0].running);
 	cr_assert(eventually(others_asleep), "the worker never waited in poll()");
 	status_wr(S_READY);
 	status_wr(S_READY | S_DRIVER_OK);
-	cr_expect_eq(thread_count(), threads + 1,
-		     "%u worker threads after DRIVER_OK was cleared and set again", thread_count() - threads);
-	status_wr(0);
-	cr_assert(!vp.workers[0].running);
-	for (int ms = 0; ms < THREAD_GONE_MS && thread_count() != threads; ms++)
-		sleep_ms(1);
-	cr_expect_eq(thread_count(), threads, "%u worker threads still run after the reset",
+	cr_expect_eq(thread_count(), threads, "%u more threads after DRIVER_OK was cleared and set again",
 		     thread_count() - threads);
+	status_wr(0);
+	cr_assert(!local.workers[0].running);
+	cr_expect_eq(thread_count(), threads, "the reset changed the number of threads by %d",
+		     (int)thread_count() - (int)threads);
 	cr_expect_eq(fd_count(), fds, "%d more fds open after the reset than before DRIVER_OK",
 		     (int)fd_count() - (int)fds);
 }
@@ -984,11 +995,11 @@ Test(virtio_pci, clearing_driver_ok_and_setting_it_again_runs_one_worker)
 Test(virtio_pci, writing_status_zero_stops_the_worker_and_restores_defaults)
 {
 	bring_up(8);
-	cr_assert(vp.workers[0].running);
+	cr_assert(local.workers[0].running);
 	common_wr(VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
 	common_wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
 	status_wr(0);
-	cr_assert(!vp.workers[0].running);
+	cr_assert(!local.workers[0].running);
 	cr_assert_eq(status_rd(), 0);
 	cr_assert_eq(common_rd(VIRTIO_PCI_COMMON_DFSELECT, 4), 0);
 	cr_assert_eq(common_rd(VIRTIO_PCI_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
@@ -1279,33 +1290,52 @@ Test(virtio_pci, pci_cfg_window_reaches_the_msix_table)
 	cr_assert_eq(bar_rd(VIRTIO_PCI_MSIX_BAR, 16 + PCI_MSIX_ENTRY_DATA, 4), 0x4077u);
 }
 
-/* worker_per_queue: each enabled queue gets a thread of its own; without it one thread serves them all. */
-Test(virtio_pci, worker_per_queue_starts_a_worker_for_each_enabled_queue)
+static void setup_per_queue(void)
+{
+	per_queue = true;
+	setup();
+}
+
+static void teardown_per_queue(void)
+{
+	teardown();
+	per_queue = false;
+}
+
+/*
+ * worker_per_queue: each queue is served by a thread of its own, made when the device is added: the
+ * driver's DRIVER_OK (a vCPU's register write) makes none.
+ */
+TestSuite(virtio_pci_per_queue, .init = setup_per_queue, .fini = teardown_per_queue);
+
+Test(virtio_pci_per_queue, serves_each_queue_on_a_thread_made_at_init)
 {
 	unsigned int threads = thread_count();
 
-	vp.cfg.worker_per_queue = true;
+	cr_assert_eq(local.nr_workers, NR_QUEUES);
 	negotiate(F_VERSION);
 	queue_setup(0, 8, DESC_GPA, AVAIL_GPA, USED_GPA, 1);
 	queue_setup(1, 8, DESC_GPA + 0x4000, AVAIL_GPA + 0x4000, USED_GPA + 0x4000, 2);
 	status_wr(S_READY | S_DRIVER_OK);
-	cr_assert(vp.workers[0].running && vp.workers[1].running);
-	cr_assert_eq(thread_count(), threads + 2);
+	cr_assert(local.workers[0].running && local.workers[1].running);
+	cr_assert_eq(thread_count(), threads);
 	cr_assert_eq(status_rd() & S_NEEDS_RESET, 0);
 	status_wr(0);
-	cr_assert(!vp.workers[0].running && !vp.workers[1].running);
+	cr_assert(!local.workers[0].running && !local.workers[1].running);
+	cr_assert_eq(thread_count(), threads, "a reset ends no thread: the next DRIVER_OK reuses them");
 }
 
 Test(virtio_pci, one_worker_serves_every_queue_by_default)
 {
 	unsigned int threads = thread_count();
 
+	cr_assert_eq(local.nr_workers, 1);
 	negotiate(F_VERSION);
 	queue_setup(0, 8, DESC_GPA, AVAIL_GPA, USED_GPA, 1);
 	queue_setup(1, 8, DESC_GPA + 0x4000, AVAIL_GPA + 0x4000, USED_GPA + 0x4000, 2);
 	status_wr(S_READY | S_DRIVER_OK);
-	cr_assert(vp.workers[0].running && !vp.workers[1].running);
-	cr_assert_eq(thread_count(), threads + 1);
+	cr_assert(local.workers[0].running && !local.workers[1].running);
+	cr_assert_eq(thread_count(), threads);
 }
 
 /*

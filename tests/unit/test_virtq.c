@@ -886,3 +886,30 @@ Test(virtq, state_of_a_queue_without_rings_is_einval)
 	cr_assert_eq(virtq_configure(&q, &m, 3, DESC_GPA, AVAIL_GPA, USED_GPA, 0), -EINVAL);
 	cr_assert_eq(virtq_state(&q, &s), -EINVAL);
 }
+
+/*
+ * set_base: a queue handed over mid-stream (a back end restarted, vhost-user's SET_VRING_BASE) takes
+ * avail entries from the given index on, and returns used entries after the used ring's own index.
+ */
+Test(virtq, set_base_resumes_where_the_previous_device_stopped)
+{
+	setup_queue(8, 0);
+	for (uint16_t i = 0; i < 5; i++)
+		publish_simple(i);
+	/* The previous device took 3 and returned 2 of them. */
+	put16(USED_GPA + 2, 2);
+	cr_assert_eq(virtq_set_base(&q, 3), 0);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 3, "the first chain taken is avail entry 3, not 0");
+	cr_assert_eq(virtq_push(&q, c.head, 64), 0);
+	cr_assert_eq(used_idx(), 3, "the used entry goes after the 2 the previous device returned");
+	cr_assert_eq(get32(USED_GPA + 4 + 8 * 2), 3);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 4);
+	cr_assert_eq(virtq_pop(&q, &c), 0);
+}
+
+Test(virtq, set_base_refuses_a_queue_not_configured)
+{
+	cr_assert_eq(virtq_set_base(&q, 1), -EINVAL);
+}

@@ -1273,6 +1273,7 @@ Test(vsock, worker_thread_carries_a_host_connection_both_ways)
 		cr_assert_geq(qs[i].kick_fd, 0);
 	}
 	tx_kick = qs[VSOCK_TXQ].kick_fd;
+	cr_assert_eq(virtio_worker_init(&tw), 0);
 	cr_assert_eq(virtio_worker_start(&tw, &cfg.model, &m, FEATURES, qs, 3, needs_reset, NULL), 0);
 	fd = host_client("CONNECT 5000\n");
 	wait_rx();
@@ -1286,8 +1287,9 @@ Test(vsock, worker_thread_carries_a_host_connection_both_ways)
 	tx(OP(RW), GUEST_PORT, FIRST_HOST_PORT, "pong", 4);
 	cr_assert_eq(host_read(fd, buf, sizeof(buf)), 4);
 	cr_assert_str_eq(buf, "pong");
-	virtio_worker_stop(&tw);
+	virtio_worker_stop(&tw, NULL);
 	cr_assert_eq(v.stats.conns, 0, "stopping the worker closes the connections");
+	virtio_worker_destroy(&tw);
 	host_expect_eof(fd);
 	close(fd);
 	close(qs[0].kick_fd);
