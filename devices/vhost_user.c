@@ -209,7 +209,7 @@ static const char *check_size(enum kind k, uint32_t size)
 			       ? "config size out of range"
 			       : NULL;
 	default:
-		return size != fixed[k] ? "payload size wrong for the request" : NULL;
+		return size != fixed[k] ? "payload size wrong for the message" : NULL;
 	}
 }
 
