@@ -74,14 +74,17 @@ int sandbox_spawn(const struct sandbox_policy *p, int (*fn)(void *arg), void *ar
 /*
  * sandbox_lock: lock the calling process down for policy (p), in this order: an empty root (a fresh
  * read-only tmpfs, pivot_root, paths_rw, paths_ro and bind_dirs bound at their own paths) in a mount
- * namespace of its own where one can be had; every capability dropped (bounding set, ambient,
- * effective, permitted, inheritable); RLIMIT_NOFILE = p->max_fds and RLIMIT_CORE = 0;
+ * namespace of its own where one can be had (it unshares one itself: never the host's); RLIMIT_NOFILE =
+ * p->max_fds and RLIMIT_CORE = 0 (before the capabilities go, so a raise within reach still works);
+ * every capability dropped (bounding set, ambient, effective, permitted, inheritable);
  * PR_SET_NO_NEW_PRIVS; Landlock with the best ABI the kernel has (file access beneath paths_rw and
  * paths_ro only; skipped where the kernel has none); then the seccomp allowlist of p->kind, this
- * architecture's native ABI only, whose default is to trap: the SIGSYS handler writes a struct
- * sandbox_refusal to p->report_fd and _exit()s with SANDBOX_REFUSED_STATUS. Call it single-threaded,
- * once. Fills (r) (namespaces: those sandbox_spawn obtained, and CLONE_NEWNS for the empty root's own).
- * Returns 0, -EINVAL (a bad policy), -ENOENT (a path is missing) or the -errno of the step that failed,
+ * architecture's native ABI only, loaded for every thread (TSYNC), whose default is to trap: the SIGSYS
+ * handler writes a struct sandbox_refusal to p->report_fd and ends the process with
+ * SANDBOX_REFUSED_STATUS. Call it single-threaded, once, after opening every file and creating every
+ * thread it needs (a sanitizer build cannot start threads under the filter). Fills (r) (namespaces:
+ * those sandbox_spawn obtained, and CLONE_NEWNS for the empty root's own). Returns 0, -EINVAL (a bad
+ * policy, or more than 32 paths), -ENOENT (a path is missing) or the -errno of the step that failed,
  * logged once naming the sandbox layer; the process is then only partly locked and should exit.
  */
 int sandbox_lock(const struct sandbox_policy *p, struct sandbox_report *r);
