@@ -5,11 +5,11 @@ VERSION := 0.1.0
 WARN := -Wall -Wextra -Wmissing-prototypes -Wshadow -Werror
 CFLAGS ?= -O2 -g
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DKVMINI_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS += -lpthread
+LDLIBS += -lpthread -lseccomp
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c devices/virtio/*.c) \
-	$(wildcard firmware/*.c)
+	$(wildcard devices/devproc/*.c firmware/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
