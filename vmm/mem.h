@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define GMEM_MAX_REGIONS 2
+#define GMEM_MAX_REGIONS 8 /* kvmini lays RAM out in 2; a vhost-user front end may send up to 8 */
 
 /* A run of guest-physical RAM and where it lives in the memfd and in this process. */
 struct gmem_region {

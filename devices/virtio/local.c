@@ -27,8 +27,8 @@ static int local_start(void *opaque, uint64_t features, const struct virtio_queu
 			setup[i] = q[i];
 			setup[i].enabled = q[i].enabled && (l->nr_workers == 1 || i == w);
 		}
-		ret = virtio_worker_start(&l->workers[w], &l->dev.model, l->mem, features, setup, nr, needs_reset,
-					  reset_opaque);
+		ret = virtio_worker_start(&l->workers[w], &l->dev.model, l->mem, features, setup, nr,
+					  needs_reset, reset_opaque);
 		if (ret) {
 			log_err("%s: cannot start serving its queues: %s", l->dev.name, strerror(-ret));
 			for (unsigned int i = 0; i < w; i++)

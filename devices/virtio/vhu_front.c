@@ -1,0 +1,357 @@
+/* vhu_front.c: kvmini as a vhost-user front end: a virtio back end served by another process. */
+#include "vhu_front.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../../vmm/log.h"
+#include "../vhost_user.h"
+
+/* How long one answer may take: a back end that hangs is an error, not a hung vCPU. */
+#define ANSWER_MS 5000
+
+/* The protocol features kvmini uses when the back end has them. */
+#define FRONT_PROTOCOL_FEATURES                                                                        \
+	((1ULL << VHU_PROTOCOL_F_MQ) | (1ULL << VHU_PROTOCOL_F_REPLY_ACK) | (1ULL << VHU_PROTOCOL_F_CONFIG))
+
+static bool acked(const struct vhu_front *f)
+{
+	return f->protocol_features & (1ULL << VHU_PROTOCOL_F_REPLY_ACK);
+}
+
+/*
+ * What the driver may be offered of the back end's features: the device's own (0-23), indirect
+ * descriptors, event index and VERSION_1. Not the packed ring, in-order or the rest, which this
+ * transport does not carry, nor bit 30, which is vhost-user's.
+ */
+#define DRIVER_FEATURES (0xffffffULL | (1ULL << 28) | (1ULL << 29) | (1ULL << 32))
+
+/* One request (and its reply, or its REPLY_ACK); failures are logged naming the request. */
+static int call(struct vhu_front *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
+		unsigned int nfds, struct vhu_msg *reply)
+{
+	struct vhu_msg m = { .hdr = { .request = req, .size = size } };
+	int ret;
+
+	if (size)
+		memcpy(&m.payload, payload, size);
+	ret = vhu_call(f->sock, &m, fds, nfds, reply, acked(f));
+	if (ret < 0)
+		log_layer(LOG_ERR, LAYER_PVIO, "%s: vhost-user %s: %s", f->name, vhu_request_name(req),
+			  ret == -EIO	      ? "the back end refused it"
+			  : ret == -ETIMEDOUT ? "no answer from the back end within 5 s"
+					      : strerror(-ret));
+	return ret;
+}
+
+static int call_u64(struct vhu_front *f, uint32_t req, uint64_t v)
+{
+	return call(f, req, &v, sizeof(v), NULL, 0, NULL);
+}
+
+static int call_state(struct vhu_front *f, uint32_t req, uint32_t index, uint32_t num, struct vhu_msg *reply)
+{
+	struct vhu_vring_state s = { .index = index, .num = num };
+
+	return call(f, req, &s, sizeof(s), NULL, 0, reply);
+}
+
+static int get_u64(struct vhu_front *f, uint32_t req, uint64_t *v)
+{
+	struct vhu_msg reply;
+	int ret = call(f, req, NULL, 0, NULL, 0, &reply);
+
+	if (!ret)
+		*v = reply.payload.u64;
+	return ret;
+}
+
+static void front_config_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	struct vhu_front *f = opaque;
+
+	memcpy(data, f->config + off, len);
+}
+
+/* A ring's kick or call eventfd, or none (bit 8: the back end polls, or signals nobody). */
+static int set_vring_fd(struct vhu_front *f, uint32_t req, unsigned int i, int fd)
+{
+	uint64_t v = i | (fd < 0 ? VHU_VRING_NOFD : 0);
+
+	return call(f, req, &v, sizeof(v), fd < 0 ? NULL : &fd, fd < 0 ? 0 : 1, NULL);
+}
+
+static int start_ring(struct vhu_front *f, unsigned int i, const struct virtio_queue_setup *q)
+{
+	struct vhu_vring_addr a = { .index = i };
+	void *desc = gmem_ptr(f->mem, q->desc, 16ULL * q->size);
+	void *avail = gmem_ptr(f->mem, q->avail, 6 + 2ULL * q->size);
+	void *used = gmem_ptr(f->mem, q->used, 6 + 8ULL * q->size);
+	int ret;
+
+	if (!desc || !avail || !used) {
+		log_layer(LOG_WARN, LAYER_PVIO, "%s: ring %u lies outside guest RAM: not started", f->name, i);
+		return -EFAULT;
+	}
+	/* The protocol carries the front end's own addresses of the rings; the back end translates them. */
+	a.desc_user_addr = (uint64_t)(uintptr_t)desc;
+	a.avail_user_addr = (uint64_t)(uintptr_t)avail;
+	a.used_user_addr = (uint64_t)(uintptr_t)used;
+	ret = call_state(f, VHU_SET_VRING_NUM, i, q->size, NULL);
+	if (!ret)
+		ret = call(f, VHU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL);
+	if (!ret)
+		ret = call_state(f, VHU_SET_VRING_BASE, i, q->base, NULL);
+	if (!ret)
+		ret = set_vring_fd(f, VHU_SET_VRING_CALL, i, q->call_fd);
+	if (!ret)
+		ret = set_vring_fd(f, VHU_SET_VRING_ERR, i, f->err_fd[i]);
+	if (!ret)
+		ret = set_vring_fd(f, VHU_SET_VRING_KICK, i, q->kick_fd);
+	if (!ret && f->offers_protocol)
+		ret = call_state(f, VHU_SET_VRING_ENABLE, i, 1, NULL);
+	if (!ret)
+		f->started[i] = true;
+	return ret;
+}
+
+static void stop_locked(struct vhu_front *f, uint16_t *bases)
+{
+	for (unsigned int i = 0; i < f->backend.nr_queues; i++) {
+		struct vhu_msg reply;
+
+		if (!f->started[i])
+			continue;
+		f->started[i] = false;
+		if (atomic_load(&f->hung_up))
+			continue;
+		if (call_state(f, VHU_GET_VRING_BASE, i, 0, &reply) == 0 && bases)
+			bases[i] = (uint16_t)reply.payload.state.num;
+	}
+}
+
+static int front_start(void *opaque, uint64_t features, const struct virtio_queue_setup *q, unsigned int nr,
+		       virtio_needs_reset_fn *needs_reset, void *reset_opaque)
+{
+	struct vhu_front *f = opaque;
+	int ret;
+
+	pthread_mutex_lock(&f->lock);
+	f->needs_reset = needs_reset;
+	f->reset_opaque = reset_opaque;
+	ret = call_u64(f, VHU_SET_FEATURES, features | (f->offers_protocol ? 1ULL << VHU_F_PROTOCOL_FEATURES : 0));
+	for (unsigned int i = 0; !ret && i < nr; i++)
+		if (q[i].enabled)
+			ret = start_ring(f, i, &q[i]);
+	if (ret)
+		stop_locked(f, NULL);
+	pthread_mutex_unlock(&f->lock);
+	return ret;
+}
+
+static void front_stop(void *opaque, uint16_t *bases)
+{
+	struct vhu_front *f = opaque;
+
+	pthread_mutex_lock(&f->lock);
+	stop_locked(f, bases);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static const struct virtio_backend_ops front_ops = {
+	.kind = "vhost-user",
+	.config_read = front_config_read,
+	.start = front_start,
+	.stop = front_stop,
+};
+
+/* Features, protocol features, queues: what both ends can do. */
+static int negotiate(struct vhu_front *f, const struct vhu_front_want *want)
+{
+	uint64_t features, protocol = 0, queues = 1;
+	int ret = get_u64(f, VHU_GET_FEATURES, &features);
+
+	if (ret)
+		return ret;
+	if (features & (1ULL << VHU_F_PROTOCOL_FEATURES)) {
+		ret = get_u64(f, VHU_GET_PROTOCOL_FEATURES, &protocol);
+		if (ret)
+			return ret;
+		protocol &= FRONT_PROTOCOL_FEATURES;
+		ret = call_u64(f, VHU_SET_PROTOCOL_FEATURES, protocol);
+		if (ret)
+			return ret;
+		f->protocol_features = protocol;
+	}
+	if (protocol & (1ULL << VHU_PROTOCOL_F_MQ)) {
+		ret = get_u64(f, VHU_GET_QUEUE_NUM, &queues);
+		if (ret)
+			return ret;
+	}
+	if (!queues) {
+		log_layer(LOG_ERR, LAYER_PVIO, "%s: the vhost-user back end has no queues", f->name);
+		return -EPROTO;
+	}
+	f->offers_protocol = features & (1ULL << VHU_F_PROTOCOL_FEATURES);
+	f->backend.features = features & DRIVER_FEATURES;
+	f->backend.nr_queues = (unsigned int)(queues < want->max_queues ? queues : want->max_queues);
+	return 0;
+}
+
+/* The device configuration, once; a disk's num_queues says how many queues kvmini offers. */
+static int read_config(struct vhu_front *f, const struct vhu_front_want *want)
+{
+	struct vhu_config c = { .size = want->config_ask };
+	struct vhu_msg reply;
+	int ret;
+
+	if (!want->config_ask)
+		return 0;
+	if (!(f->protocol_features & (1ULL << VHU_PROTOCOL_F_CONFIG))) {
+		log_layer(LOG_ERR, LAYER_PVIO,
+			  "%s: the vhost-user back end cannot give its configuration (no CONFIG protocol feature)",
+			  f->name);
+		return -EPROTO;
+	}
+	ret = call(f, VHU_GET_CONFIG, &c, (uint32_t)VHU_CONFIG_HDR_SIZE + want->config_ask, NULL, 0, &reply);
+	if (ret)
+		return ret;
+	memcpy(f->config, reply.payload.config.region, want->config_ask);
+	if (want->device_id == VIRTIO_ID_BLOCK &&
+	    want->config_ask >= offsetof(struct virtio_blk_config, num_queues) + sizeof(uint16_t)) {
+		uint16_t n = (uint16_t)f->backend.nr_queues;
+
+		memcpy(f->config + offsetof(struct virtio_blk_config, num_queues), &n, sizeof(n));
+	}
+	return 0;
+}
+
+static int share_memory(struct vhu_front *f)
+{
+	struct vhu_memory table;
+	int fds[VHU_MAX_FDS];
+	unsigned int nfds;
+	int ret = vhu_mem_table(f->mem, &table, fds, &nfds);
+
+	if (ret)
+		return ret;
+	return call(f, VHU_SET_MEM_TABLE, &table,
+		    (uint32_t)(offsetof(struct vhu_memory, regions) + table.nregions * sizeof(table.regions[0])),
+		    fds, nfds, NULL);
+}
+
+/* The monitor: a ring the driver broke asks the transport for a reset; a hang-up tells the VMM. */
+static void *monitor(void *arg)
+{
+	struct vhu_front *f = arg;
+	struct pollfd fds[2 + VIRTIO_MAX_QUEUES];
+	unsigned int n = f->backend.nr_queues;
+
+	fds[0] = (struct pollfd){ .fd = f->stop_fd, .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = f->sock, .events = POLLRDHUP };
+	for (unsigned int i = 0; i < n; i++)
+		fds[2 + i] = (struct pollfd){ .fd = f->err_fd[i], .events = POLLIN };
+	for (;;) {
+		if (poll(fds, 2 + n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		if (fds[0].revents)
+			return NULL;
+		for (unsigned int i = 0; i < n; i++) {
+			if (!fds[2 + i].revents)
+				continue;
+			virtio_eventfd_drain(f->err_fd[i]);
+			pthread_mutex_lock(&f->lock);
+			if (f->needs_reset)
+				f->needs_reset(f->reset_opaque);
+			pthread_mutex_unlock(&f->lock);
+		}
+		if (fds[1].revents) {
+			atomic_store(&f->hung_up, true);
+			if (f->gone)
+				f->gone(f->gone_opaque, f->name);
+			return NULL;
+		}
+	}
+}
+
+int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front_want *want, int sock,
+		   const struct gmem *mem)
+{
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->sock = sock;
+	f->mem = mem;
+	f->gone = want->gone;
+	f->gone_opaque = want->gone_opaque;
+	f->stop_fd = -1;
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		f->err_fd[i] = -1;
+	f->backend = (struct virtio_backend){
+		.ops = &front_ops,
+		.opaque = f,
+		.name = f->name,
+		.device_id = want->device_id,
+		.queue_max = want->queue_max,
+		.config_len = want->config_len,
+	};
+	ret = -pthread_mutex_init(&f->lock, NULL);
+	if (ret) {
+		close(sock);
+		return ret;
+	}
+	ret = vhu_set_timeout(sock, ANSWER_MS);
+	if (!ret)
+		ret = negotiate(f, want);
+	if (!ret)
+		ret = call(f, VHU_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = read_config(f, want);
+	if (!ret)
+		ret = share_memory(f);
+	for (unsigned int i = 0; !ret && i < f->backend.nr_queues; i++) {
+		f->err_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (f->err_fd[i] < 0)
+			ret = -errno;
+	}
+	if (!ret) {
+		f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ret = f->stop_fd < 0 ? -errno : -pthread_create(&f->monitor, NULL, monitor, f);
+		f->monitoring = !ret;
+	}
+	if (ret)
+		vhu_front_destroy(f);
+	return ret;
+}
+
+void vhu_front_destroy(struct vhu_front *f)
+{
+	if (f->monitoring) {
+		virtio_eventfd_signal(f->stop_fd);
+		pthread_join(f->monitor, NULL);
+		f->monitoring = false;
+	}
+	if (f->stop_fd >= 0)
+		close(f->stop_fd);
+	f->stop_fd = -1;
+	if (f->sock >= 0)
+		front_stop(f, NULL);
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		if (f->err_fd[i] >= 0)
+			close(f->err_fd[i]);
+	if (f->sock >= 0)
+		close(f->sock);
+	f->sock = -1;
+	pthread_mutex_destroy(&f->lock);
+}

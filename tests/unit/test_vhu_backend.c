@@ -1,0 +1,225 @@
+/*
+ * test_vhu_backend.c: kvmini's vhost-user front end (virtio/vhu_front.c) against its back end
+ * (devproc/vhu_backend.c) over a socketpair, a test device model behind it: negotiation, the
+ * configuration, guest RAM shared as its memfd, a ring started, served (kick in, used entry and call
+ * out, the data path through eventfds only), stopped with its base, resumed from it, and a hang-up.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devproc/vhu_backend.h"
+#include "mem.h"
+#include "virtio/vhu_front.h"
+
+#define RAM_SIZE  (16 << 20)
+#define DESC_GPA  0x10000ULL
+#define AVAIL_GPA 0x20000ULL
+#define USED_GPA  0x30000ULL
+#define BUF_GPA	  0x100000ULL
+#define QSIZE	  8
+#define STAMP	  0xa5
+#define DEVICE_ID 2
+#define F_VERSION (1ULL << 32)
+#define F_DEV	  (1ULL << 6)
+#define WAIT_MS	  5000
+
+static struct gmem mem;
+static struct vhu_backend b;
+static struct vhu_front f;
+static struct virtio_device dev;
+static pthread_t server;
+static int serve_result;
+static atomic_int gone_calls;
+static atomic_int chains;
+
+static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used)
+{
+	(void)opaque;
+	(void)qi;
+	atomic_fetch_add(&chains, 1);
+	c->bufs[0].host[0] = STAMP;
+	*used = 1;
+	return 0;
+}
+
+static void model_config_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	(void)opaque;
+	for (uint32_t i = 0; i < len; i++)
+		((uint8_t *)data)[i] = (uint8_t)(0xc0 + off + i);
+}
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	serve_result = vhu_backend_serve(&b);
+	return NULL;
+}
+
+static void gone(void *opaque, const char *name)
+{
+	(void)opaque;
+	(void)name;
+	atomic_fetch_add(&gone_calls, 1);
+}
+
+static void setup(void)
+{
+	struct vhu_front_want want = { .device_id = DEVICE_ID, .config_len = 16, .config_ask = 16, .max_queues = 2,
+				       .queue_max = 256, .gone = gone };
+	int sv[2];
+
+	cr_assert_eq(gmem_create(&mem, RAM_SIZE, RAM_SIZE), 0);
+	dev = (struct virtio_device){
+		.name = "virtio-test",
+		.device_id = DEVICE_ID,
+		.features = F_VERSION | F_DEV,
+		.nr_queues = 3,
+		.worker_per_queue = true,
+		.queue_max = 256,
+		.config_len = 16,
+		.config_read = model_config_read,
+		.model = { .name = "virtio-test", .handle = model_handle },
+	};
+	atomic_store(&gone_calls, 0);
+	atomic_store(&chains, 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(vhu_backend_init(&b, &dev, sv[1]), 0);
+	cr_assert_eq(pthread_create(&server, NULL, serve, NULL), 0);
+	cr_assert_eq(vhu_front_init(&f, "virtio-test", &want, sv[0], &mem), 0);
+}
+
+static void teardown(void)
+{
+	vhu_front_destroy(&f);
+	pthread_join(server, NULL);
+	vhu_backend_destroy(&b);
+	gmem_destroy(&mem);
+}
+
+TestSuite(vhu_backend, .init = setup, .fini = teardown);
+
+static void put16(uint64_t gpa, uint16_t v)
+{
+	cr_assert_eq(gmem_write(&mem, gpa, &v, sizeof(v)), 0);
+}
+
+static uint16_t get16(uint64_t gpa)
+{
+	uint16_t v = 0;
+
+	cr_assert_eq(gmem_read(&mem, gpa, &v, sizeof(v)), 0);
+	return v;
+}
+
+/* The driver posts a one-buffer, device-writable chain at descriptor (i) as avail entry (slot). */
+static void post(uint16_t i, uint16_t slot)
+{
+	struct virtq_desc d = { .addr = BUF_GPA + 0x1000ULL * i, .len = 64, .flags = VIRTQ_DESC_F_WRITE };
+
+	cr_assert_eq(gmem_write(&mem, DESC_GPA + 16ULL * i, &d, sizeof(d)), 0);
+	put16(AVAIL_GPA + 4 + 2ULL * (slot % QSIZE), i);
+	put16(AVAIL_GPA + 2, (uint16_t)(slot + 1));
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, WAIT_MS) == 1;
+}
+
+static struct virtio_queue_setup ring(int kick, int call, uint16_t base)
+{
+	return (struct virtio_queue_setup){ .enabled = true,
+					    .size = QSIZE,
+					    .desc = DESC_GPA,
+					    .avail = AVAIL_GPA,
+					    .used = USED_GPA,
+					    .base = base,
+					    .kick_fd = kick,
+					    .call_fd = call };
+}
+
+static void reset_needed(void *opaque)
+{
+	(void)opaque;
+}
+
+Test(vhu_backend, negotiation_hides_protocol_features_and_caps_the_queues)
+{
+	uint8_t cfg[16];
+
+	cr_assert_eq(f.backend.features, F_VERSION | F_DEV, "features %#llx",
+		     (unsigned long long)f.backend.features);
+	cr_assert(f.offers_protocol);
+	cr_assert_eq(f.backend.nr_queues, 2, "the front end asked for 2 of the back end's 3 queues");
+	cr_assert_eq(f.backend.device_id, DEVICE_ID);
+	f.backend.ops->config_read(f.backend.opaque, 0, cfg, sizeof(cfg));
+	for (unsigned int i = 0; i < sizeof(cfg); i++)
+		cr_assert_eq(cfg[i], 0xc0 + i, "config byte %u", i);
+	cr_assert_eq(b.vmem.nr_regions, 1, "guest RAM is shared as one region");
+	cr_assert_eq(b.mem.regions[0].size, RAM_SIZE);
+}
+
+Test(vhu_backend, a_ring_is_served_through_its_eventfds_and_stops_with_its_base)
+{
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_queue_setup q[2] = { ring(kick, call, 0), { .kick_fd = -1, .call_fd = -1 } };
+	uint16_t bases[2] = { 0 };
+	uint64_t one = 1;
+	uint8_t stamp = 0;
+
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
+	post(0, 0);
+	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
+	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 1; ms++)
+		usleep(1000);
+	cr_assert_eq(get16(USED_GPA + 2), 1, "the kick did not get the chain served");
+	cr_assert(readable(call), "no used-buffer notification on the call eventfd");
+	cr_assert_eq(gmem_read(&mem, BUF_GPA, &stamp, 1), 0);
+	cr_assert_eq(stamp, STAMP, "the back end wrote the buffer in shared guest RAM");
+	f.backend.ops->stop(f.backend.opaque, bases);
+	cr_assert_eq(bases[0], 1, "GET_VRING_BASE says the next entry to take is 1");
+	cr_assert(!b.q[0].running);
+
+	/* Resumed from its base: the next chain is avail entry 1, returned after used entry 0. */
+	q[0] = ring(kick, call, bases[0]);
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
+	post(1, 1);
+	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
+	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 2; ms++)
+		usleep(1000);
+	cr_assert_eq(get16(USED_GPA + 2), 2);
+	cr_assert_eq(atomic_load(&chains), 2, "each chain was served once");
+	f.backend.ops->stop(f.backend.opaque, bases);
+	cr_assert_eq(bases[0], 2);
+	close(kick);
+	close(call);
+}
+
+Test(vhu_backend, a_ring_outside_guest_ram_is_not_started)
+{
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_queue_setup q[1] = { ring(kick, -1, 0) };
+
+	q[0].used = RAM_SIZE - 8;
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 1, reset_needed, NULL), -EFAULT);
+	cr_assert(!b.q[0].running);
+	close(kick);
+}
+
+Test(vhu_backend, a_back_end_that_hangs_up_is_reported_once)
+{
+	shutdown(b.sock, SHUT_RDWR);
+	for (int ms = 0; ms < WAIT_MS && !atomic_load(&gone_calls); ms++)
+		usleep(1000);
+	cr_assert_eq(atomic_load(&gone_calls), 1);
+}
