@@ -104,6 +104,9 @@ const char *cli_usage(void)
 	       "  -d, --disk PATH[,ro][,serial=ID]\n"
 	       "                        a raw disk image as a virtio-blk disk (repeatable: vda, vdb, ... in\n"
 	       "                        order); ro: read-only; serial: up to 20 characters for the guest\n"
+	       "  -d, --disk vhost-user=SOCKET\n"
+	       "                        a virtio-blk disk served by a vhost-user back end listening on\n"
+	       "                        SOCKET (kvmini device blk, qemu-storage-daemon, ...)\n"
 	       "  -n, --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 	       "                        a virtio-net NIC on tap device NAME (repeatable: eth0, eth1, ...);\n"
 	       "                        kvmini creates the tap when it is absent and kvmini has\n"
@@ -112,6 +115,9 @@ const char *cli_usage(void)
 	       "                        a virtio-vsock device, guest CID N; host programs connect to the\n"
 	       "                        Unix socket PATH and send \"CONNECT <port>\\n\"; the guest reaches\n"
 	       "                        host port P at PATH_P (Firecracker's hybrid vsock)\n"
+	       "      --devices processes|in-process\n"
+	       "                        where the device models run: each disk in a sandboxed device\n"
+	       "                        process of its own (the default), or on threads of kvmini's\n"
 	       "      --kvm-device PATH the KVM device (default /dev/kvm)\n"
 	       "      --allow-pvm       run even where /dev/kvm is PVM (no hardware virtualisation: a\n"
 	       "                        stock kernel does not boot in useful time there)\n"
@@ -121,7 +127,8 @@ const char *cli_usage(void)
 	       "Console: Ctrl-A x quits, Ctrl-A a sends Ctrl-A, Ctrl-A h helps (on a terminal only).\n"
 	       "Exit status: 0 guest powered off, 1/3/5/... debug-exit port 0xf4 ((value << 1) | 1),\n"
 	       "2 kvmini's own error, 4 guest reboot, 6 guest panic (pvpanic), 8 guest crashed its vCPU\n"
-	       "(triple fault, KVM emulation failure), 10 quit from the console, 128+N signal N.\n";
+	       "(triple fault, KVM emulation failure), 10 quit from the console, 12 a device process\n"
+	       "failed (died, or its syscall filter stopped it), 128+N signal N.\n";
 }
 
 static int bad_value(const char *opt, const char *arg, const char *what)
@@ -179,21 +186,42 @@ static int disk_word(void *ctx, const char *arg, const char *word, size_t len)
 	return bad_value("--disk", arg, "expected PATH[,ro][,serial=ID]");
 }
 
-static int parse_disk(struct vm_config *vm, const char *arg)
+int cli_parse_disk(struct vm_disk_config *d, const char *arg)
 {
-	struct vm_disk_config *d = &vm->disks[vm->nr_disks];
+	static const char vhu[] = "vhost-user=";
 	const char *comma = strchr(arg, ',');
 	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
 
-	if (vm->nr_disks == VM_MAX_DISKS)
-		return bad_value("--disk", arg, "kvmini takes at most 16 disks");
 	memset(d, 0, sizeof(*d));
+	if (strncmp(arg, vhu, sizeof(vhu) - 1) == 0) {
+		/* The back end owns the image and its options: only where to reach it is kvmini's. */
+		d->vhost_user = true;
+		arg += sizeof(vhu) - 1;
+		if (comma)
+			return bad_value("--disk", arg,
+					 "vhost-user=SOCKET takes no options: the back end has the disk's");
+		len = strlen(arg);
+		if (len == 0)
+			return bad_value("--disk", arg, "no socket path after vhost-user=");
+		if (len >= 108)
+			return bad_value("--disk", arg,
+					 "the socket path is longer than a Unix socket address takes");
+		memcpy(d->path, arg, len);
+		return 0;
+	}
 	if (len == 0)
 		return bad_value("--disk", arg, "no image path before the options");
 	if (len >= sizeof(d->path))
 		return bad_value("--disk", arg, "the path is too long");
 	memcpy(d->path, arg, len);
-	if (for_each_word(arg, comma ? comma + 1 : NULL, disk_word, d) < 0)
+	return for_each_word(arg, comma ? comma + 1 : NULL, disk_word, d);
+}
+
+static int parse_disk(struct vm_config *vm, const char *arg)
+{
+	if (vm->nr_disks == VM_MAX_DISKS)
+		return bad_value("--disk", arg, "kvmini takes at most 16 disks");
+	if (cli_parse_disk(&vm->disks[vm->nr_disks], arg) < 0)
 		return -EINVAL;
 	vm->nr_disks++;
 	return 0;
@@ -327,6 +355,12 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 	case 'P':
 		c->vm.allow_pvm = true;
 		return 0;
+	case 'D':
+		if (strcmp(arg, "in-process") && strcmp(arg, "processes"))
+			return bad_value("--devices", arg,
+					 "expected 'processes' (the default) or 'in-process'");
+		c->vm.devices_in_process = strcmp(arg, "in-process") == 0;
+		return 0;
 	case 'd':
 		return parse_disk(&c->vm, arg);
 	case 'n':
@@ -348,13 +382,21 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 }
 
 static const struct option run_options[] = {
-	{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
-	{ "cmdline", required_argument, NULL, 'a' }, { "cpus", required_argument, NULL, 'c' },
-	{ "mem", required_argument, NULL, 'm' },     { "kvm-device", required_argument, NULL, 'K' },
-	{ "allow-pvm", no_argument, NULL, 'P' },     { "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },	     { "help", no_argument, NULL, 'h' },
-	{ "disk", required_argument, NULL, 'd' },    { "net", required_argument, NULL, 'n' },
-	{ "vsock", required_argument, NULL, 'V' },   { NULL, 0, NULL, 0 },
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'a' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "kvm-device", required_argument, NULL, 'K' },
+	{ "allow-pvm", no_argument, NULL, 'P' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "disk", required_argument, NULL, 'd' },
+	{ "net", required_argument, NULL, 'n' },
+	{ "vsock", required_argument, NULL, 'V' },
+	{ "devices", required_argument, NULL, 'D' },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* Names the option getopt stopped at: a long one as written, a short one by its letter (it may sit in a group). */

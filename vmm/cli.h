@@ -32,6 +32,11 @@ int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 /* cli_check_mem: whether (mem) bytes of guest RAM can be given on a host with (host_ram) bytes; logs why not. */
 int cli_check_mem(uint64_t mem, uint64_t host_ram);
+/*
+ * cli_parse_disk: one --disk value into (d): PATH[,ro][,serial=ID], or vhost-user=SOCKET. Returns 0 or
+ * -EINVAL (logged, naming the option and what to write instead).
+ */
+int cli_parse_disk(struct vm_disk_config *d, const char *arg);
 /* cli_parse_mac: the (len) characters at (s) as a MAC "XX:XX:XX:XX:XX:XX" into (mac). Returns 0 or -EINVAL. */
 int cli_parse_mac(const char *s, size_t len, uint8_t mac[6]);
 /* cli_parse: (argc, argv) into (c); errors are logged as one line. Returns 0 or -EINVAL. */

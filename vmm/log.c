@@ -1,4 +1,4 @@
-/* log.c: one-line diagnostics on stderr, prefixed "kvmini:". */
+/* log.c: one-line diagnostics on stderr, prefixed "kvmini:" (a device process: "kvmini[vda]:"). */
 #include "log.h"
 
 #include <errno.h>
@@ -8,12 +8,23 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The one process-wide setting: written once by main() before any thread exists. */
+/* The process-wide settings: written once by main() before any thread exists. */
 static enum log_level max_level = LOG_NOTICE;
+static char who[40] = "kvmini";
 
 void log_set_level(enum log_level level)
 {
 	max_level = level;
+}
+
+static void ask_tty(void);
+static pthread_once_t tty_once = PTHREAD_ONCE_INIT;
+
+void log_set_name(const char *name)
+{
+	snprintf(who, sizeof(who), "%s", name);
+	/* Asked now: a sandboxed process may no longer ask the terminal once its filter holds. */
+	pthread_once(&tty_once, ask_tty);
 }
 
 int log_enabled(enum log_level level)
@@ -22,7 +33,6 @@ int log_enabled(enum log_level level)
 }
 
 /* Whether stderr is a terminal, asked once: isatty() sets errno (ENOTTY) on every file and pipe. */
-static pthread_once_t tty_once = PTHREAD_ONCE_INIT;
 static int stderr_tty;
 
 static void ask_tty(void)
@@ -59,7 +69,7 @@ static void log_vmsg(enum log_level level, const char *layer, const char *fmt, v
 	if (!log_enabled(level))
 		return;
 	pthread_once(&tty_once, ask_tty);
-	n = snprintf(line, sizeof(line), "kvmini: %s%s%s", prefix[level], layer ? layer : "",
+	n = snprintf(line, sizeof(line), "%s: %s%s%s", who, prefix[level], layer ? layer : "",
 		     layer ? ": " : "");
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	if (n > (int)sizeof(line) - 2)

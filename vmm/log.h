@@ -13,6 +13,11 @@ enum log_level {
 
 /* log_set_level: messages above (level) are dropped. Call once, before threads start. */
 void log_set_level(enum log_level level);
+/*
+ * log_set_name: prefix lines with (name) rather than "kvmini" (a device process: "kvmini[vda]"); also
+ * asks once whether stderr is a terminal. Call once, before threads start and before any lock-down.
+ */
+void log_set_name(const char *name);
 /* log_enabled: whether a message at (level) would be printed (to skip costly formatting). */
 int log_enabled(enum log_level level);
 /* log_msg: print one line at (level), printf-style; safe from any thread (one write(2) a line). */

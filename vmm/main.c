@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../devices/devproc/devproc.h"
 #include "bench.h"
 #include "cli.h"
 #include "host.h"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
 		return bench_main(argc - 1, argv + 1, start_ns);
 	if (argc > 1 && strcmp(argv[1], "host") == 0)
 		return host_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "device") == 0)
+		return devproc_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &cli) < 0)
 		return VM_EXIT_ERROR;
 	if (cli.action == CLI_HELP) {

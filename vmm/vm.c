@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,7 +15,9 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -274,6 +278,25 @@ static bool disk_is_duplicate(const struct vm *vm, unsigned int i)
 	return false;
 }
 
+/* Puts the virtio-pci function of the device that back end (be) serves on the PCI bus. */
+static int add_pci(struct vm *vm, struct vm_virtio *v, struct virtio_backend *be)
+{
+	int ret = virtio_pci_init(&v->vp, be, &vm->host);
+
+	if (ret) {
+		log_err("%s: cannot create its virtio-pci function: %s", be->name, strerror(-ret));
+		return ret;
+	}
+	v->vp_ready = true;
+	ret = pci_bus_add(&vm->pci, &v->vp.pci);
+	if (ret < 0) {
+		log_err("%s: no room on the PCI bus: %s", be->name, strerror(-ret));
+		return ret;
+	}
+	log_info("%s: PCI slot %d, served %s", be->name, ret, be->ops->kind);
+	return 0;
+}
+
 /*
  * Serves virtio device (dev) with threads of this process and puts its virtio-pci function on the PCI
  * bus: 0, or -errno (logged; destroy_virtio releases what was taken).
@@ -285,19 +308,57 @@ static int add_virtio(struct vm *vm, struct vm_virtio *v, const struct virtio_de
 	if (ret)
 		return ret;
 	v->local_ready = true;
-	ret = virtio_pci_init(&v->vp, &v->local.backend, &vm->host);
-	if (ret) {
-		log_err("%s: cannot create its virtio-pci function: %s", pc->name, strerror(-ret));
+	return add_pci(vm, v, &v->local.backend);
+}
+
+/* The front end's monitor saw the back end hang up: say why, and stop the VM (no I/O can go on). */
+static void device_gone(void *opaque, const char *name)
+{
+	struct vm_virtio *v = opaque;
+	char why[512];
+
+	if (v->proc.pid)
+		device_process_why(&v->proc, why, sizeof(why));
+	else
+		snprintf(
+			why, sizeof(why),
+			"L-2 paravirtual I/O: the vhost-user back end of %s hung up: the guest's I/O on it cannot "
+			"go on",
+			name);
+	log_err("%s", why);
+	vm_stop(v->vm, VM_EXIT_DEVICE, "a device's back end failed");
+}
+
+/* Connects to the vhost-user back end listening on (path): the socket, or -errno (logged). */
+static int connect_backend(const char *name, const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return s;
+	err = errno;
+	log_layer(LOG_ERR, LAYER_PVIO, "%s: cannot reach the vhost-user back end at %s: %s%s", name, path,
+		  strerror(err), err == ENOENT || err == ECONNREFUSED ? ": start the back end first" : "");
+	if (s >= 0)
+		close(s);
+	return -err;
+}
+
+/* Serves the device through kvmini's vhost-user front end on connected socket (sock), then PCI. */
+static int add_front(struct vm *vm, struct vm_virtio *v, const char *name, struct vhu_front_want *want,
+		     int sock)
+{
+	int ret;
+
+	want->gone = device_gone;
+	want->gone_opaque = v;
+	ret = vhu_front_init(&v->front, name, want, sock, &vm->mem);
+	if (ret)
 		return ret;
-	}
-	v->vp_ready = true;
-	ret = pci_bus_add(&vm->pci, &v->vp.pci);
-	if (ret < 0) {
-		log_err("%s: no room on the PCI bus: %s", pc->name, strerror(-ret));
-		return ret;
-	}
-	log_info("%s: PCI slot %d", pc->name, ret);
-	return 0;
+	v->front_ready = true;
+	return add_pci(vm, v, &v->front.backend);
 }
 
 /* The transport first (no more register accesses reach the back end), then what serves the queues. */
@@ -307,28 +368,81 @@ static void destroy_virtio(struct vm_virtio *v)
 		virtio_pci_destroy(&v->vp);
 	if (v->local_ready)
 		virtio_local_destroy(&v->local);
-	v->vp_ready = v->local_ready = false;
+	if (v->front_ready)
+		vhu_front_destroy(&v->front);
+	if (v->proc.pid || v->proc.sock >= 0)
+		device_process_end(&v->proc);
+	v->vp_ready = v->local_ready = v->front_ready = false;
+}
+
+/* A disk served by a device process of its own: `kvmini device blk` on its image. */
+static int spawn_disk(struct vm_disk *d, const struct vm_disk_config *c, unsigned int queues)
+{
+	char spec[sizeof(c->path) + 40], nq[8], what[24];
+	const char *args[] = { "device", "blk", "--disk", spec, "--queues", nq, "--name", d->name, NULL };
+	int ret;
+
+	snprintf(spec, sizeof(spec), "%s%s%s%s", c->path, c->read_only ? ",ro" : "",
+		 c->has_serial ? ",serial=" : "", c->has_serial ? c->serial : "");
+	snprintf(nq, sizeof(nq), "%u", queues);
+	snprintf(what, sizeof(what), "virtio-blk %s", d->name);
+	ret = device_process_spawn(&d->virtio.proc, what, args);
+	if (ret)
+		return ret;
+	ret = d->virtio.proc.sock;
+	d->virtio.proc.sock = -1; /* the front end's now */
+	return ret;
 }
 
 static int add_disk(struct vm *vm, unsigned int i)
 {
 	const struct vm_disk_config *c = &vm->cfg->disks[i];
 	struct vm_disk *d = &vm->disks[i];
+	/* A request queue per vCPU, as Linux's blk-mq maps them, each served by its own thread. */
+	unsigned int queues = vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES;
+	struct vhu_front_want want = {
+		.device_id = VIRTIO_ID_BLOCK,
+		.config_len = sizeof(struct virtio_blk_config),
+		/* Up to write_zeroes_may_unmap: as far as qemu-storage-daemon 7.2 knows it. */
+		.config_ask = offsetof(struct virtio_blk_config, unused1) +
+			      sizeof(((struct virtio_blk_config *)0)->unused1),
+		.max_queues = queues,
+		.queue_max = BLK_QUEUE_SIZE
+	};
 	struct virtio_device pc;
 	int ret;
 
 	snprintf(d->name, sizeof(d->name), "vd%c", 'a' + i);
+	d->virtio.vm = vm;
+	d->virtio.proc.sock = -1;
+	if (c->vhost_user) {
+		log_info("%s: vhost-user back end at %s", d->name, c->path);
+		ret = connect_backend(d->name, c->path);
+		return ret < 0 ? ret : add_front(vm, &d->virtio, d->name, &want, ret);
+	}
 	if (disk_is_duplicate(vm, i))
 		return -EINVAL;
+	if (!vm->cfg->devices_in_process) {
+		/*
+		 * The device process opens the image itself; kvmini looks first, so that what is wrong
+		 * with it is said once, here, and the image's identity is known for the check above.
+		 */
+		ret = blk_open(&d->blk, c->path, c->read_only, c->has_serial ? c->serial : NULL);
+		if (ret)
+			return ret;
+		blk_close(&d->blk);
+		log_info("%s: %s%s, in a device process", d->name, c->path,
+			 c->read_only ? ", read-only" : "");
+		ret = spawn_disk(d, c, queues);
+		return ret < 0 ? ret : add_front(vm, &d->virtio, d->name, &want, ret);
+	}
 	ret = blk_open(&d->blk, c->path, c->read_only, c->has_serial ? c->serial : NULL);
 	if (ret)
 		return ret;
 	d->blk_open = true;
 	log_info("%s: %s, %" PRIu64 " sectors%s", d->name, c->path, d->blk.sectors,
 		 c->read_only ? ", read-only" : "");
-	/* A request queue per vCPU, as Linux's blk-mq maps them, each served by its own thread. */
-	blk_device(&d->blk, d->name, vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES,
-		   &pc);
+	blk_device(&d->blk, d->name, queues, &pc);
 	return add_virtio(vm, &d->virtio, &pc);
 }
 

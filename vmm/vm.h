@@ -11,10 +11,12 @@
 #include "../devices/serial8250.h"
 #include "../devices/virtio/blk.h"
 #include "../devices/virtio/local.h"
+#include "../devices/virtio/vhu_front.h"
 #include "../devices/virtio/pci.h"
 #include "../devices/virtio/net.h"
 #include "../devices/virtio/vsock.h"
 #include "bus.h"
+#include "device_process.h"
 #include "irq.h"
 #include "kvm.h"
 #include "mem.h"
@@ -33,7 +35,8 @@
 
 /* --disk PATH[,ro][,serial=ID] */
 struct vm_disk_config {
-	char path[4096];
+	char path[4096]; /* the image; with (vhost_user), the back end's Unix socket */
+	bool vhost_user; /* --disk vhost-user=SOCKET: a back end someone else runs */
 	bool read_only;
 	bool has_serial;
 	char serial[BLK_SERIAL_LEN + 1];
@@ -62,10 +65,11 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t mem; /* bytes */
 	const char *kvm_device;
-	bool allow_pvm;	    /* run even on a PVM /dev/kvm, where a stock kernel cannot boot in useful time */
-	uint64_t start_ns;  /* CLOCK_MONOTONIC when kvmini started */
-	int console_fd;	    /* where the guest's console output goes */
-	bool console_input; /* serve stdin to the guest's console */
+	bool allow_pvm; /* run even on a PVM /dev/kvm, where a stock kernel cannot boot in useful time */
+	bool devices_in_process; /* --devices in-process: the models on threads of kvmini's, no device processes */
+	uint64_t start_ns;	 /* CLOCK_MONOTONIC when kvmini started */
+	int console_fd;		 /* where the guest's console output goes */
+	bool console_input;	 /* serve stdin to the guest's console */
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* the guest's vda, vdb, ... in order */
 	unsigned int nr_disks;
 	struct vm_net_config nics[VM_MAX_NICS]; /* the guest's eth0, eth1, ... in order */
@@ -73,11 +77,18 @@ struct vm_config {
 	struct vm_vsock_config vsock;
 };
 
-/* A virtio device: what serves its queues (here: threads of kvmini's) and its function on the PCI bus. */
+/*
+ * A virtio device: what serves its queues and its function on the PCI bus. Served by threads of
+ * kvmini's (local), or through kvmini's vhost-user front end (front) by a device process of kvmini's
+ * (proc) or by a back end someone else runs.
+ */
 struct vm_virtio {
+	struct vm *vm;
 	struct virtio_local local;
+	struct vhu_front front;
+	struct device_process proc;
 	struct virtio_pci vp;
-	bool local_ready, vp_ready;
+	bool local_ready, front_ready, vp_ready;
 };
 
 /* A disk: its image and its virtio-blk device. */

@@ -145,6 +145,7 @@ static const struct rule rules_device[] = {
 	ALLOW(epoll_pwait),		   /* the same (arm64 has only this one) */
 	ALLOW(epoll_ctl),		   /* kick eventfds come and go as the front end sets queues up */
 	ALLOW(ppoll),			   /* a bounded wait on one descriptor */
+	ALLOW(poll),			   /* worker threads wait on their kick eventfds (x86_64's glibc) */
 	ALLOW(recvmsg),			   /* vhost-user messages; memfds and eventfds arrive as SCM_RIGHTS */
 	ALLOW(sendmsg),			   /* vhost-user replies */
 	ALLOW1(ioctl, ARG_EQ(1, FIONBIO)), /* non-blocking mode on a descriptor received */
@@ -161,8 +162,11 @@ static const struct rule rules_blk[] = {
 	ALLOW(preadv),	  /* guest reads */
 	ALLOW(pwritev),	  /* guest writes */
 	ALLOW(fdatasync), /* VIRTIO_BLK_T_FLUSH */
+	ALLOW(pwrite64),  /* VIRTIO_BLK_T_WRITE_ZEROES where the file system cannot zero a range */
 	/* VIRTIO_BLK_T_DISCARD: punch a hole, never grow or shrink the image. */
 	ALLOW1(fallocate, ARG_EQ(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)),
+	/* VIRTIO_BLK_T_WRITE_ZEROES: zero a range in place, never grow or shrink the image. */
+	ALLOW1(fallocate, ARG_EQ(1, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)),
 	ALLOW(lseek), /* SEEK_DATA/SEEK_HOLE and the image's size */
 	ALLOW(fstat), /* the image's size */
 	/* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH). */
