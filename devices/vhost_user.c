@@ -570,20 +570,27 @@ int vhu_mem_va_to_gpa(const struct vhu_mem *m, uint64_t va, uint64_t len, uint64
 	return -EFAULT;
 }
 
-void *vhu_mem_gpa_ptr(const struct vhu_mem *m, uint64_t gpa, uint64_t len)
+_Static_assert(VHU_MAX_REGIONS <= GMEM_MAX_REGIONS, "guest RAM's accessor holds a whole memory table");
+
+void vhu_mem_gmem(const struct vhu_mem *m, struct gmem *out)
 {
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
 	for (unsigned int i = 0; i < m->nr_regions; i++) {
 		const struct vhu_mem_region *r = &m->regions[i];
-		uint64_t off;
 
-		if (gpa < r->gpa || gpa - r->gpa >= r->size)
-			continue;
-		off = gpa - r->gpa;
-		if (len > r->size - off)
-			return NULL;
-		return r->host + off;
+		out->regions[i] = (struct gmem_region){ .gpa = r->gpa, .size = r->size, .host = r->host };
+		out->size += r->size;
 	}
-	return NULL;
+	out->nr_regions = m->nr_regions;
+}
+
+void *vhu_mem_gpa_ptr(const struct vhu_mem *m, uint64_t gpa, uint64_t len)
+{
+	struct gmem g;
+
+	vhu_mem_gmem(m, &g);
+	return gmem_ptr(&g, gpa, len);
 }
 
 int vhu_mem_table(const struct gmem *m, struct vhu_memory *table, int *fds, unsigned int *nfds)

@@ -268,6 +268,11 @@ void vhu_mem_unmap(struct vhu_mem *m);
  */
 int vhu_mem_va_to_gpa(const struct vhu_mem *m, uint64_t va, uint64_t len, uint64_t *gpa);
 /*
+ * vhu_mem_gmem: (m)'s regions as the guest RAM accessor the device models use (vmm/mem.h; no memfd of
+ * its own: fd -1), the same mappings.
+ */
+void vhu_mem_gmem(const struct vhu_mem *m, struct gmem *out);
+/*
  * vhu_mem_gpa_ptr: the local address of guest-physical [gpa, gpa + len), or NULL when any byte of it
  * lies outside a region or the range wraps; as gmem_ptr(), a range never spans two regions and (len)
  * 0 checks (gpa) alone.

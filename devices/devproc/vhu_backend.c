@@ -95,8 +95,8 @@ static void sync_rings(struct vhu_backend *b)
 		if (!any)
 			continue;
 		ret = virtio_worker_start(&b->workers[w], &b->dev->model, &b->mem,
-					  b->features & ~(1ULL << VHU_F_PROTOCOL_FEATURES), setup, b->dev->nr_queues,
-					  needs_reset, b);
+					  b->features & ~(1ULL << VHU_F_PROTOCOL_FEATURES), setup,
+					  b->dev->nr_queues, needs_reset, b);
 		if (ret) {
 			log_err("%s: cannot serve its rings: %s", b->dev->name, strerror(-ret));
 			needs_reset(b);
@@ -128,20 +128,6 @@ static void reset_rings(struct vhu_backend *b)
 	}
 }
 
-/* The guest RAM accessor the models use, over the mapped memory table. */
-static void mem_from_table(struct vhu_backend *b)
-{
-	memset(&b->mem, 0, sizeof(b->mem));
-	b->mem.fd = -1;
-	for (unsigned int i = 0; i < b->vmem.nr_regions; i++) {
-		const struct vhu_mem_region *r = &b->vmem.regions[i];
-
-		b->mem.regions[i] = (struct gmem_region){ .gpa = r->gpa, .size = r->size, .host = r->host };
-		b->mem.size += r->size;
-	}
-	b->mem.nr_regions = b->vmem.nr_regions;
-}
-
 static refusal set_mem_table(struct vhu_backend *b, const struct vhu_msg *m, int *fds, unsigned int nfds)
 {
 	struct vhu_mem fresh;
@@ -153,7 +139,7 @@ static refusal set_mem_table(struct vhu_backend *b, const struct vhu_msg *m, int
 	stop_all(b);
 	vhu_mem_unmap(&b->vmem);
 	b->vmem = fresh;
-	mem_from_table(b);
+	vhu_mem_gmem(&b->vmem, &b->mem);
 	return NULL;
 }
 
@@ -236,9 +222,9 @@ static refusal set_vring_fd(struct vhu_backend *b, const struct vhu_msg *m, int 
 	if (m->hdr.request == VHU_SET_VRING_KICK && fd < 0)
 		return "a ring without a kick eventfd (polling is not supported)";
 	touch(b, (uint32_t)(v & VHU_VRING_INDEX_MASK));
-	slot = m->hdr.request == VHU_SET_VRING_KICK ? &q->kick_fd
+	slot = m->hdr.request == VHU_SET_VRING_KICK   ? &q->kick_fd
 	       : m->hdr.request == VHU_SET_VRING_CALL ? &q->call_fd
-						       : &q->err_fd;
+						      : &q->err_fd;
 	close_fd(slot);
 	*slot = fd;
 	/* Without PROTOCOL_FEATURES a ring is enabled by its kick (vhost-user.rst, "Starting and stopping rings"). */
@@ -264,7 +250,8 @@ static refusal get_config(struct vhu_backend *b, const struct vhu_config *in, st
 {
 	if (in->offset > b->dev->config_len || in->size > b->dev->config_len - in->offset)
 		return "configuration beyond the device's";
-	rep->payload.config = (struct vhu_config){ .offset = in->offset, .size = in->size, .flags = in->flags };
+	rep->payload.config =
+		(struct vhu_config){ .offset = in->offset, .size = in->size, .flags = in->flags };
 	if (in->size)
 		b->dev->config_read(b->dev->model.opaque, in->offset, rep->payload.config.region, in->size);
 	rep->hdr.size = (uint32_t)VHU_CONFIG_HDR_SIZE + in->size;
@@ -389,8 +376,8 @@ int vhu_backend_serve(struct vhu_backend *b)
 			ret = vhu_reply(b->sock, &m, &rep);
 		}
 		if (ret < 0) {
-			log_layer(LOG_ERR, LAYER_PVIO, "%s: answering the vhost-user front end: %s", b->dev->name,
-				  strerror(-ret));
+			log_layer(LOG_ERR, LAYER_PVIO, "%s: answering the vhost-user front end: %s",
+				  b->dev->name, strerror(-ret));
 			return ret;
 		}
 	}
@@ -405,24 +392,13 @@ int vhu_backend_init(struct vhu_backend *b, const struct virtio_device *dev, int
 	b->nr_workers = dev->worker_per_queue ? dev->nr_queues : 1;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		b->q[i] = (struct vhu_backend_queue){ .kick_fd = -1, .call_fd = -1, .err_fd = -1 };
-	for (unsigned int w = 0; w < b->nr_workers; w++) {
-		int ret = virtio_worker_init(&b->workers[w]);
-
-		if (ret) {
-			log_err("%s: cannot make a worker thread: %s", dev->name, strerror(-ret));
-			while (w--)
-				virtio_worker_destroy(&b->workers[w]);
-			return ret;
-		}
-	}
-	return 0;
+	return virtio_workers_init(b->workers, b->nr_workers, dev->name);
 }
 
 void vhu_backend_destroy(struct vhu_backend *b)
 {
 	reset_rings(b);
-	for (unsigned int w = 0; w < b->nr_workers; w++)
-		virtio_worker_destroy(&b->workers[w]);
+	virtio_workers_destroy(b->workers, b->nr_workers);
 	vhu_mem_unmap(&b->vmem);
 	close_fd(&b->sock);
 }

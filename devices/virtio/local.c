@@ -79,21 +79,10 @@ int virtio_local_init(struct virtio_local *l, const struct virtio_device *dev, c
 		.queue_max = dev->queue_max,
 		.config_len = dev->config_len,
 	};
-	for (unsigned int w = 0; w < l->nr_workers; w++) {
-		int ret = virtio_worker_init(&l->workers[w]);
-
-		if (ret) {
-			log_err("%s: cannot make a worker thread: %s", dev->name, strerror(-ret));
-			while (w--)
-				virtio_worker_destroy(&l->workers[w]);
-			return ret;
-		}
-	}
-	return 0;
+	return virtio_workers_init(l->workers, l->nr_workers, dev->name);
 }
 
 void virtio_local_destroy(struct virtio_local *l)
 {
-	for (unsigned int w = 0; w < l->nr_workers; w++)
-		virtio_worker_destroy(&l->workers[w]);
+	virtio_workers_destroy(l->workers, l->nr_workers);
 }

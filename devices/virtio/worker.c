@@ -200,6 +200,26 @@ err_fd:
 	return -ret;
 }
 
+int virtio_workers_init(struct virtio_worker *w, unsigned int n, const char *name)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		int ret = virtio_worker_init(&w[i]);
+
+		if (ret) {
+			log_err("%s: cannot make a worker thread: %s", name, strerror(-ret));
+			virtio_workers_destroy(w, i);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void virtio_workers_destroy(struct virtio_worker *w, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		virtio_worker_destroy(&w[i]);
+}
+
 void virtio_worker_destroy(struct virtio_worker *w)
 {
 	if (!w->initialized)

@@ -98,6 +98,12 @@ struct virtio_worker {
 int virtio_worker_init(struct virtio_worker *w);
 /* virtio_worker_destroy: stop the worker if it serves, and end its thread. A no-op when not initialized. */
 void virtio_worker_destroy(struct virtio_worker *w);
+/*
+ * virtio_workers_init: the (n) workers of device (name) at (w), each with its thread; on failure none
+ * is left. Returns 0 or -errno (logged). virtio_workers_destroy: end the (n) workers at (w).
+ */
+int virtio_workers_init(struct virtio_worker *w, unsigned int n, const char *name);
+void virtio_workers_destroy(struct virtio_worker *w, unsigned int n);
 
 /*
  * virtio_worker_start: serve the (nr_queues) queues of (setup) on guest RAM (mem) with the negotiated
