@@ -73,7 +73,8 @@ int device_process_spawn(struct device_process *p, const char *name, const char 
 	close(sv[1]);
 	close(pipefd[1]);
 	if (ret) {
-		log_layer(LOG_ERR, LAYER_SANDBOX, "%s: cannot start its device process: %s", name, strerror(-ret));
+		log_layer(LOG_ERR, LAYER_SANDBOX, "%s: cannot start its device process: %s", name,
+			  strerror(-ret));
 		close(sv[0]);
 		close(pipefd[0]);
 		return ret;
@@ -113,13 +114,15 @@ void device_process_why(struct device_process *p, char *buf, size_t len)
 		snprintf(buf, len, "L-2 paravirtual I/O: the device process of %s hung up and still runs",
 			 p->name);
 	else if (WIFSIGNALED(status))
-		snprintf(buf, len,
-			 "L-3 sandbox: the device process of %s was killed by signal %d (%s): the guest's I/O on "
-			 "it cannot go on",
-			 p->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		snprintf(
+			buf, len,
+			"L-3 sandbox: the device process of %s was killed by signal %d (%s): the guest's I/O on "
+			"it cannot go on",
+			p->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
-		snprintf(buf, len, "L-2 paravirtual I/O: the device process of %s exited with status %d: see its "
-				   "messages above",
+		snprintf(buf, len,
+			 "L-2 paravirtual I/O: the device process of %s exited with status %d: see its "
+			 "messages above",
 			 p->name, WEXITSTATUS(status));
 }
 

@@ -74,8 +74,8 @@ static int parse(int argc, char **argv, struct devproc_opts *o)
 		case 'f':
 		case 'r':
 			if (cli_parse_uint(optarg, 0, 1023, &n) < 0) {
-				log_err("device: --%s '%s': expected a descriptor number", opt == 'f' ? "fd" : "report-fd",
-					optarg);
+				log_err("device: --%s '%s': expected a descriptor number",
+					opt == 'f' ? "fd" : "report-fd", optarg);
 				return -EINVAL;
 			}
 			*(opt == 'f' ? &o->fd : &o->report_fd) = (int)n;
@@ -177,8 +177,8 @@ static int lock_down(const struct devproc_opts *o, const char *what)
 	if (ret)
 		return ret;
 	log_layer(LOG_INFO, LAYER_SANDBOX,
-		  "%s: locked down: seccomp allowlist of %u syscalls, Landlock ABI %d, namespaces %#lx%s%s", what,
-		  r.nr_syscalls, r.landlock_abi, r.namespaces, r.why[0] ? "; " : "", r.why);
+		  "%s: locked down: seccomp allowlist of %u syscalls, Landlock ABI %d, namespaces %#lx%s%s",
+		  what, r.nr_syscalls, r.landlock_abi, r.namespaces, r.why[0] ? "; " : "", r.why);
 	return 0;
 }
 

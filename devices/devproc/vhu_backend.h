@@ -19,7 +19,7 @@
 #include "../virtio/device.h"
 
 /* The protocol features this back end offers (and a front end of kvmini's asks for). */
-#define VHU_BACKEND_PROTOCOL_FEATURES                                                                  \
+#define VHU_BACKEND_PROTOCOL_FEATURES \
 	((1ULL << VHU_PROTOCOL_F_MQ) | (1ULL << VHU_PROTOCOL_F_REPLY_ACK) | (1ULL << VHU_PROTOCOL_F_CONFIG))
 
 struct vhu_backend_queue {

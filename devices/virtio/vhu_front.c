@@ -18,7 +18,7 @@
 #define ANSWER_MS 5000
 
 /* The protocol features kvmini uses when the back end has them. */
-#define FRONT_PROTOCOL_FEATURES                                                                        \
+#define FRONT_PROTOCOL_FEATURES \
 	((1ULL << VHU_PROTOCOL_F_MQ) | (1ULL << VHU_PROTOCOL_F_REPLY_ACK) | (1ULL << VHU_PROTOCOL_F_CONFIG))
 
 static bool acked(const struct vhu_front *f)
@@ -97,7 +97,8 @@ static int start_ring(struct vhu_front *f, unsigned int i, const struct virtio_q
 	int ret;
 
 	if (!desc || !avail || !used) {
-		log_layer(LOG_WARN, LAYER_PVIO, "%s: ring %u lies outside guest RAM: not started", f->name, i);
+		log_layer(LOG_WARN, LAYER_PVIO, "%s: ring %u lies outside guest RAM: not started", f->name,
+			  i);
 		return -EFAULT;
 	}
 	/* The protocol carries the front end's own addresses of the rings; the back end translates them. */
@@ -146,7 +147,8 @@ static int front_start(void *opaque, uint64_t features, const struct virtio_queu
 	pthread_mutex_lock(&f->lock);
 	f->needs_reset = needs_reset;
 	f->reset_opaque = reset_opaque;
-	ret = call_u64(f, VHU_SET_FEATURES, features | (f->offers_protocol ? 1ULL << VHU_F_PROTOCOL_FEATURES : 0));
+	ret = call_u64(f, VHU_SET_FEATURES,
+		       features | (f->offers_protocol ? 1ULL << VHU_F_PROTOCOL_FEATURES : 0));
 	for (unsigned int i = 0; !ret && i < nr; i++)
 		if (q[i].enabled)
 			ret = start_ring(f, i, &q[i]);
@@ -215,9 +217,10 @@ static int read_config(struct vhu_front *f, const struct vhu_front_want *want)
 	if (!want->config_ask)
 		return 0;
 	if (!(f->protocol_features & (1ULL << VHU_PROTOCOL_F_CONFIG))) {
-		log_layer(LOG_ERR, LAYER_PVIO,
-			  "%s: the vhost-user back end cannot give its configuration (no CONFIG protocol feature)",
-			  f->name);
+		log_layer(
+			LOG_ERR, LAYER_PVIO,
+			"%s: the vhost-user back end cannot give its configuration (no CONFIG protocol feature)",
+			f->name);
 		return -EPROTO;
 	}
 	ret = call(f, VHU_GET_CONFIG, &c, (uint32_t)VHU_CONFIG_HDR_SIZE + want->config_ask, NULL, 0, &reply);
@@ -242,9 +245,10 @@ static int share_memory(struct vhu_front *f)
 
 	if (ret)
 		return ret;
-	return call(f, VHU_SET_MEM_TABLE, &table,
-		    (uint32_t)(offsetof(struct vhu_memory, regions) + table.nregions * sizeof(table.regions[0])),
-		    fds, nfds, NULL);
+	return call(
+		f, VHU_SET_MEM_TABLE, &table,
+		(uint32_t)(offsetof(struct vhu_memory, regions) + table.nregions * sizeof(table.regions[0])),
+		fds, nfds, NULL);
 }
 
 /* The monitor: a ring the driver broke asks the transport for a reset; a hang-up tells the VMM. */

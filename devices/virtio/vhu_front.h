@@ -29,8 +29,8 @@ struct vhu_front {
 	uint8_t config[VIRTIO_CONFIG_MAX];
 	int err_fd[VIRTIO_MAX_QUEUES]; /* the back end signals a ring the driver broke */
 	bool started[VIRTIO_MAX_QUEUES];
-	bool offers_protocol; /* VHOST_USER_F_PROTOCOL_FEATURES: never shown to the driver */
-	pthread_mutex_t lock; /* one conversation on the socket at a time; guards needs_reset */
+	bool offers_protocol;		    /* VHOST_USER_F_PROTOCOL_FEATURES: never shown to the driver */
+	pthread_mutex_t lock;		    /* one conversation on the socket at a time; guards needs_reset */
 	virtio_needs_reset_fn *needs_reset; /* the transport's, from start() */
 	void *reset_opaque;
 	/* The monitor: a thread made at init watching the error eventfds and the socket's hang-up. */

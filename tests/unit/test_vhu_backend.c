@@ -72,8 +72,12 @@ static void gone(void *opaque, const char *name)
 
 static void setup(void)
 {
-	struct vhu_front_want want = { .device_id = DEVICE_ID, .config_len = 16, .config_ask = 16, .max_queues = 2,
-				       .queue_max = 256, .gone = gone };
+	struct vhu_front_want want = { .device_id = DEVICE_ID,
+				       .config_len = 16,
+				       .config_ask = 16,
+				       .max_queues = 2,
+				       .queue_max = 256,
+				       .gone = gone };
 	int sv[2];
 
 	cr_assert_eq(gmem_create(&mem, RAM_SIZE, RAM_SIZE), 0);
