@@ -20,7 +20,8 @@
 /* What the child needs to exec the device process: built before the fork, so the child only execs. */
 struct exec_args {
 	char *argv[MAX_ARGS];
-	int fds[2]; /* the child's ends: the vhost-user socket, the refusal pipe */
+	int fds[3]; /* the child's ends: the vhost-user socket, the refusal pipe; what is passed */
+	unsigned int nfds;
 };
 
 /* In the child (new namespaces, every other descriptor closed): become the device process. */
@@ -28,14 +29,14 @@ static int exec_device(void *arg)
 {
 	struct exec_args *a = arg;
 
-	for (int i = 0; i < 2; i++)
+	for (unsigned int i = 0; i < a->nfds; i++)
 		fcntl(a->fds[i], F_SETFD, 0); /* kept across exec */
 	execv("/proc/self/exe", a->argv);
 	fprintf(stderr, "kvmini: error: cannot start the device process: %s\n", strerror(errno));
 	return 127;
 }
 
-int device_process_spawn(struct device_process *p, const char *name, const char *const *args)
+int device_process_spawn(struct device_process *p, const char *name, const char *const *args, int pass)
 {
 	static const struct sandbox_policy spawn_policy = { .name = "device process", .kind = SANDBOX_BLK };
 	struct exec_args a = { 0 };
@@ -57,6 +58,8 @@ int device_process_spawn(struct device_process *p, const char *name, const char 
 	}
 	a.fds[0] = sv[1];
 	a.fds[1] = pipefd[1];
+	a.fds[2] = pass;
+	a.nfds = pass >= 0 ? 3 : 2;
 	snprintf(fd_arg, sizeof(fd_arg), "%d", sv[1]);
 	snprintf(report_arg, sizeof(report_arg), "%d", pipefd[1]);
 	a.argv[n++] = "kvmini";
@@ -69,7 +72,7 @@ int device_process_spawn(struct device_process *p, const char *name, const char 
 	if (log_enabled(LOG_INFO))
 		a.argv[n++] = "-v";
 	a.argv[n] = NULL;
-	ret = sandbox_spawn(&spawn_policy, exec_device, &a, a.fds, 2, &p->pid, &p->pidfd, &r);
+	ret = sandbox_spawn(&spawn_policy, exec_device, &a, a.fds, a.nfds, &p->pid, &p->pidfd, &r);
 	close(sv[1]);
 	close(pipefd[1]);
 	if (ret) {

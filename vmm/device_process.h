@@ -13,7 +13,7 @@
 #define VM_EXIT_DEVICE 12
 
 struct device_process {
-	char name[24]; /* for messages: "virtio-blk vda" */
+	char name[32]; /* for messages: "virtio-blk vda" */
 	pid_t pid;     /* 0: none */
 	int pidfd;
 	int report_fd; /* kvmini's end of the refusal pipe */
@@ -22,10 +22,11 @@ struct device_process {
 
 /*
  * device_process_spawn: start `kvmini ARGS...` (ARGS: "device", "blk", ..., NULL; "--fd N" and
- * "--report-fd N" are added) for device (name), in new namespaces where the host allows them. Returns 0
- * with (p)->sock connected to the device process, or -errno (logged).
+ * "--report-fd N" are added) for device (name), in new namespaces where the host allows them, handing
+ * it descriptor (pass) (-1: none; a tap: ARGS name its number). Returns 0 with (p)->sock connected to
+ * the device process, or -errno (logged).
  */
-int device_process_spawn(struct device_process *p, const char *name, const char *const *args);
+int device_process_spawn(struct device_process *p, const char *name, const char *const *args, int pass);
 /*
  * device_process_why: the device process hung up: reap it (waiting up to a second) and describe, in
  * (buf), why it ended: a refused syscall (by name and number), a signal, or its exit status.

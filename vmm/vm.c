@@ -375,6 +375,25 @@ static void destroy_virtio(struct vm_virtio *v)
 	v->vp_ready = v->local_ready = v->front_ready = false;
 }
 
+/* A NIC served by a device process of its own: `kvmini device net` on the tap kvmini opened. */
+static int spawn_nic(struct vm_nic *n, const uint8_t mac[6])
+{
+	char fd[16], macs[24], what[32];
+	const char *args[] = { "device", "net", "--tap-fd", fd, "--mac", macs, "--name", n->name, NULL };
+	int ret;
+
+	snprintf(fd, sizeof(fd), "%d", n->net.tap_fd);
+	snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+	snprintf(what, sizeof(what), "virtio-net %s", n->name);
+	ret = device_process_spawn(&n->virtio.proc, what, args, n->net.tap_fd);
+	if (ret)
+		return ret;
+	ret = n->virtio.proc.sock;
+	n->virtio.proc.sock = -1; /* the front end's now */
+	return ret;
+}
+
 /* A disk served by a device process of its own: `kvmini device blk` on its image. */
 static int spawn_disk(struct vm_disk *d, const struct vm_disk_config *c, unsigned int queues)
 {
@@ -386,7 +405,7 @@ static int spawn_disk(struct vm_disk *d, const struct vm_disk_config *c, unsigne
 		 c->has_serial ? ",serial=" : "", c->has_serial ? c->serial : "");
 	snprintf(nq, sizeof(nq), "%u", queues);
 	snprintf(what, sizeof(what), "virtio-blk %s", d->name);
-	ret = device_process_spawn(&d->virtio.proc, what, args);
+	ret = device_process_spawn(&d->virtio.proc, what, args, -1);
 	if (ret)
 		return ret;
 	ret = d->virtio.proc.sock;
@@ -466,11 +485,18 @@ static int add_nic(struct vm *vm, unsigned int i)
 {
 	const struct vm_net_config *c = &vm->cfg->nics[i];
 	struct vm_nic *n = &vm->nics[i];
+	struct vhu_front_want want = { .device_id = VIRTIO_ID_NET,
+				       .config_len = NET_CONFIG_LEN,
+				       .config_ask = NET_CONFIG_LEN,
+				       .max_queues = 2,
+				       .queue_max = NET_QUEUE_SIZE };
 	struct virtio_device pc;
 	uint8_t mac[6];
 	int ret;
 
 	snprintf(n->name, sizeof(n->name), "eth%u", i);
+	n->virtio.vm = vm;
+	n->virtio.proc.sock = -1;
 	if (c->has_mac)
 		memcpy(mac, c->mac, sizeof(mac));
 	else
@@ -479,8 +505,14 @@ static int add_nic(struct vm *vm, unsigned int i)
 	if (ret)
 		return ret;
 	n->net_open = true;
-	log_info("%s: tap %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n->name, c->ifname,
-		 n->net.created ? " (created)" : "", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	log_info("%s: tap %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x%s", n->name, c->ifname,
+		 n->net.created ? " (created)" : "", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+		 vm->cfg->devices_in_process ? "" : ", in a device process");
+	if (!vm->cfg->devices_in_process) {
+		/* kvmini opens the tap (in its network namespace, with its rights) and hands it over. */
+		ret = spawn_nic(n, mac);
+		return ret < 0 ? ret : add_front(vm, &n->virtio, n->name, &want, ret);
+	}
 	net_device(&n->net, n->name, &pc);
 	return add_virtio(vm, &n->virtio, &pc);
 }

@@ -1,4 +1,4 @@
-/* devproc.c: `kvmini device blk ...`: a virtio-blk device process, a vhost-user back end. */
+/* devproc.c: `kvmini device blk|net ...`: a virtio device process, a vhost-user back end. */
 #include "devproc.h"
 
 #include <errno.h>
@@ -16,22 +16,28 @@
 #include "../../vmm/cli.h"
 #include "../../vmm/log.h"
 #include "../virtio/blk.h"
+#include "../virtio/net.h"
 #include "sandbox.h"
 #include "vhu_backend.h"
 
 static const char usage[] =
 	"Usage: kvmini device blk (--socket PATH | --fd N) --disk PATH[,ro][,serial=ID] [options]\n"
+	"       kvmini device net (--socket PATH | --fd N) (--tap NAME | --tap-fd N) [--mac MAC] [options]\n"
 	"\n"
-	"Serve one virtio-blk disk as a vhost-user back end (QEMU's vhost-user protocol) to one front end\n"
-	"(kvmini, QEMU's vhost-user-blk-pci, ...), then exit. The process locks itself down before it reads\n"
-	"guest data: new namespaces where it was started in them, an empty root, no capabilities,\n"
-	"no new privileges, Landlock, and a seccomp allowlist of the calls a disk needs.\n"
+	"Serve one virtio device as a vhost-user back end (QEMU's vhost-user protocol) to one front end\n"
+	"(kvmini, QEMU's vhost-user-blk-pci or -netdev vhost-user, ...), then exit. The process locks\n"
+	"itself down before it reads guest data: new namespaces where it was started in them, an empty\n"
+	"root, no capabilities, no new privileges, Landlock, and a seccomp allowlist of the calls the\n"
+	"device needs.\n"
 	"\n"
 	"  --socket PATH      listen on Unix socket PATH and serve the first front end that connects\n"
 	"  --fd N             serve the front end already connected on descriptor N (kvmini's own use)\n"
-	"  --disk PATH[,ro][,serial=ID]   the raw image, as kvmini run's --disk\n"
-	"  --queues N         request queues, 1 to 8 (default 1)\n"
-	"  --name NAME        what messages call the disk (default vda)\n"
+	"  --disk PATH[,ro][,serial=ID]   blk: the raw image, as kvmini run's --disk\n"
+	"  --queues N         blk: request queues, 1 to 8 (default 1)\n"
+	"  --tap NAME         net: the tap interface (created when absent, with CAP_NET_ADMIN)\n"
+	"  --tap-fd N         net: a tap already open on descriptor N (kvmini's own use)\n"
+	"  --mac MAC          net: the NIC's MAC (default: random, locally administered)\n"
+	"  --name NAME        what messages call the device (default vda or eth0)\n"
 	"  --report-fd N      where a refused syscall is reported (kvmini's own use)\n"
 	"  --no-sandbox       skip the lock-down (debugging only)\n"
 	"  -v, --verbose      say what was obtained of the lock-down and the front end's requests\n"
@@ -40,10 +46,15 @@ static const char usage[] =
 	"159 a syscall the filter does not allow (reported on --report-fd and stderr).\n";
 
 struct devproc_opts {
+	bool net; /* else blk */
 	const char *socket;
 	int fd;
 	struct vm_disk_config disk;
 	bool has_disk;
+	const char *tap;
+	int tap_fd;
+	uint8_t mac[6];
+	bool has_mac;
 	unsigned int queues;
 	const char *name;
 	int report_fd;
@@ -54,16 +65,27 @@ struct devproc_opts {
 static int parse(int argc, char **argv, struct devproc_opts *o)
 {
 	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' }, { "fd", required_argument, NULL, 'f' },
-		{ "disk", required_argument, NULL, 'd' },   { "queues", required_argument, NULL, 'q' },
-		{ "name", required_argument, NULL, 'n' },   { "report-fd", required_argument, NULL, 'r' },
-		{ "no-sandbox", no_argument, NULL, 'S' },   { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "socket", required_argument, NULL, 's' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "report-fd", required_argument, NULL, 'r' },
+		{ "no-sandbox", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "tap", required_argument, NULL, 't' },
+		{ "tap-fd", required_argument, NULL, 'T' },
+		{ "mac", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long n;
 	int opt;
 
-	*o = (struct devproc_opts){ .fd = -1, .queues = 1, .name = "vda", .report_fd = -1, .sandbox = true };
+	*o = (struct devproc_opts){
+		.net = o->net, .fd = -1, .tap_fd = -1, .queues = 1, .report_fd = -1, .sandbox = true
+	};
+	o->name = o->net ? "eth0" : "vda";
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
@@ -115,8 +137,16 @@ static int parse(int argc, char **argv, struct devproc_opts *o)
 		log_err("device: unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->has_disk || (!o->socket) == (o->fd < 0)) {
-		log_err("device blk: give --disk, and one of --socket PATH or --fd N (see --help)");
+	if ((!o->socket) == (o->fd < 0)) {
+		log_err("device: give one of --socket PATH or --fd N (see 'kvmini device --help')");
+		return -EINVAL;
+	}
+	if (!o->net && !o->has_disk) {
+		log_err("device blk: give --disk PATH (see 'kvmini device --help')");
+		return -EINVAL;
+	}
+	if (o->net && (!o->tap) == (o->tap_fd < 0)) {
+		log_err("device net: give one of --tap NAME or --tap-fd N (see 'kvmini device --help')");
 		return -EINVAL;
 	}
 	return 0;
@@ -167,7 +197,7 @@ static int lock_down(const struct devproc_opts *o, const char *what)
 {
 	struct sandbox_policy p = {
 		.name = what,
-		.kind = SANDBOX_BLK,
+		.kind = o->net ? SANDBOX_NET : SANDBOX_BLK,
 		.report_fd = o->report_fd,
 		.max_fds = 64,
 	};
@@ -182,28 +212,52 @@ static int lock_down(const struct devproc_opts *o, const char *what)
 	return 0;
 }
 
-int devproc_main(int argc, char **argv)
+/* The device's model, from the options: 0 with (dev) filled, or -errno (logged). */
+static int open_model(const struct devproc_opts *o, const char *what, struct virtio_device *dev)
 {
 	static struct blk_disk disk;
+	static struct net_dev nic;
+	uint8_t mac[6];
+	int ret;
+
+	if (!o->net) {
+		ret = blk_open(&disk, o->disk.path, o->disk.read_only,
+			       o->disk.has_serial ? o->disk.serial : NULL);
+		if (!ret)
+			blk_device(&disk, what, o->queues, dev);
+		return ret;
+	}
+	if (o->has_mac)
+		memcpy(mac, o->mac, sizeof(mac));
+	else
+		net_mac_random(mac);
+	ret = o->tap ? net_open(&nic, o->tap, mac) : net_init_fd(&nic, o->tap_fd, mac);
+	if (!ret)
+		net_device(&nic, what, dev);
+	return ret;
+}
+
+int devproc_main(int argc, char **argv)
+{
 	static struct vhu_backend b;
-	struct devproc_opts o;
+	struct devproc_opts o = { 0 };
 	struct virtio_device dev;
 	char who[48], what[48];
 	int sock, ret;
 
-	if (argc < 2 || strcmp(argv[1], "blk") != 0) {
-		log_err("device: the device processes are 'blk' (see 'kvmini device blk --help')");
+	if (argc < 2 || (strcmp(argv[1], "blk") != 0 && strcmp(argv[1], "net") != 0)) {
+		log_err("device: the device processes are 'blk' and 'net' (see 'kvmini device blk --help')");
 		return 2;
 	}
+	o.net = strcmp(argv[1], "net") == 0;
 	if (parse(argc - 1, argv + 1, &o) < 0)
 		return 2;
 	snprintf(who, sizeof(who), "kvmini[%s]", o.name);
 	log_set_name(who);
 	log_set_level(o.verbosity ? LOG_INFO : LOG_NOTICE);
-	snprintf(what, sizeof(what), "virtio-blk %s", o.name);
-	if (blk_open(&disk, o.disk.path, o.disk.read_only, o.disk.has_serial ? o.disk.serial : NULL) < 0)
+	snprintf(what, sizeof(what), "virtio-%s %s", o.net ? "net" : "blk", o.name);
+	if (open_model(&o, what, &dev) < 0)
 		return 2;
-	blk_device(&disk, what, o.queues, &dev);
 	sock = o.socket ? accept_one(o.socket) : o.fd;
 	if (sock < 0)
 		return 2;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/if_tun.h>
 #include <linux/capability.h>
 #include <linux/landlock.h>
 #include <linux/sched.h>
@@ -177,6 +178,8 @@ static const struct rule rules_blk[] = {
 static const struct rule rules_net[] = {
 	ALLOW(readv),  /* a frame from the tap into a chain of guest buffers */
 	ALLOW(writev), /* a chain of guest buffers out as one frame */
+	/* The offloads the driver negotiated (checksum, TSO, UFO), set on the tap when the rings start. */
+	ALLOW1(ioctl, ARG_EQ(1, TUNSETOFFLOAD)),
 };
 
 /* virtio-vsock (on top of net's): the host side is Unix sockets in its socket directory. */

@@ -26,7 +26,6 @@
 #define F(bit)		(1ULL << (bit))
 #define RX_BUDGET	64 /* frames a call of io() moves: the worker looks at its other work in between */
 #define NUM_BUFFERS_OFF 10 /* of num_buffers in struct virtio_net_hdr_v1 */
-#define CONFIG_LEN	12 /* mac, status, max_virtqueue_pairs, mtu: what the offered features define */
 #define HDR_FLAGS	(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)
 
 #define FEATURES                                                                                           \
@@ -38,7 +37,7 @@
 
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == NET_HDR_LEN, "the VERSION_1 header is 12 bytes");
 _Static_assert(offsetof(struct virtio_net_hdr_v1, num_buffers) == NUM_BUFFERS_OFF, "num_buffers at 10");
-_Static_assert(offsetof(struct virtio_net_config, speed) == CONFIG_LEN, "configuration up to mtu");
+_Static_assert(offsetof(struct virtio_net_config, speed) == NET_CONFIG_LEN, "configuration up to mtu");
 /* gso_allowed() finds TSO6, ECN and UFO after TSO4, on the guest's side and on the host's. */
 _Static_assert(VIRTIO_NET_F_GUEST_TSO6 == VIRTIO_NET_F_GUEST_TSO4 + 1 &&
 		       VIRTIO_NET_F_GUEST_ECN == VIRTIO_NET_F_GUEST_TSO4 + 2 &&
@@ -219,8 +218,9 @@ void net_config_read(const struct net_dev *n, uint64_t off, void *data, uint32_t
 	cfg.status = htole16(VIRTIO_NET_S_LINK_UP); /* there since VIRTIO_NET_F_STATUS is offered */
 	cfg.max_virtqueue_pairs = htole16(1);
 	memset(data, 0, len);
-	if (off < CONFIG_LEN)
-		memcpy(data, (const uint8_t *)&cfg + off, len < CONFIG_LEN - off ? len : CONFIG_LEN - off);
+	if (off < NET_CONFIG_LEN)
+		memcpy(data, (const uint8_t *)&cfg + off,
+		       len < NET_CONFIG_LEN - off ? len : NET_CONFIG_LEN - off);
 }
 
 /*
@@ -619,7 +619,7 @@ void net_device(struct net_dev *n, const char *name, struct virtio_device *c)
 		.nr_queues = 2, /* receiveq1, transmitq1; no control queue */
 		.worker_per_queue = false,
 		.queue_max = NET_QUEUE_SIZE,
-		.config_len = CONFIG_LEN,
+		.config_len = NET_CONFIG_LEN,
 		.config_read = pci_config_read,
 		.model = { .name = name,
 			   .handle = model_handle,

@@ -14,8 +14,9 @@
 #include "device.h"
 #include "virtq.h"
 
-#define NET_RXQ	       0 /* receiveq1 */
-#define NET_TXQ	       1 /* transmitq1 */
+#define NET_RXQ	       0  /* receiveq1 */
+#define NET_CONFIG_LEN 12 /* mac, status, max_virtqueue_pairs, mtu: what the offered features define */
+#define NET_TXQ	       1  /* transmitq1 */
 #define NET_QUEUE_SIZE 256
 #define NET_HDR_LEN    12    /* struct virtio_net_hdr_v1: with VERSION_1 it always has num_buffers */
 #define NET_FRAME_MAX  65550 /* a 64 KiB GSO packet with its Ethernet and VLAN headers */
