@@ -7,6 +7,7 @@
 #include <linux/kvm.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_vsock.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -355,6 +356,13 @@ static int add_front(struct vm *vm, struct vm_virtio *v, const char *name, struc
 	want->gone = device_gone;
 	want->gone_opaque = v;
 	ret = vhu_front_init(&v->front, name, want, sock, &vm->mem);
+	if (ret && v->proc.pid) {
+		char why[512];
+
+		/* The device process may have said why it went: a refused syscall, a signal. */
+		device_process_why(&v->proc, why, sizeof(why));
+		log_err("%s", why);
+	}
 	if (ret)
 		return ret;
 	v->front_ready = true;
@@ -375,23 +383,29 @@ static void destroy_virtio(struct vm_virtio *v)
 	v->vp_ready = v->local_ready = v->front_ready = false;
 }
 
+/* Starts the device process for (v): kvmini's end of its vhost-user channel, or -errno (logged). */
+static int spawn_device(struct vm_virtio *v, const char *what, const char *const *args, int pass)
+{
+	int ret = device_process_spawn(&v->proc, what, args, pass);
+
+	if (ret)
+		return ret;
+	ret = v->proc.sock;
+	v->proc.sock = -1; /* the front end's now */
+	return ret;
+}
+
 /* A NIC served by a device process of its own: `kvmini device net` on the tap kvmini opened. */
 static int spawn_nic(struct vm_nic *n, const uint8_t mac[6])
 {
 	char fd[16], macs[24], what[32];
 	const char *args[] = { "device", "net", "--tap-fd", fd, "--mac", macs, "--name", n->name, NULL };
-	int ret;
 
 	snprintf(fd, sizeof(fd), "%d", n->net.tap_fd);
 	snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
 		 mac[5]);
 	snprintf(what, sizeof(what), "virtio-net %s", n->name);
-	ret = device_process_spawn(&n->virtio.proc, what, args, n->net.tap_fd);
-	if (ret)
-		return ret;
-	ret = n->virtio.proc.sock;
-	n->virtio.proc.sock = -1; /* the front end's now */
-	return ret;
+	return spawn_device(&n->virtio, what, args, n->net.tap_fd);
 }
 
 /* A disk served by a device process of its own: `kvmini device blk` on its image. */
@@ -399,18 +413,12 @@ static int spawn_disk(struct vm_disk *d, const struct vm_disk_config *c, unsigne
 {
 	char spec[sizeof(c->path) + 40], nq[8], what[24];
 	const char *args[] = { "device", "blk", "--disk", spec, "--queues", nq, "--name", d->name, NULL };
-	int ret;
 
 	snprintf(spec, sizeof(spec), "%s%s%s%s", c->path, c->read_only ? ",ro" : "",
 		 c->has_serial ? ",serial=" : "", c->has_serial ? c->serial : "");
 	snprintf(nq, sizeof(nq), "%u", queues);
 	snprintf(what, sizeof(what), "virtio-blk %s", d->name);
-	ret = device_process_spawn(&d->virtio.proc, what, args, -1);
-	if (ret)
-		return ret;
-	ret = d->virtio.proc.sock;
-	d->virtio.proc.sock = -1; /* the front end's now */
-	return ret;
+	return spawn_device(&d->virtio, what, args, -1);
 }
 
 static int add_disk(struct vm *vm, unsigned int i)
@@ -536,6 +544,13 @@ static int add_nics(struct vm *vm)
 static int add_vsock(struct vm *vm)
 {
 	const struct vm_vsock_config *c = &vm->cfg->vsock;
+	struct vhu_front_want want = { .device_id = VIRTIO_ID_VSOCK,
+				       .config_len = sizeof(struct virtio_vsock_config),
+				       .config_ask = sizeof(struct virtio_vsock_config),
+				       .max_queues = 3,
+				       .queue_max = VSOCK_QUEUE_SIZE };
+	char cid[24], uds[sizeof(c->uds) + 4096], cwd[4096];
+	const char *args[] = { "device", "vsock", "--cid", cid, "--uds", uds, NULL };
 	struct virtio_device pc;
 	int ret;
 
@@ -544,11 +559,27 @@ static int add_vsock(struct vm *vm)
 	vm->vsock = calloc(1, sizeof(*vm->vsock));
 	if (!vm->vsock)
 		return -ENOMEM;
+	vm->vsock->virtio.vm = vm;
+	vm->vsock->virtio.proc.sock = -1;
 	ret = vsock_open(&vm->vsock->dev, c->cid, c->uds);
 	if (ret)
 		return ret;
+	log_info("vsock: guest CID %" PRIu64 ", host socket %s%s", c->cid, c->uds,
+		 vm->cfg->devices_in_process ? "" : ", in a device process");
+	if (!vm->cfg->devices_in_process) {
+		/* kvmini looked (what is wrong with the path is said once, here); the device process listens. */
+		vsock_close(&vm->vsock->dev);
+		snprintf(cid, sizeof(cid), "%" PRIu64, c->cid);
+		/* The device process's root is emptied: it is told where the socket is from the top. */
+		if (c->uds[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+			snprintf(uds, sizeof(uds), "%s", c->uds);
+		else
+			snprintf(uds, sizeof(uds), "%s/%s", cwd, c->uds);
+		ret = spawn_device(&vm->vsock->virtio, "virtio-vsock", args, -1);
+		vm->vsock->uds_ours = ret >= 0;
+		return ret < 0 ? ret : add_front(vm, &vm->vsock->virtio, "vsock", &want, ret);
+	}
 	vm->vsock->dev_open = true;
-	log_info("vsock: guest CID %" PRIu64 ", host socket %s", c->cid, c->uds);
 	vsock_device(&vm->vsock->dev, "vsock", &pc);
 	return add_virtio(vm, &vm->vsock->virtio, &pc);
 }
@@ -776,6 +807,8 @@ static void log_exit_counts(const struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	struct stat st;
+
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -798,8 +831,12 @@ void vm_destroy(struct vm *vm)
 	free(vm->nics);
 	vm->nics = NULL;
 	vm->nr_nics = 0;
-	if (vm->vsock)
+	if (vm->vsock) {
 		destroy_virtio(&vm->vsock->virtio);
+		/* A device process that died could not remove its socket: it goes with the VM. */
+		if (vm->vsock->uds_ours && lstat(vm->cfg->vsock.uds, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(vm->cfg->vsock.uds);
+	}
 	if (vm->vsock && vm->vsock->dev_open)
 		vsock_close(&vm->vsock->dev);
 	free(vm->vsock);

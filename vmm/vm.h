@@ -112,6 +112,7 @@ struct vm_vsock {
 	struct vsock_dev dev;
 	struct vm_virtio virtio;
 	bool dev_open;
+	bool uds_ours; /* its device process listens there: the socket goes with the VM */
 };
 
 struct vm {

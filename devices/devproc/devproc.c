@@ -17,12 +17,14 @@
 #include "../../vmm/log.h"
 #include "../virtio/blk.h"
 #include "../virtio/net.h"
+#include "../virtio/vsock.h"
 #include "sandbox.h"
 #include "vhu_backend.h"
 
 static const char usage[] =
 	"Usage: kvmini device blk (--socket PATH | --fd N) --disk PATH[,ro][,serial=ID] [options]\n"
 	"       kvmini device net (--socket PATH | --fd N) (--tap NAME | --tap-fd N) [--mac MAC] [options]\n"
+	"       kvmini device vsock (--socket PATH | --fd N) --cid N --uds PATH [options]\n"
 	"\n"
 	"Serve one virtio device as a vhost-user back end (QEMU's vhost-user protocol) to one front end\n"
 	"(kvmini, QEMU's vhost-user-blk-pci or -netdev vhost-user, ...), then exit. The process locks\n"
@@ -37,6 +39,8 @@ static const char usage[] =
 	"  --tap NAME         net: the tap interface (created when absent, with CAP_NET_ADMIN)\n"
 	"  --tap-fd N         net: a tap already open on descriptor N (kvmini's own use)\n"
 	"  --mac MAC          net: the NIC's MAC (default: random, locally administered)\n"
+	"  --cid N --uds PATH vsock: the guest's CID and the host side's Unix socket (Firecracker's hybrid\n"
+	"                     vsock, as kvmini run's --vsock)\n"
 	"  --name NAME        what messages call the device (default vda or eth0)\n"
 	"  --report-fd N      where a refused syscall is reported (kvmini's own use)\n"
 	"  --no-sandbox       skip the lock-down (debugging only)\n"
@@ -45,8 +49,14 @@ static const char usage[] =
 	"Exit status: 0 the front end hung up, 1 serving failed, 2 bad usage or set-up,\n"
 	"159 a syscall the filter does not allow (reported on --report-fd and stderr).\n";
 
+enum devproc_kind {
+	DEVPROC_BLK,
+	DEVPROC_NET,
+	DEVPROC_VSOCK
+};
+
 struct devproc_opts {
-	bool net; /* else blk */
+	enum devproc_kind kind;
 	const char *socket;
 	int fd;
 	struct vm_disk_config disk;
@@ -55,6 +65,8 @@ struct devproc_opts {
 	int tap_fd;
 	uint8_t mac[6];
 	bool has_mac;
+	unsigned long cid;
+	const char *uds;
 	unsigned int queues;
 	const char *name;
 	int report_fd;
@@ -77,15 +89,17 @@ static int parse(int argc, char **argv, struct devproc_opts *o)
 		{ "tap", required_argument, NULL, 't' },
 		{ "tap-fd", required_argument, NULL, 'T' },
 		{ "mac", required_argument, NULL, 'm' },
+		{ "cid", required_argument, NULL, 'c' },
+		{ "uds", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long n;
 	int opt;
 
 	*o = (struct devproc_opts){
-		.net = o->net, .fd = -1, .tap_fd = -1, .queues = 1, .report_fd = -1, .sandbox = true
+		.kind = o->kind, .fd = -1, .tap_fd = -1, .queues = 1, .report_fd = -1, .sandbox = true
 	};
-	o->name = o->net ? "eth0" : "vda";
+	o->name = o->kind == DEVPROC_NET ? "eth0" : o->kind == DEVPROC_VSOCK ? "vsock" : "vda";
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
@@ -95,12 +109,36 @@ static int parse(int argc, char **argv, struct devproc_opts *o)
 			break;
 		case 'f':
 		case 'r':
+		case 'T':
 			if (cli_parse_uint(optarg, 0, 1023, &n) < 0) {
 				log_err("device: --%s '%s': expected a descriptor number",
-					opt == 'f' ? "fd" : "report-fd", optarg);
+					opt == 'f'   ? "fd"
+					: opt == 'r' ? "report-fd"
+						     : "tap-fd",
+					optarg);
 				return -EINVAL;
 			}
-			*(opt == 'f' ? &o->fd : &o->report_fd) = (int)n;
+			*(opt == 'f' ? &o->fd : opt == 'r' ? &o->report_fd : &o->tap_fd) = (int)n;
+			break;
+		case 't':
+			o->tap = optarg;
+			break;
+		case 'm':
+			if (cli_parse_mac(optarg, strlen(optarg), o->mac) < 0 || (o->mac[0] & 1)) {
+				log_err("device: --mac '%s': expected XX:XX:XX:XX:XX:XX, not multicast",
+					optarg);
+				return -EINVAL;
+			}
+			o->has_mac = true;
+			break;
+		case 'c':
+			if (cli_parse_uint(optarg, 3, UINT32_MAX - 1, &o->cid) < 0) {
+				log_err("device: --cid '%s': expected a CID from 3 to 4294967294", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'u':
+			o->uds = optarg;
 			break;
 		case 'd':
 			if (cli_parse_disk(&o->disk, optarg) < 0)
@@ -128,7 +166,7 @@ static int parse(int argc, char **argv, struct devproc_opts *o)
 			fputs(usage, stdout);
 			exit(0);
 		default:
-			log_err("device: %s '%s': see 'kvmini device blk --help'",
+			log_err("device: %s '%s': see 'kvmini device --help'",
 				opt == '?' ? "unknown option" : "missing value for", argv[optind - 1]);
 			return -EINVAL;
 		}
@@ -141,11 +179,15 @@ static int parse(int argc, char **argv, struct devproc_opts *o)
 		log_err("device: give one of --socket PATH or --fd N (see 'kvmini device --help')");
 		return -EINVAL;
 	}
-	if (!o->net && !o->has_disk) {
+	if (o->kind == DEVPROC_BLK && !o->has_disk) {
 		log_err("device blk: give --disk PATH (see 'kvmini device --help')");
 		return -EINVAL;
 	}
-	if (o->net && (!o->tap) == (o->tap_fd < 0)) {
+	if (o->kind == DEVPROC_VSOCK && (!o->cid || !o->uds)) {
+		log_err("device vsock: give --cid N and --uds PATH (see 'kvmini device --help')");
+		return -EINVAL;
+	}
+	if (o->kind == DEVPROC_NET && (!o->tap) == (o->tap_fd < 0)) {
 		log_err("device net: give one of --tap NAME or --tap-fd N (see 'kvmini device --help')");
 		return -EINVAL;
 	}
@@ -195,14 +237,33 @@ static _Noreturn void leave(int status)
 
 static int lock_down(const struct devproc_opts *o, const char *what)
 {
+	static const enum sandbox_kind kinds[] = {
+		[DEVPROC_BLK] = SANDBOX_BLK, [DEVPROC_NET] = SANDBOX_NET, [DEVPROC_VSOCK] = SANDBOX_VSOCK
+	};
+	/* vsock: its socket directory stays, for the guest's connections out and the host's in. */
+	char dir[sizeof(((struct vsock_dev *)0)->uds_path)];
+	const char *dirs[] = { dir, NULL };
 	struct sandbox_policy p = {
 		.name = what,
-		.kind = o->net ? SANDBOX_NET : SANDBOX_BLK,
+		.kind = kinds[o->kind],
+		.paths_rw = o->kind == DEVPROC_VSOCK ? dirs : NULL,
+		.bind_dirs = o->kind == DEVPROC_VSOCK ? dirs : NULL,
 		.report_fd = o->report_fd,
-		.max_fds = 64,
+		/* blk and net: the channel, eventfds, memfds, the image or tap; vsock: a socket a connection. */
+		.max_fds = o->kind == DEVPROC_VSOCK ? VSOCK_MAX_CONNS + 64 : 64,
 	};
 	struct sandbox_report r;
-	int ret = sandbox_lock(&p, &r);
+	int ret;
+
+	if (o->kind == DEVPROC_VSOCK) {
+		snprintf(dir, sizeof(dir), "%s", o->uds);
+		*(strrchr(dir, '/') ? strrchr(dir, '/') : dir) = '\0';
+		if (!dir[0] || dir[0] != '/') {
+			log_err("device vsock: --uds %s: give an absolute path", o->uds);
+			return -EINVAL;
+		}
+	}
+	ret = sandbox_lock(&p, &r);
 
 	if (ret)
 		return ret;
@@ -213,6 +274,8 @@ static int lock_down(const struct devproc_opts *o, const char *what)
 }
 
 /* The device's model, from the options: 0 with (dev) filled, or -errno (logged). */
+static struct vsock_dev vsock;
+
 static int open_model(const struct devproc_opts *o, const char *what, struct virtio_device *dev)
 {
 	static struct blk_disk disk;
@@ -220,7 +283,13 @@ static int open_model(const struct devproc_opts *o, const char *what, struct vir
 	uint8_t mac[6];
 	int ret;
 
-	if (!o->net) {
+	if (o->kind == DEVPROC_VSOCK) {
+		ret = vsock_open(&vsock, o->cid, o->uds);
+		if (!ret)
+			vsock_device(&vsock, what, dev);
+		return ret;
+	}
+	if (o->kind == DEVPROC_BLK) {
 		ret = blk_open(&disk, o->disk.path, o->disk.read_only,
 			       o->disk.has_serial ? o->disk.serial : NULL);
 		if (!ret)
@@ -245,17 +314,24 @@ int devproc_main(int argc, char **argv)
 	char who[48], what[48];
 	int sock, ret;
 
-	if (argc < 2 || (strcmp(argv[1], "blk") != 0 && strcmp(argv[1], "net") != 0)) {
-		log_err("device: the device processes are 'blk' and 'net' (see 'kvmini device blk --help')");
+	static const char *const kinds[] = {
+		[DEVPROC_BLK] = "blk", [DEVPROC_NET] = "net", [DEVPROC_VSOCK] = "vsock"
+	};
+
+	const char *kind = argc >= 2 ? argv[1] : "";
+
+	for (o.kind = DEVPROC_BLK; o.kind <= DEVPROC_VSOCK && strcmp(kind, kinds[o.kind]); o.kind++)
+		;
+	if (o.kind > DEVPROC_VSOCK) {
+		log_err("device: the device processes are 'blk', 'net' and 'vsock' (see 'kvmini device --help')");
 		return 2;
 	}
-	o.net = strcmp(argv[1], "net") == 0;
 	if (parse(argc - 1, argv + 1, &o) < 0)
 		return 2;
 	snprintf(who, sizeof(who), "kvmini[%s]", o.name);
 	log_set_name(who);
 	log_set_level(o.verbosity ? LOG_INFO : LOG_NOTICE);
-	snprintf(what, sizeof(what), "virtio-%s %s", o.net ? "net" : "blk", o.name);
+	snprintf(what, sizeof(what), "virtio-%s %s", kinds[o.kind], o.name);
 	if (open_model(&o, what, &dev) < 0)
 		return 2;
 	sock = o.socket ? accept_one(o.socket) : o.fd;
@@ -267,5 +343,9 @@ int devproc_main(int argc, char **argv)
 		leave(2);
 	ret = vhu_backend_serve(&b);
 	log_info("%s: the front end hung up after %llu messages", what, (unsigned long long)b.messages);
+	if (o.kind == DEVPROC_VSOCK) {
+		vhu_backend_destroy(&b); /* the model stops with its rings */
+		vsock_close(&vsock);	 /* its connections end, its socket goes */
+	}
 	leave(ret < 0 ? 1 : 0);
 }

@@ -154,8 +154,12 @@ static const struct rule rules_device[] = {
 	/* Worker threads only: never a new process, never a namespace. */
 	ALLOW1(clone, ARG_HAS_MASKED(0, CLONE_CHECKED, CLONE_THREAD_FLAGS)),
 	/* clone3's flags sit in memory a filter cannot read: ENOSYS sends glibc to clone(), checked above. */
-	ANSWER(clone3, ENOSYS), ALLOW(set_robust_list), /* each new thread registers its robust futex list */
-	ALLOW(rseq),					/* and its restartable sequences area */
+	ANSWER(clone3, ENOSYS),
+	ALLOW(set_robust_list), /* each new thread registers its robust futex list */
+	ALLOW(rseq),		/* and its restartable sequences area */
+	ALLOW(fstat), /* a memory table's memfds checked before they are mapped; blk: the image's size */
+	/* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH). */
+	ALLOW1(newfstatat, ARG_HAS_MASKED(3, AT_EMPTY_PATH, AT_EMPTY_PATH)),
 };
 
 /* virtio-blk: the image file, opened before the lock. */
@@ -169,9 +173,6 @@ static const struct rule rules_blk[] = {
 	/* VIRTIO_BLK_T_WRITE_ZEROES: zero a range in place, never grow or shrink the image. */
 	ALLOW1(fallocate, ARG_EQ(1, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)),
 	ALLOW(lseek), /* SEEK_DATA/SEEK_HOLE and the image's size */
-	ALLOW(fstat), /* the image's size */
-	/* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH). */
-	ALLOW1(newfstatat, ARG_HAS_MASKED(3, AT_EMPTY_PATH, AT_EMPTY_PATH)),
 };
 
 /* virtio-net: the tap device, opened before the lock (read and write are in every list). */
@@ -184,12 +185,14 @@ static const struct rule rules_net[] = {
 
 /* virtio-vsock (on top of net's): the host side is Unix sockets in its socket directory. */
 static const struct rule rules_vsock[] = {
-	ALLOW1(socket, ARG_EQ(0, AF_UNIX)),	   /* a guest connects out to a host listener; Unix only */
-	ALLOW(connect),				   /* to that listener's path */
-	ALLOW(accept4),				   /* a host program connects in */
-	ALLOW(bind),				   /* the per-port listening sockets */
-	ALLOW(listen),				   /* the same */
-	ALLOW(shutdown),			   /* VIRTIO_VSOCK_OP_SHUTDOWN, one direction at a time */
+	ALLOW1(socket, ARG_EQ(0, AF_UNIX)), /* a guest connects out to a host listener; Unix only */
+	ALLOW(connect),			    /* to that listener's path */
+	ALLOW(accept4),			    /* a host program connects in */
+	ALLOW(bind),			    /* the per-port listening sockets */
+	ALLOW(listen),			    /* the same */
+	ALLOW(shutdown),		    /* VIRTIO_VSOCK_OP_SHUTDOWN, one direction at a time */
+	ALLOW(recvfrom),		    /* the CONNECT line, peeked from a host connection */
+	ALLOW(timerfd_settime),		    /* the deadline of a connection the guest has not answered */
 	ALLOW1(getsockopt, ARG_EQ(1, SOL_SOCKET)), /* SO_ERROR of a non-blocking connect, SO_PEERCRED */
 	ALLOW1(setsockopt, ARG_EQ(1, SOL_SOCKET)), /* buffer sizes */
 	ALLOW(unlink),				   /* its own stale socket files (x86_64's glibc) */

@@ -134,5 +134,5 @@ def test_blk_bad_vhost_user_options(t):
     t.expect_error(2, "--devices 'threads': expected 'processes'")
     t.kvmini("device", "blk", "--disk", "/nonexistent.img", "--socket", f"{t.scratch}/s")
     t.expect_error(2, r"kvmini\[vda\]: error: disk /nonexistent.img: No such file")
-    t.kvmini("device", "vsock")
-    t.expect_error(2, "the device processes are 'blk' and 'net'")
+    t.kvmini("device", "gpu")
+    t.expect_error(2, "the device processes are 'blk', 'net' and 'vsock'")
