@@ -334,6 +334,25 @@ int vhu_recv(int sock, struct vhu_msg *m, int *fds, unsigned int *nfds, const ch
 	return ret;
 }
 
+int vhu_attach_fds(struct msghdr *mh, void *buf, size_t len, const int *fds, unsigned int nfds)
+{
+	struct cmsghdr *c;
+
+	if (CMSG_SPACE(nfds * sizeof(int)) > len)
+		return -EINVAL;
+	if (!nfds)
+		return 0;
+	memset(buf, 0, len);
+	mh->msg_control = buf;
+	mh->msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	return 0;
+}
+
 int vhu_send(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds)
 {
 	union {
@@ -344,21 +363,9 @@ int vhu_send(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds)
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	size_t left = sizeof(m->hdr) + m->hdr.size;
 
-	if (nfds > VHU_MAX_FDS || m->hdr.size > sizeof(m->payload))
+	if (m->hdr.size > sizeof(m->payload) || vhu_attach_fds(&mh, ctl.buf, sizeof(ctl.buf), fds, nfds) < 0)
 		return -EINVAL;
 	m->hdr.flags = (m->hdr.flags & ~VHU_VERSION_MASK) | VHU_VERSION;
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
 	while (left) {
 		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 

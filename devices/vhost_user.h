@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "../vmm/mem.h"
 
@@ -199,6 +200,13 @@ struct vhu_msg {
  * step: close the connection.
  */
 int vhu_recv(int sock, struct vhu_msg *m, int *fds, unsigned int *nfds, const char **why);
+
+/*
+ * vhu_attach_fds: put (nfds) descriptors (fds) on (mh) as one SCM_RIGHTS control message built in (buf),
+ * (len) bytes aligned for a struct cmsghdr; none: (mh) is left alone. Returns 0, or -EINVAL when they
+ * do not fit in (buf).
+ */
+int vhu_attach_fds(struct msghdr *mh, void *buf, size_t len, const int *fds, unsigned int nfds);
 
 /*
  * vhu_send: write (m) (its header and (m->hdr.size) bytes of payload) with (nfds) file descriptors

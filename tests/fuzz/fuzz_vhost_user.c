@@ -75,18 +75,8 @@ static bool send_chunk(int sock, const uint8_t *bytes, size_t len, uint8_t ctl, 
 		return true; /* fds need at least a byte to ride on */
 	for (unsigned int i = 0; i < n; i++)
 		fds[i] = kind == 1 ? memfd : kind == 2 ? evfd : (i & 1) ? evfd : memfd;
-	if (n) {
-		struct cmsghdr *h;
-
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
-		h = CMSG_FIRSTHDR(&mh);
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(n * sizeof(int));
-		memcpy(CMSG_DATA(h), fds, n * sizeof(int));
-	}
+	if (vhu_attach_fds(&mh, c.buf, sizeof(c.buf), fds, n) < 0)
+		return false;
 	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len;
 }
 

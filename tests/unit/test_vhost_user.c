@@ -83,18 +83,7 @@ static void raw_send(int sock, uint32_t req, uint32_t flags, uint32_t size, cons
 	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)payload, plen } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = plen ? 2 : 1 };
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
+	cr_assert_eq(vhu_attach_fds(&mh, ctl.buf, sizeof(ctl.buf), fds, nfds), 0);
 	cr_assert_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)(sizeof(hdr) + plen));
 }
 
