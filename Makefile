@@ -87,6 +87,8 @@ $(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/device.
 $(BUILD)/tests/fuzz/fuzz_pci: devices/pci.c devices/msix.c
 $(BUILD)/tests/fuzz/fuzz_bzimage: vmm/boot_linux.c vmm/file.c vmm/mem.c firmware/boot_params.c
 $(BUILD)/tests/fuzz/fuzz_multiboot: vmm/boot_multiboot.c vmm/file.c vmm/mem.c firmware/e820.c
+$(BUILD)/tests/fuzz/fuzz_vhu_front: devices/virtio/vhu_front.c devices/vhost_user.c devices/virtio/worker.c \
+	devices/virtio/virtq.c vmm/mem.c vmm/log.c
 $(BUILD)/tests/fuzz/fuzz_vhost_user: devices/vhost_user.c vmm/mem.c vmm/log.c
 
 # fuzz_net and fuzz_vsock see every used length as the device publishes it: the guest may overwrite its

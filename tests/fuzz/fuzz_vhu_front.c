@@ -1,0 +1,199 @@
+/*
+ * fuzz_vhu_front.c: libFuzzer target for kvmini's vhost-user front end (virtio/vhu_front.c) against a
+ * hostile back end: the input is every byte the back end answers with, in order, on the other end of a
+ * socketpair (then its end is shut for writing). The front end negotiates, reads the configuration,
+ * shares guest RAM, and when that succeeds starts two rings, reads the configuration, stops the rings and
+ * hangs up.
+ *
+ * Checked: nothing crashes and nothing waits (a short answer ends at the end of the stream); a front end
+ * that came up shows the transport at least one and at most the asked-for number of queues, and never
+ * the vhost-user bit 30 or a transport feature past VERSION_1 it cannot carry; no input leaves an fd
+ * open (fds 0 to 1023 are counted).
+ *
+ * Build: make build/tests/fuzz/fuzz_vhu_front
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_vhu_front.c \
+ *            -o /tmp/vhu-front-seeds && /tmp/vhu-front-seeds tests/fuzz/corpus/vhu_front
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vhost_user.h"
+
+#define RAM_SIZE (4 << 20)
+#define QSIZE	 16
+#define CFG_LEN	 60
+
+#ifndef FUZZ_SEED_MAIN
+#include "log.h"
+#include "virtio/vhu_front.h"
+
+#define FD_SCAN 1024
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(bool ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "vhost-user front end invariant broken: %s\n", what);
+		abort();
+	}
+}
+
+static unsigned int open_fds(void)
+{
+	unsigned int n = 0;
+
+	for (int fd = 0; fd < FD_SCAN; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+static void noop_reset(void *opaque)
+{
+	(void)opaque;
+}
+
+/* The front end came up: rings, configuration, stop, as the transport drives it. */
+static void drive(struct vhu_front *f, const struct vhu_front_want *want)
+{
+	const uint64_t transport_bits = 0xffffffffULL | (1ULL << 32);
+	struct virtio_queue_setup q[2];
+	uint16_t bases[2] = { 0 };
+	uint8_t cfg[CFG_LEN];
+	int ev[4];
+
+	check(f->backend.nr_queues >= 1 && f->backend.nr_queues <= want->max_queues, "queues within the asked");
+	check(!(f->backend.features & ~transport_bits) && !(f->backend.features & (1ULL << 30)),
+	      "only features the transport carries reach the driver");
+	for (int i = 0; i < 4; i++)
+		ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	for (unsigned int i = 0; i < 2; i++)
+		q[i] = (struct virtio_queue_setup){ .enabled = i < f->backend.nr_queues,
+						    .size = QSIZE,
+						    .desc = 0x10000 + 0x4000 * i,
+						    .avail = 0x11000 + 0x4000 * i,
+						    .used = 0x12000 + 0x4000 * i,
+						    .kick_fd = ev[2 * i],
+						    .call_fd = ev[2 * i + 1] };
+	f->backend.ops->start(f->backend.opaque, 1ULL << 32, q, f->backend.nr_queues, noop_reset, NULL);
+	f->backend.ops->config_read(f->backend.opaque, 0, cfg, sizeof(cfg));
+	f->backend.ops->stop(f->backend.opaque, bases);
+	for (int i = 0; i < 4; i++)
+		close(ev[i]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct gmem mem;
+	static bool ready;
+	static struct vhu_front f;
+	struct vhu_front_want want = {
+		.device_id = 2, .config_len = CFG_LEN, .config_ask = CFG_LEN, .max_queues = 2, .queue_max = 256
+	};
+	unsigned int fds_before;
+	int sv[2];
+
+	if (!ready) {
+		check(gmem_create(&mem, RAM_SIZE, RAM_SIZE) == 0, "guest RAM");
+		log_set_level(LOG_ERR);
+		ready = true;
+	}
+	fds_before = open_fds();
+	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+	/* The whole answer stream waits in the socket (the inputs are far smaller than its buffer). */
+	if (size && write(sv[1], data, size) != (ssize_t)size) {
+		close(sv[0]);
+		close(sv[1]);
+		return 0;
+	}
+	shutdown(sv[1], SHUT_WR);
+	if (vhu_front_init(&f, "virtio-fuzz", &want, sv[0], &mem) == 0) {
+		drive(&f, &want);
+		vhu_front_destroy(&f);
+	}
+	close(sv[1]);
+	check(open_fds() == fds_before, "no fd left open");
+	return 0;
+}
+
+#else /* FUZZ_SEED_MAIN: a well-behaved back end's answers, whole and cut short. */
+
+static uint8_t stream[4096];
+static size_t len;
+
+static void reply(uint32_t req, const void *payload, uint32_t size)
+{
+	uint32_t hdr[3] = { req, 0x1 | 0x4, size };
+
+	memcpy(stream + len, hdr, sizeof(hdr));
+	memcpy(stream + len + sizeof(hdr), payload, size);
+	len += sizeof(hdr) + size;
+}
+
+static void ack(uint32_t req)
+{
+	uint64_t zero = 0;
+
+	reply(req, &zero, sizeof(zero));
+}
+
+static void put(const char *dir, const char *name, size_t n)
+{
+	char path[512];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	out = fopen(path, "wb");
+	if (!out || fwrite(stream, 1, n, out) != n) {
+		perror(path);
+		exit(1);
+	}
+	fclose(out);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t features = (1ULL << 32) | (1ULL << 30) | (1ULL << 29) | (1ULL << 6) | (1ULL << 34);
+	uint64_t protocol = (1 << VHU_PROTOCOL_F_MQ) | (1 << VHU_PROTOCOL_F_REPLY_ACK) | (1 << VHU_PROTOCOL_F_CONFIG);
+	uint64_t queues = 2;
+	struct vhu_config cfg = { .size = CFG_LEN };
+	struct vhu_vring_state base = { 0, 7 };
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+		return 2;
+	}
+	reply(VHU_GET_FEATURES, &features, sizeof(features));
+	reply(VHU_GET_PROTOCOL_FEATURES, &protocol, sizeof(protocol));
+	reply(VHU_GET_QUEUE_NUM, &queues, sizeof(queues));
+	ack(VHU_SET_OWNER);
+	memset(cfg.region, 0x5a, CFG_LEN);
+	reply(VHU_GET_CONFIG, &cfg, (uint32_t)VHU_CONFIG_HDR_SIZE + CFG_LEN);
+	ack(VHU_SET_MEM_TABLE);
+	put(argv[1], "init-only", len);
+	ack(VHU_SET_FEATURES);
+	for (uint32_t i = 0; i < 2; i++) {
+		static const uint32_t ring[] = { VHU_SET_VRING_NUM,  VHU_SET_VRING_ADDR, VHU_SET_VRING_BASE,
+						 VHU_SET_VRING_CALL, VHU_SET_VRING_ERR,	 VHU_SET_VRING_KICK,
+						 VHU_SET_VRING_ENABLE };
+
+		for (size_t r = 0; r < sizeof(ring) / sizeof(ring[0]); r++)
+			ack(ring[r]);
+	}
+	for (uint32_t i = 0; i < 2; i++) {
+		base.index = i;
+		reply(VHU_GET_VRING_BASE, &base, sizeof(base));
+	}
+	put(argv[1], "whole-session", len);
+	put(argv[1], "cut-in-config", 3 * (12 + 8) + 12 + 8 + 30);
+	return 0;
+}
+#endif
