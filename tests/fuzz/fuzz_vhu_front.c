@@ -70,7 +70,8 @@ static void drive(struct vhu_front *f, const struct vhu_front_want *want)
 	uint8_t cfg[CFG_LEN];
 	int ev[4];
 
-	check(f->backend.nr_queues >= 1 && f->backend.nr_queues <= want->max_queues, "queues within the asked");
+	check(f->backend.nr_queues >= 1 && f->backend.nr_queues <= want->max_queues,
+	      "queues within the asked");
 	check(!(f->backend.features & ~transport_bits) && !(f->backend.features & (1ULL << 30)),
 	      "only features the transport carries reach the driver");
 	for (int i = 0; i < 4; i++)
@@ -95,9 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct gmem mem;
 	static bool ready;
 	static struct vhu_front f;
-	struct vhu_front_want want = {
-		.device_id = 2, .config_len = CFG_LEN, .config_ask = CFG_LEN, .max_queues = 2, .queue_max = 256
-	};
+	struct vhu_front_want want = { .device_id = 2,
+				       .config_len = CFG_LEN,
+				       .config_ask = CFG_LEN,
+				       .max_queues = 2,
+				       .queue_max = 256 };
 	unsigned int fds_before;
 	int sv[2];
 
@@ -162,7 +165,8 @@ static void put(const char *dir, const char *name, size_t n)
 int main(int argc, char **argv)
 {
 	uint64_t features = (1ULL << 32) | (1ULL << 30) | (1ULL << 29) | (1ULL << 6) | (1ULL << 34);
-	uint64_t protocol = (1 << VHU_PROTOCOL_F_MQ) | (1 << VHU_PROTOCOL_F_REPLY_ACK) | (1 << VHU_PROTOCOL_F_CONFIG);
+	uint64_t protocol =
+		(1 << VHU_PROTOCOL_F_MQ) | (1 << VHU_PROTOCOL_F_REPLY_ACK) | (1 << VHU_PROTOCOL_F_CONFIG);
 	uint64_t queues = 2;
 	struct vhu_config cfg = { .size = CFG_LEN };
 	struct vhu_vring_state base = { 0, 7 };
@@ -181,8 +185,8 @@ int main(int argc, char **argv)
 	put(argv[1], "init-only", len);
 	ack(VHU_SET_FEATURES);
 	for (uint32_t i = 0; i < 2; i++) {
-		static const uint32_t ring[] = { VHU_SET_VRING_NUM,  VHU_SET_VRING_ADDR, VHU_SET_VRING_BASE,
-						 VHU_SET_VRING_CALL, VHU_SET_VRING_ERR,	 VHU_SET_VRING_KICK,
+		static const uint32_t ring[] = { VHU_SET_VRING_NUM,   VHU_SET_VRING_ADDR, VHU_SET_VRING_BASE,
+						 VHU_SET_VRING_CALL,  VHU_SET_VRING_ERR,  VHU_SET_VRING_KICK,
 						 VHU_SET_VRING_ENABLE };
 
 		for (size_t r = 0; r < sizeof(ring) / sizeof(ring[0]); r++)
