@@ -565,8 +565,8 @@ static int add_vsock(struct vm *vm)
 	if (ret)
 		return ret;
 	log_info("vsock: guest CID %" PRIu64 ", host socket %s%s", c->cid, c->uds,
-		 vm->cfg->devices_in_process ? "" : ", in a device process");
-	if (!vm->cfg->devices_in_process) {
+		 c->device_process ? ", in a device process" : "");
+	if (c->device_process) {
 		/* kvmini looked (what is wrong with the path is said once, here); the device process listens. */
 		vsock_close(&vm->vsock->dev);
 		snprintf(cid, sizeof(cid), "%" PRIu64, c->cid);

@@ -56,6 +56,8 @@ struct vm_vsock_config {
 	bool enabled;
 	uint64_t cid;
 	char uds[VSOCK_UDS_PATH_MAX];
+	/* ",process": served by a device process (not yet the default: see README, vsock). */
+	bool device_process;
 };
 
 struct vm_config {

@@ -136,3 +136,23 @@ def test_blk_bad_vhost_user_options(t):
     t.expect_error(2, r"kvmini\[vda\]: error: disk /nonexistent.img: No such file")
     t.kvmini("device", "gpu")
     t.expect_error(2, "the device processes are 'blk', 'net' and 'vsock'")
+
+
+def test_vsock_device_process_carries_a_stream(t):
+    """--vsock ...,process: the vsock model in its sandboxed device process carries 8 MiB from the guest
+    to a host listener, checked against its pattern, and its socket is gone with the VM."""
+    from harness.guest import Vsock
+    from harness.results import read
+
+    uds = t.scratch / "v.sock"
+    host_rx = t.scratch / "host-rx.log"
+    rx = t.spawn([env.XFER, "--timeout", 200, "recv", f"unix:{uds}_6001", "--expect", 8 << 20, 12], host_rx)
+    vm = t.boot_bg(extra=["-v"], cpus=2, vsock=Vsock(3, f"{uds},process"),
+                   cmdline=f"quiet kvmini.test=run kvmini.run=xfer,--timeout,200,send,vsock:2:6001,{8 << 20},12")
+    t.wait(vm)
+    t.check(rx.wait(240) == 0, f"the guest's 8 MiB did not reach the host intact: {read(host_rx)}")
+    t.expect_status(0)
+    t.expect_line("vsock: guest CID 3, host socket .*, in a device process")
+    t.expect_line(r"kvmini\[vsock\]: L-3 sandbox: virtio-vsock vsock: locked down")
+    t.expect_line("KVMINI-TEST: run ok")
+    t.check(not uds.exists(), f"the socket {uds} was left behind")
