@@ -32,12 +32,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz_fds.h"
 #include "log.h"
 #include "vhost_user.h"
 
 #define MEMFD_SIZE    (64 * 1024)
 #define MAX_CHUNK_FDS 15
-#define FD_SCAN	      1024
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,16 +47,6 @@ static void check(bool ok, const char *what)
 		fprintf(stderr, "vhost-user invariant broken: %s\n", what);
 		abort();
 	}
-}
-
-static unsigned int open_fds(void)
-{
-	unsigned int n = 0;
-
-	for (int fd = 0; fd < FD_SCAN; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
 }
 
 /* Send one chunk with its fds; false when the socket is full (the stream ends there). */
@@ -157,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memfd = memfd_create("fuzz-vhu", MFD_CLOEXEC);
 		evfd = eventfd(0, EFD_CLOEXEC);
 		check(memfd >= 0 && evfd >= 0 && ftruncate(memfd, MEMFD_SIZE) == 0, "set-up");
-		baseline = open_fds();
+		baseline = fuzz_open_fds();
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
@@ -176,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[0]);
 	read_all(sv[1]);
 	close(sv[1]);
-	check(open_fds() == baseline, "an fd leaked");
+	check(fuzz_open_fds() == baseline, "an fd leaked");
 	return 0;
 }
 

@@ -31,10 +31,9 @@
 #define CFG_LEN	 60
 
 #ifndef FUZZ_SEED_MAIN
+#include "fuzz_fds.h"
 #include "log.h"
 #include "virtio/vhu_front.h"
-
-#define FD_SCAN 1024
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,16 +43,6 @@ static void check(bool ok, const char *what)
 		fprintf(stderr, "vhost-user front end invariant broken: %s\n", what);
 		abort();
 	}
-}
-
-static unsigned int open_fds(void)
-{
-	unsigned int n = 0;
-
-	for (int fd = 0; fd < FD_SCAN; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
 }
 
 static void noop_reset(void *opaque)
@@ -109,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		log_set_level(LOG_ERR);
 		ready = true;
 	}
-	fds_before = open_fds();
+	fds_before = fuzz_open_fds();
 	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
 	/* The whole answer stream waits in the socket (the inputs are far smaller than its buffer). */
 	if (size && write(sv[1], data, size) != (ssize_t)size) {
@@ -123,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vhu_front_destroy(&f);
 	}
 	close(sv[1]);
-	check(open_fds() == fds_before, "no fd left open");
+	check(fuzz_open_fds() == fds_before, "no fd left open");
 	return 0;
 }
 
