@@ -66,7 +66,7 @@ test-harness:
 
 test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
 	tests/integration/run --host
-	scripts/kvm-env tests/integration/run
+	tests/integration/run
 
 # libFuzzer targets (clang): each runs for FUZZ_SECONDS from its seed corpus; a crash fails the build.
 FUZZ_SECONDS ?= 30

@@ -109,3 +109,95 @@ def test_status_of_a_signalled_command(tmp_path):
     p = proc.Proc(["sleep", "300"], tmp_path / "log")
     p.popen.send_signal(signal.SIGTERM)
     assert p.wait(10) == 143
+
+
+# tests/integration/machines.py: a wedged machine's tests go on in a fresh one. A stand-in for
+# scripts/kvm-env runs the command here and "wedges" (kills it, says so as kvm-env does) when a test
+# asks it to; or dies without a wedge.
+STAND_IN_KVM_ENV = '''
+import os, signal, subprocess, sys, time
+from pathlib import Path
+runs = Path(os.environ["RUNS"])
+child = subprocess.Popen(sys.argv[1:], env=dict(os.environ, KVM_ENV="qemu"), start_new_session=True)
+while child.poll() is None:
+    for what, line, status in (("wedge", "the emulated machine wedged: no sign of life from it for 180s", 125),
+                               ("die", "timed out after 1800s (KVM_ENV_TIMEOUT)", 124)):
+        if (runs / what).exists():
+            (runs / what).unlink()
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            sys.stderr.write("kvm-env: " + line + "\\n")
+            sys.exit(status)
+    time.sleep(0.05)
+sys.exit(child.returncode)
+'''
+
+MACHINE_STAND_INS = '''
+import os, time
+from pathlib import Path
+
+RUNS = Path(os.environ["RUNS"])
+
+def count(name):
+    with open(RUNS / name, "a") as f:
+        f.write("x")
+    return (RUNS / name).stat().st_size
+
+def stop_machine(how):
+    (RUNS / how).touch()
+    time.sleep(60)
+
+def test_a_passes(t):
+    count("a")
+
+def test_b_wedges_once(t):
+    if count("b") == 1:
+        stop_machine("wedge")
+
+def test_c_after_the_wedge(t):
+    count("c")
+
+def test_d_wedges_twice(t):
+    count("d")
+    stop_machine("wedge")
+
+def test_e_last(t):
+    if count("e") == 1 and os.environ.get("DIE"):
+        stop_machine("die")
+
+def test_f_never_reached_after_a_death(t):
+    count("f")
+'''
+
+
+def run_machines(pytester, stand_ins, monkeypatch, die=False):
+    pytester.makepyfile(test_stand_ins=MACHINE_STAND_INS)
+    pytester.makefile(".ini", pytest="[pytest]\nmarkers =\n    host: x\naddopts = -p no:cacheprovider -v\n")
+    standin = pytester.path / "kvm_env_stand_in.py"
+    standin.write_text(STAND_IN_KVM_ENV)
+    monkeypatch.setenv("KVMINI_KVM_ENV", f"/usr/bin/python3 {standin}")
+    monkeypatch.setenv("KVMINI_TESTS", str(pytester.path))
+    if die:
+        monkeypatch.setenv("DIE", "1")
+    machines = CONFTEST.parent / "machines.py"
+    result = pytester.run("/usr/bin/python3", str(machines), timeout=120)
+    return result.ret, result.outlines, "\n".join(result.outlines + result.errlines)
+
+
+def test_a_wedge_goes_on_in_a_fresh_machine(pytester, stand_ins, monkeypatch):
+    ret, lines, out = run_machines(pytester, stand_ins, monkeypatch)
+    assert lines[-1] == "integration: 4 passed, 1 failed, 0 skipped, 1 flaky", out
+    assert ret == 1
+    assert [runs(stand_ins, n) for n in "abcdef"] == [1, 2, 1, 2, 1, 1], "each test runs once, a wedged one twice"
+    assert "flaky: test_b_wedges_once: kvm-env: the emulated machine wedged" in out
+    assert "failed: test_d_wedges_twice: the emulated machine wedged in it twice" in out
+    assert "integration: machine 4 for the 2 tests left" in out
+
+
+def test_a_machine_that_dies_otherwise_fails_what_is_left(pytester, stand_ins, monkeypatch):
+    ret, lines, out = run_machines(pytester, stand_ins, monkeypatch, die=True)
+    assert lines[-1] == "integration: 2 passed, 3 failed, 0 skipped, 1 flaky", out
+    assert ret == 1
+    assert runs(stand_ins, "f") == 0, "a machine that died without a wedge was followed by another"
+    assert "failed: test_f_never_reached_after_a_death: not run: the machine ended early (kvm-env or pytest " \
+           "exit status 124)" in out

@@ -8,6 +8,10 @@ Tests marked `host` run on the host itself (tests/integration/run --host), the o
 Retries: a test that fails is run once more only where KVM itself runs on QEMU's software CPU and the
 first run's logs show one of that emulation's known losses (below); the summary counts it as flaky and
 names the loss. Any other failure fails, the first time.
+
+Where KVMINI_PROGRESS names a file, each test's start and outcome are appended to it as they happen
+(`start NODEID`, `end NODEID OUTCOME`): tests/integration/machines.py reads it to go on in a fresh
+emulated machine when one wedges, and prints the summary line itself.
 """
 
 import os
@@ -33,7 +37,7 @@ from harness.results import field, matching, read  # noqa: E402
 # detectors (QEMU's TCG threads are descheduled on a busy 2-core host).
 LOSSES = [
     ("kvmini", r"has not come out of KVM_RUN"),
-    ("kernel", r"soft lockup|hard LOCKUP|rcu: INFO: .*detected stall|rcu_.*self-detected stall|"
+    ("kernel", r"soft lockup|hard LOCKUP|rcu: INFO: .*detected .*stall|rcu_.*self-detected stall|"
                r"blocked for more than [0-9]+ seconds"),
 ]
 
@@ -229,11 +233,31 @@ def pytest_runtest_makereport(item, call):
 
 
 FLAKY = []
+PROGRESS = os.environ.get("KVMINI_PROGRESS")
+
+
+def progress(line):
+    """One line of the progress file, on disk before the test goes on (the machine may wedge next)."""
+    if PROGRESS:
+        with open(PROGRESS, "a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def outcome(reports, flaky):
+    if any(r.failed for r in reports):
+        return "failed"
+    if any(r.skipped for r in reports):
+        return "skipped"
+    return "flaky" if flaky else "passed"
 
 
 def pytest_runtest_protocol(item, nextitem):
     """Run a test; run it once more only after a known emulator loss (LOSSES), keeping the first log."""
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    progress(f"start {item.nodeid}")
+    flaky = False
     reports = runtestprotocol(item, nextitem=nextitem, log=False)
     loss = getattr(item, "kvmini_loss", None)
     if any(r.failed for r in reports) and loss:
@@ -250,6 +274,8 @@ def pytest_runtest_protocol(item, nextitem):
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
         if not any(r.failed for r in reports):
             FLAKY.append(f"{item.name} ({loss})")
+            flaky = True
+    progress(f"end {item.nodeid} {outcome(reports, flaky)}")
     for r in reports:
         item.ihook.pytest_runtest_logreport(report=r)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -278,7 +304,7 @@ def pytest_terminal_summary(terminalreporter):
 
 def pytest_unconfigure(config):
     tr = config.pluginmanager.get_plugin("terminalreporter")
-    if tr and SUMMARY:
+    if tr and SUMMARY and not PROGRESS:
         tr.write_line(SUMMARY[0])
 
 

@@ -1,0 +1,106 @@
+"""A device process that dies is started again: kvmini says which device and why, a new device process
+takes up the rings after the guest's last completed request (what the dead one had in hand is served
+again), and the guest's I/O goes on. One that dies again and again stops the VM (exit 12), and what the
+guest flushed is on disk."""
+
+import os
+import signal
+import subprocess
+import time
+
+from harness import env, proc
+from harness.guest import Disk
+
+PATTERN_BYTES = 4 << 20
+RESTARTED = r"device process [0-9]+ serves it again"
+
+
+def image(t, size=64 << 20):
+    path = t.scratch / "restart.img"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def pattern_ok(t, img, seed):
+    with open(t.log, "a") as out:
+        return subprocess.run([env.PATTERN, "check", img, str(seed), str(PATTERN_BYTES)], stdout=out,
+                              stderr=subprocess.STDOUT).returncode == 0
+
+
+def device_process(t, vm):
+    """kvmini's one child, its device process (waiting a little for a new one to appear): its pid or None."""
+    for _ in range(50):
+        try:
+            with open(f"/proc/{vm.pid}/task/{vm.pid}/children") as f:
+                kids = [int(c) for c in f.read().split()]
+        except OSError:
+            kids = []
+        if len(kids) == 1:
+            return kids[0]
+        time.sleep(0.1)
+    t.fail(f"kvmini has {len(kids)} child processes, expected its one device process")
+    return None
+
+
+def restarts(t):
+    return len([line for line in t.text().split("\n") if "serves it again" in line])
+
+
+def test_blk_device_process_killed_mid_write_is_started_again(t):
+    """SIGKILL while the guest writes: a new, as locked-down device process serves the disk, the writes the
+    first had in hand are done again, and the guest reads back what it wrote."""
+    img = image(t)
+    vm = t.boot_bg(disks=[Disk(img)], cmdline="quiet kvmini.test=blk-restart=11")
+    if not t.wait_for("KVMINI-TEST: writing"):
+        t.fail("the guest never began to write")
+        return
+    first = device_process(t, vm)
+    if first is None:
+        return
+    os.kill(first, signal.SIGKILL)
+    if not t.wait_for(RESTARTED, 20):
+        t.fail("kvmini did not start the device process again")
+    second = device_process(t, vm)
+    t.check(second not in (None, first), "no new device process")
+    if second:
+        with open(f"/proc/{second}/status") as f:
+            t.check("Seccomp:\t2" in f.read(), "the new device process has no seccomp filter")
+    t.wait(vm)
+    t.expect_status(0)
+    t.expect_line(r"L-3 sandbox: the device process of virtio-blk vda was killed by signal 9 \(Killed\): "
+                  "starting it again")
+    t.expect_line("KVMINI-TEST: restart ok")
+    t.check(restarts(t) == 1, f"{restarts(t)} restarts, expected 1")
+    t.check(pattern_ok(t, img, 11), "the image does not hold what the guest wrote")
+
+
+def test_blk_device_process_that_keeps_dying_stops_the_vm(t):
+    """Killed a fourth time within a minute: not started again; kvmini stops (exit 12) within a few seconds,
+    naming the device, and the data the guest flushed is on disk."""
+    img = image(t)
+    vm = t.boot_bg(disks=[Disk(img)], cmdline="quiet kvmini.test=blk-write-hold=7")
+    if not t.wait_for("KVMINI-TEST: flushed"):
+        t.fail("the guest never finished its flush")
+        return
+    for n in range(1, 4):
+        pid = device_process(t, vm)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        if not proc.wait_until(lambda: restarts(t) >= n, 20):
+            t.fail(f"kvmini did not start the device process again after kill {n}")
+            return
+    pid = device_process(t, vm)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    t.wait(vm, 30)
+    took = time.monotonic() - t0
+    t.expect_status(12)
+    t.check(took < 5, f"kvmini took {took:.1f} s to stop after its device process died for good")
+    t.expect_line(r"virtio-blk vda was killed by signal 9 \(Killed\): not started again, having been started "
+                  r"again 3 times within a minute")
+    t.check(pattern_ok(t, img, 7), "a flushed write was lost when the device process was killed")
+
