@@ -117,16 +117,14 @@ void device_process_why(struct device_process *p, char *buf, size_t len)
 		snprintf(buf, len, "L-2 paravirtual I/O: the device process of %s hung up and still runs",
 			 p->name);
 	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "L-3 sandbox: the device process of %s was killed by signal %d (%s)",
+			 p->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
 		snprintf(
 			buf, len,
-			"L-3 sandbox: the device process of %s was killed by signal %d (%s): the guest's I/O on "
-			"it cannot go on",
-			p->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len,
-			 "L-2 paravirtual I/O: the device process of %s exited with status %d: see its "
-			 "messages above",
-			 p->name, WEXITSTATUS(status));
+			"L-2 paravirtual I/O: the device process of %s exited with status %d (see its messages "
+			"above)",
+			p->name, WEXITSTATUS(status));
 }
 
 void device_process_end(struct device_process *p)

@@ -29,7 +29,8 @@ struct device_process {
 int device_process_spawn(struct device_process *p, const char *name, const char *const *args, int pass);
 /*
  * device_process_why: the device process hung up: reap it (waiting up to a second) and describe, in
- * (buf), why it ended: a refused syscall (by name and number), a signal, or its exit status.
+ * (buf), why it ended: a refused syscall (by name and number), a signal, or its exit status. The caller
+ * says what follows (it is started again, or the VM stops).
  */
 void device_process_why(struct device_process *p, char *buf, size_t len);
 /* device_process_end: wait up to 2 s for the process to exit (its front end has hung up), then kill it. */

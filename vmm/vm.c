@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -312,24 +313,6 @@ static int add_virtio(struct vm *vm, struct vm_virtio *v, const struct virtio_de
 	return add_pci(vm, v, &v->local.backend);
 }
 
-/* The front end's monitor saw the back end hang up: say why, and stop the VM (no I/O can go on). */
-static void device_gone(void *opaque, const char *name)
-{
-	struct vm_virtio *v = opaque;
-	char why[512];
-
-	if (v->proc.pid)
-		device_process_why(&v->proc, why, sizeof(why));
-	else
-		snprintf(
-			why, sizeof(why),
-			"L-2 paravirtual I/O: the vhost-user back end of %s hung up: the guest's I/O on it cannot "
-			"go on",
-			name);
-	log_err("%s", why);
-	vm_stop(v->vm, VM_EXIT_DEVICE, "a device's back end failed");
-}
-
 /* Connects to the vhost-user back end listening on (path): the socket, or -errno (logged). */
 static int connect_backend(const char *name, const char *path)
 {
@@ -351,11 +334,8 @@ static int connect_backend(const char *name, const char *path)
 static int add_front(struct vm *vm, struct vm_virtio *v, const char *name, struct vhu_front_want *want,
 		     int sock)
 {
-	int ret;
+	int ret = vhu_front_init(&v->front, name, want, sock, &vm->mem);
 
-	want->gone = device_gone;
-	want->gone_opaque = v;
-	ret = vhu_front_init(&v->front, name, want, sock, &vm->mem);
 	if (ret && v->proc.pid) {
 		char why[512];
 
@@ -381,18 +361,40 @@ static void destroy_virtio(struct vm_virtio *v)
 	if (v->proc.pid || v->proc.sock >= 0)
 		device_process_end(&v->proc);
 	v->vp_ready = v->local_ready = v->front_ready = false;
+	for (unsigned int i = 0; i < VM_DEVICE_ARGS; i++) {
+		free(v->args[i]);
+		v->args[i] = NULL;
+	}
 }
 
-/* Starts the device process for (v): kvmini's end of its vhost-user channel, or -errno (logged). */
-static int spawn_device(struct vm_virtio *v, const char *what, const char *const *args, int pass)
+/* Starts the device process of (v) as recorded: kvmini's end of its vhost-user channel, or -errno (logged). */
+static int start_device_process(struct vm_virtio *v)
 {
-	int ret = device_process_spawn(&v->proc, what, args, pass);
+	int ret = device_process_spawn(&v->proc, v->what, (const char *const *)v->args, v->pass);
 
 	if (ret)
 		return ret;
 	ret = v->proc.sock;
 	v->proc.sock = -1; /* the front end's now */
 	return ret;
+}
+
+/*
+ * Starts a device process for (v), `kvmini ARGS...` given descriptor (pass) (-1: none), and records how,
+ * to start it again should it die: kvmini's end of its vhost-user channel, or -errno (logged).
+ */
+static int spawn_device(struct vm_virtio *v, const char *what, const char *const *args, int pass)
+{
+	for (unsigned int i = 0; args[i]; i++) {
+		if (i == VM_DEVICE_ARGS - 1)
+			return -E2BIG;
+		v->args[i] = strdup(args[i]);
+		if (!v->args[i])
+			return -ENOMEM;
+	}
+	snprintf(v->what, sizeof(v->what), "%s", what);
+	v->pass = pass;
+	return start_device_process(v);
 }
 
 /* A NIC served by a device process of its own: `kvmini device net` on the tap kvmini opened. */
@@ -746,7 +748,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
-	vm->fd = vm->com1_irq_fd = vm->com1_room_fd = -1;
+	vm->fd = vm->com1_irq_fd = vm->com1_room_fd = vm->loop.epfd = -1;
 	vm->mem.fd = -1;
 	atomic_init(&vm->stopping, 0);
 	bus_init(&vm->pio, "pio", 0xff); /* an unclaimed port reads all-ones, as on a PC */
@@ -860,30 +862,35 @@ void vm_destroy(struct vm *vm)
 		close(vm->stop_fd);
 }
 
-/* Bytes read from the console, waiting for room in the UART's receive FIFO. */
-struct console_pump {
+/* The main thread's part: the console, signals, and the device back ends, in one event loop. */
+struct vm_main {
+	struct vm *vm;
+	struct console con;
+	/* Bytes read from the console, waiting for room in the UART's receive FIFO. */
 	uint8_t buf[256];
 	size_t len, off;
 	bool eof;
+	bool in_always; /* stdin cannot be watched (a file, /dev/null): it is read whenever there is room */
+	struct event_source in, room, stop, sig;
 };
 
-static void console_read(struct vm *vm, struct console *con, struct console_pump *p)
+static void console_read(struct vm_main *m)
 {
 	enum console_action action;
-	ssize_t n = read(con->in_fd, p->buf, sizeof(p->buf));
+	ssize_t n = read(m->con.in_fd, m->buf, sizeof(m->buf));
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		p->eof = true; /* the guest keeps running; its console just has no more input */
+		m->eof = true; /* the guest keeps running; its console just has no more input */
 		return;
 	}
-	p->len = console_filter(con, p->buf, (size_t)n, &action);
-	p->off = 0;
+	m->len = console_filter(&m->con, m->buf, (size_t)n, &action);
+	m->off = 0;
 	if (action == CONSOLE_HELP && write(STDERR_FILENO, console_help(), strlen(console_help())) < 0)
 		log_warn("cannot print the console help");
 	if (action == CONSOLE_QUIT)
-		vm_stop(vm, VM_EXIT_QUIT, "quit from the console (Ctrl-A x)");
+		vm_stop(m->vm, VM_EXIT_QUIT, "quit from the console (Ctrl-A x)");
 }
 
 static void drain(int fd)
@@ -894,19 +901,196 @@ static void drain(int fd)
 		log_warn("eventfd read failed: %s", strerror(errno));
 }
 
-static void handle_signal(struct vm *vm, int sig_fd)
+static void on_console_in(struct event_source *s, uint32_t events)
 {
+	(void)events;
+	console_read(container_of(s, struct vm_main, in));
+}
+
+static void on_console_room(struct event_source *s, uint32_t events)
+{
+	(void)events;
+	drain(s->fd);
+}
+
+static void on_stop(struct event_source *s, uint32_t events)
+{
+	(void)s;
+	(void)events; /* the loop sees 'stopping' */
+}
+
+static void on_signal(struct event_source *s, uint32_t events)
+{
+	struct vm_main *m = container_of(s, struct vm_main, sig);
 	struct signalfd_siginfo si;
 	char why[64];
 
-	if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
+	(void)events;
+	if (read(s->fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	snprintf(why, sizeof(why), "stopped by signal %s", strsignal((int)si.ssi_signo));
 	log_notice("%s", why);
-	vm_stop(vm, VM_EXIT_SIGNAL_BASE + (int)si.ssi_signo, why);
+	vm_stop(m->vm, VM_EXIT_SIGNAL_BASE + (int)si.ssi_signo, why);
 }
 
-/* Serves the console until the VM stops: stdin to the UART, as fast as the guest takes it. */
+/* Hands what was read to the UART, as fast as the guest takes it; waits for stdin or for room. */
+static void console_pump(struct vm_main *m)
+{
+	bool waiting;
+
+	if (m->off == m->len && !m->eof && m->in_always)
+		console_read(m);
+	if (m->off < m->len)
+		m->off += serial8250_rx(&m->vm->com1, m->buf + m->off, m->len - m->off);
+	waiting = m->off < m->len;
+	if (m->in.fd >= 0)
+		event_watch(&m->vm->loop, &m->in, waiting || m->eof ? 0 : EPOLLIN);
+	event_watch(&m->vm->loop, &m->room, waiting ? EPOLLIN : 0);
+}
+
+static int watch_backend(struct vm *vm, struct vm_virtio *v);
+
+/*
+ * The back end of (v) hung up, or its process ended: a device process of kvmini's is started again
+ * (at most VM_DEVICE_RESTARTS times a minute) and takes up the rings where the guest's requests were
+ * last completed; anything else stops the VM (exit 12): the guest's I/O on the device cannot go on.
+ */
+static void backend_lost(struct vm_virtio *v)
+{
+	struct vm *vm = v->vm;
+	uint64_t now = vm_now_ns(), oldest = v->restart_ns[VM_DEVICE_RESTARTS - 1];
+	unsigned int outstanding;
+	char why[512];
+	int sock;
+
+	if (!vhu_front_gone(&v->front))
+		return; /* an event of the back end before: the one serving now is alive */
+	vhu_front_lost(&v->front);
+	event_del(&vm->loop, &v->hangup);
+	event_del(&vm->loop, &v->exited);
+	if (!v->args[0]) {
+		log_layer(LOG_ERR, LAYER_PVIO,
+			  "%s: its vhost-user back end hung up: the guest's I/O on it cannot go on",
+			  v->front.name);
+		vm_stop(vm, VM_EXIT_DEVICE, "a device's back end failed");
+		return;
+	}
+	device_process_why(&v->proc, why, sizeof(why));
+	device_process_end(&v->proc);
+	if (oldest && now - oldest < 60 * UINT64_C(1000000000)) {
+		log_err("%s: not started again, having been started again %d times within a minute: the "
+			"guest's I/O on it cannot go on",
+			why, VM_DEVICE_RESTARTS);
+		vm_stop(vm, VM_EXIT_DEVICE, "a device process failed");
+		return;
+	}
+	memmove(v->restart_ns + 1, v->restart_ns, (VM_DEVICE_RESTARTS - 1) * sizeof(v->restart_ns[0]));
+	v->restart_ns[0] = now;
+	log_warn("%s: starting it again", why);
+	sock = start_device_process(v);
+	if (sock >= 0 && vhu_front_reconnect(&v->front, sock, &outstanding) == 0 &&
+	    watch_backend(vm, v) == 0) {
+		log_layer(
+			LOG_NOTICE, LAYER_SANDBOX,
+			"%s: device process %d serves it again, from the guest's last completed request (%u "
+			"requests outstanding then)",
+			v->what, (int)v->proc.pid, outstanding);
+		return;
+	}
+	log_err("%s: its device process could not be started again: the guest's I/O on it cannot go on",
+		v->what);
+	vm_stop(vm, VM_EXIT_DEVICE, "a device process failed");
+}
+
+static void on_hangup(struct event_source *s, uint32_t events)
+{
+	(void)events;
+	backend_lost(container_of(s, struct vm_virtio, hangup));
+}
+
+static void on_exited(struct event_source *s, uint32_t events)
+{
+	(void)events;
+	backend_lost(container_of(s, struct vm_virtio, exited));
+}
+
+static void on_ring_error(struct event_source *s, uint32_t events)
+{
+	struct vm_ring_watch *w = container_of(s, struct vm_ring_watch, src);
+
+	(void)events;
+	vhu_front_ring_error(&w->v->front, w->ring);
+}
+
+/* The back end's channel and its process, in the event loop: 0 or -errno. */
+static int watch_backend(struct vm *vm, struct vm_virtio *v)
+{
+	int ret = event_add(&vm->loop, &v->hangup, v->front.sock, EPOLLRDHUP, on_hangup);
+
+	if (!ret && v->proc.pid)
+		ret = event_add(&vm->loop, &v->exited, v->proc.pidfd, EPOLLIN, on_exited);
+	return ret;
+}
+
+/* The k-th virtio device: disks, NICs, vsock; NULL past the last. */
+static struct vm_virtio *virtio_at(struct vm *vm, unsigned int k)
+{
+	if (k < vm->nr_disks)
+		return &vm->disks[k].virtio;
+	k -= vm->nr_disks;
+	if (k < vm->nr_nics)
+		return &vm->nics[k].virtio;
+	k -= vm->nr_nics;
+	return k == 0 && vm->vsock ? &vm->vsock->virtio : NULL;
+}
+
+/* Every vhost-user back end's channel, process and ring errors into the event loop: 0 or -errno. */
+static int watch_backends(struct vm *vm)
+{
+	struct vm_virtio *v;
+	int ret = 0;
+
+	for (unsigned int k = 0; !ret && (v = virtio_at(vm, k)); k++) {
+		v->hangup.fd = v->exited.fd = -1;
+		if (!v->front_ready)
+			continue;
+		ret = watch_backend(vm, v);
+		for (unsigned int i = 0; !ret && i < v->front.backend.nr_queues; i++) {
+			v->ring_err[i].v = v;
+			v->ring_err[i].ring = i;
+			ret = event_add(&vm->loop, &v->ring_err[i].src, v->front.err_fd[i], EPOLLIN,
+					on_ring_error);
+		}
+	}
+	return ret;
+}
+
+/* The main thread's sources: stop, signals, the console, the back ends. 0 or -errno (logged). */
+static int main_loop_init(struct vm_main *m, int sig_fd)
+{
+	struct vm *vm = m->vm;
+	int ret = event_loop_init(&vm->loop);
+
+	m->in.fd = m->room.fd = m->stop.fd = m->sig.fd = -1;
+	if (!ret)
+		ret = event_add(&vm->loop, &m->stop, vm->stop_fd, EPOLLIN, on_stop);
+	if (!ret)
+		ret = event_add(&vm->loop, &m->sig, sig_fd, EPOLLIN, on_signal);
+	if (!ret)
+		ret = event_add(&vm->loop, &m->room, vm->com1_room_fd, 0, on_console_room);
+	if (!ret && !m->eof) {
+		ret = event_add(&vm->loop, &m->in, m->con.in_fd, EPOLLIN, on_console_in);
+		m->in_always = ret == -EPERM;
+		if (m->in_always)
+			ret = 0;
+	}
+	if (!ret)
+		ret = watch_backends(vm);
+	if (ret)
+		log_err("cannot set up the event loop: %s", strerror(-ret));
+	return ret;
+}
+
 /*
  * The boot watch (-v): a guest that makes no port or MMIO exit for long while it boots is slow or
  * stuck, and kvmini cannot tell which; it says so, with the layer to look at, and lets it run.
@@ -950,35 +1134,23 @@ static void boot_watch_tick(struct vm *vm, struct boot_watch *w)
 	w->warn_s *= 2;
 }
 
-static void console_loop(struct vm *vm, struct console *con, int sig_fd)
+/* Serves the console, signals and the device back ends until the VM stops. */
+static void main_loop(struct vm_main *m)
 {
-	struct console_pump p = { .eof = !vm->cfg->console_input };
+	struct vm *vm = m->vm;
 	struct boot_watch watch = { .on = log_enabled(LOG_INFO) };
 
 	while (!atomic_load(&vm->stopping)) {
-		bool waiting = p.off < p.len;
-		struct pollfd fds[3] = {
-			{ .fd = vm->stop_fd, .events = POLLIN },
-			{ .fd = sig_fd, .events = POLLIN },
-			{ .fd = waiting ? vm->com1_room_fd : (p.eof ? -1 : con->in_fd), .events = POLLIN },
-		};
+		bool busy = m->in_always && !m->eof && m->off == m->len;
+		int ret = event_wait(&vm->loop, busy ? 0 : watch.on ? 1000 : -1);
 
-		if (poll(fds, 3, watch.on ? 1000 : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			vm_stop(vm, VM_EXIT_ERROR, "poll on the console failed");
+		if (ret < 0) {
+			vm_stop(vm, VM_EXIT_ERROR, "the event loop failed");
 			break;
 		}
 		if (watch.on)
 			boot_watch_tick(vm, &watch);
-		if (fds[1].revents)
-			handle_signal(vm, sig_fd);
-		if (fds[2].revents && waiting)
-			drain(vm->com1_room_fd);
-		else if (fds[2].revents)
-			console_read(vm, con, &p);
-		if (p.off < p.len)
-			p.off += serial8250_rx(&vm->com1, p.buf + p.off, p.len - p.off);
+		console_pump(m);
 	}
 }
 
@@ -1010,27 +1182,31 @@ static int setup_signals(sigset_t *old)
 
 int vm_run(struct vm *vm)
 {
-	struct console con;
+	static struct vm_main m; /* one VM runs per process; its buffers stay off the stack */
 	sigset_t old;
 	int sig_fd = setup_signals(&old);
 
 	if (sig_fd < 0)
 		return VM_EXIT_ERROR;
-	if (console_open(&con, vm->cfg->console_input ? STDIN_FILENO : -1) < 0)
+	m = (struct vm_main){ .vm = vm, .eof = !vm->cfg->console_input };
+	if (console_open(&m.con, vm->cfg->console_input ? STDIN_FILENO : -1) < 0)
 		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+	if (main_loop_init(&m, sig_fd) < 0)
+		vm_stop(vm, VM_EXIT_ERROR, "cannot set up the event loop");
+	for (unsigned int i = 0; i < vm->nr_vcpus && !atomic_load(&vm->stopping); i++)
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			vm_stop(vm, VM_EXIT_ERROR, "cannot start the vCPU threads");
 			break;
 		}
-	console_loop(vm, &con, sig_fd);
+	main_loop(&m);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu_join(&vm->vcpus[i], VCPU_JOIN_GRACE_S) < 0) {
 			/* Its thread still uses the VM's memory and fds: nothing may be freed under it. */
-			console_close(&con);
+			console_close(&m.con);
 			_exit(vm->exit_status);
 		}
-	console_close(&con);
+	event_loop_destroy(&vm->loop);
+	console_close(&m.con);
 	close(sig_fd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (vm->nr_vcpus && vm->vcpus[0].first_run_ns) {

@@ -17,6 +17,7 @@
 #include "../devices/virtio/vsock.h"
 #include "bus.h"
 #include "device_process.h"
+#include "event.h"
 #include "irq.h"
 #include "kvm.h"
 #include "mem.h"
@@ -31,7 +32,10 @@
 #define VM_EXIT_QUIT	    10	/* the user quit from the console (Ctrl-A x) */
 #define VM_EXIT_SIGNAL_BASE 128 /* + signal number, for SIGINT, SIGTERM, SIGHUP */
 
-#define VM_MAX_DISKS 16
+#define VM_MAX_DISKS   16
+#define VM_DEVICE_ARGS 16
+/* A device process is started again at most this many times a minute; then the VM stops (exit 12). */
+#define VM_DEVICE_RESTARTS 3
 
 /* --disk PATH[,ro][,serial=ID] */
 struct vm_disk_config {
@@ -91,6 +95,18 @@ struct vm_virtio {
 	struct device_process proc;
 	struct virtio_pci vp;
 	bool local_ready, front_ready, vp_ready;
+	/* How its device process is started again when it dies: its arguments and the descriptor it gets. */
+	char *args[VM_DEVICE_ARGS];
+	char what[32];
+	int pass;
+	uint64_t restart_ns[VM_DEVICE_RESTARTS]; /* when it was last started again, newest first */
+	/* In the VMM's event loop: the back end's hang-up, its process's end, its rings' errors. */
+	struct event_source hangup, exited;
+	struct vm_ring_watch {
+		struct event_source src;
+		struct vm_virtio *v;
+		unsigned int ring;
+	} ring_err[VIRTIO_MAX_QUEUES];
 };
 
 /* A disk: its image and its virtio-blk device. */
@@ -138,7 +154,8 @@ struct vm {
 	struct vm_nic *nics;
 	unsigned int nr_nics;
 	struct vm_vsock *vsock; /* NULL: none */
-	int stop_fd;		/* eventfd: the VM is stopping, wakes the console loop */
+	int stop_fd;		/* eventfd: the VM is stopping, wakes the event loop */
+	struct event_loop loop; /* the main thread's (vm_run) */
 	atomic_int stopping;
 	int exit_status; /* written once, by whoever wins 'stopping' */
 };

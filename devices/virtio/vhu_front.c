@@ -2,6 +2,7 @@
 #include "vhu_front.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
@@ -123,19 +124,45 @@ static int start_ring(struct vhu_front *f, unsigned int i, const struct virtio_q
 	return ret;
 }
 
+/* Where a ring goes on when its back end is gone: after the last request completed (its used index). */
+static uint16_t used_index(const struct vhu_front *f, const struct virtio_queue_setup *q)
+{
+	uint16_t idx = 0;
+
+	if (gmem_read(f->mem, q->used + 2, &idx, sizeof(idx)))
+		return q->base;
+	return idx;
+}
+
 static void stop_locked(struct vhu_front *f, uint16_t *bases)
 {
-	for (unsigned int i = 0; i < f->backend.nr_queues; i++) {
+	for (unsigned int i = 0; i < f->nr_setup; i++) {
 		struct vhu_msg reply;
 
-		if (!f->started[i])
+		if (!f->setup[i].enabled)
 			continue;
-		f->started[i] = false;
-		if (atomic_load(&f->hung_up))
-			continue;
-		if (call_state(f, VHU_GET_VRING_BASE, i, 0, &reply) == 0 && bases)
+		if (f->hung_up || !f->started[i]) {
+			if (bases)
+				bases[i] = used_index(f, &f->setup[i]);
+		} else if (call_state(f, VHU_GET_VRING_BASE, i, 0, &reply) == 0 && bases) {
 			bases[i] = (uint16_t)reply.payload.state.num;
+		}
+		f->started[i] = false;
 	}
+	f->running = false;
+	f->nr_setup = 0;
+}
+
+/* Gives the back end the driver's features and starts its rings, as recorded in (f). */
+static int start_locked(struct vhu_front *f)
+{
+	int ret = call_u64(f, VHU_SET_FEATURES,
+			   f->driver_features | (f->offers_protocol ? 1ULL << VHU_F_PROTOCOL_FEATURES : 0));
+
+	for (unsigned int i = 0; !ret && i < f->nr_setup; i++)
+		if (f->setup[i].enabled)
+			ret = start_ring(f, i, &f->setup[i]);
+	return ret;
 }
 
 static int front_start(void *opaque, uint64_t features, const struct virtio_queue_setup *q, unsigned int nr,
@@ -144,14 +171,17 @@ static int front_start(void *opaque, uint64_t features, const struct virtio_queu
 	struct vhu_front *f = opaque;
 	int ret;
 
+	if (nr > VIRTIO_MAX_QUEUES)
+		return -EINVAL;
 	pthread_mutex_lock(&f->lock);
 	f->needs_reset = needs_reset;
 	f->reset_opaque = reset_opaque;
-	ret = call_u64(f, VHU_SET_FEATURES,
-		       features | (f->offers_protocol ? 1ULL << VHU_F_PROTOCOL_FEATURES : 0));
-	for (unsigned int i = 0; !ret && i < nr; i++)
-		if (q[i].enabled)
-			ret = start_ring(f, i, &q[i]);
+	f->driver_features = features;
+	memcpy(f->setup, q, nr * sizeof(*q));
+	f->nr_setup = nr;
+	f->running = true;
+	/* With no back end, the rings start when one reconnects. */
+	ret = f->hung_up ? 0 : start_locked(f);
 	if (ret)
 		stop_locked(f, NULL);
 	pthread_mutex_unlock(&f->lock);
@@ -174,8 +204,8 @@ static const struct virtio_backend_ops front_ops = {
 	.stop = front_stop,
 };
 
-/* Features, protocol features, queues: what both ends can do. */
-static int negotiate(struct vhu_front *f, const struct vhu_front_want *want)
+/* Features, protocol features, queues: what both ends can do (the driver's share in *offer, *nr). */
+static int negotiate(struct vhu_front *f, unsigned int max_queues, uint64_t *offer, unsigned int *nr)
 {
 	uint64_t features, protocol = 0, queues = 1;
 	int ret = get_u64(f, VHU_GET_FEATURES, &features);
@@ -202,8 +232,8 @@ static int negotiate(struct vhu_front *f, const struct vhu_front_want *want)
 		return -EPROTO;
 	}
 	f->offers_protocol = features & (1ULL << VHU_F_PROTOCOL_FEATURES);
-	f->backend.features = features & DRIVER_FEATURES;
-	f->backend.nr_queues = (unsigned int)(queues < want->max_queues ? queues : want->max_queues);
+	*offer = features & DRIVER_FEATURES;
+	*nr = (unsigned int)(queues < max_queues ? queues : max_queues);
 	return 0;
 }
 
@@ -251,41 +281,82 @@ static int share_memory(struct vhu_front *f)
 		fds, nfds, NULL);
 }
 
-/* The monitor: a ring the driver broke asks the transport for a reset; a hang-up tells the VMM. */
-static void *monitor(void *arg)
+void vhu_front_ring_error(struct vhu_front *f, unsigned int i)
 {
-	struct vhu_front *f = arg;
-	struct pollfd fds[2 + VIRTIO_MAX_QUEUES];
-	unsigned int n = f->backend.nr_queues;
+	if (i >= VIRTIO_MAX_QUEUES || f->err_fd[i] < 0)
+		return;
+	virtio_eventfd_drain(f->err_fd[i]);
+	pthread_mutex_lock(&f->lock);
+	if (f->needs_reset)
+		f->needs_reset(f->reset_opaque);
+	pthread_mutex_unlock(&f->lock);
+}
 
-	fds[0] = (struct pollfd){ .fd = f->stop_fd, .events = POLLIN };
-	fds[1] = (struct pollfd){ .fd = f->sock, .events = POLLRDHUP };
-	for (unsigned int i = 0; i < n; i++)
-		fds[2 + i] = (struct pollfd){ .fd = f->err_fd[i], .events = POLLIN };
-	for (;;) {
-		if (poll(fds, 2 + n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
-		}
-		if (fds[0].revents)
-			return NULL;
-		for (unsigned int i = 0; i < n; i++) {
-			if (!fds[2 + i].revents)
-				continue;
-			virtio_eventfd_drain(f->err_fd[i]);
-			pthread_mutex_lock(&f->lock);
-			if (f->needs_reset)
-				f->needs_reset(f->reset_opaque);
-			pthread_mutex_unlock(&f->lock);
-		}
-		if (fds[1].revents) {
-			atomic_store(&f->hung_up, true);
-			if (f->gone)
-				f->gone(f->gone_opaque, f->name);
-			return NULL;
-		}
+bool vhu_front_gone(const struct vhu_front *f)
+{
+	struct pollfd p = { .fd = f->sock, .events = POLLRDHUP };
+
+	return f->sock < 0 || (poll(&p, 1, 0) == 1 && p.revents);
+}
+
+void vhu_front_lost(struct vhu_front *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->hung_up = true;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The conversation a back end starts with: features, owner, protocol, shared guest RAM. */
+static int greet(struct vhu_front *f, unsigned int max_queues, uint64_t *offer, unsigned int *nr)
+{
+	int ret = vhu_set_timeout(f->sock, ANSWER_MS);
+
+	if (!ret)
+		ret = negotiate(f, max_queues, offer, nr);
+	if (!ret)
+		ret = call(f, VHU_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	return ret;
+}
+
+int vhu_front_reconnect(struct vhu_front *f, int sock, unsigned int *outstanding)
+{
+	uint64_t offer = 0;
+	unsigned int nr = 0;
+	int ret;
+
+	*outstanding = 0;
+	pthread_mutex_lock(&f->lock);
+	if (f->sock >= 0)
+		close(f->sock);
+	f->sock = sock;
+	f->protocol_features = 0;
+	memset(f->started, 0, sizeof(f->started));
+	ret = greet(f, f->backend.nr_queues, &offer, &nr);
+	if (!ret && ((f->backend.features & ~offer) || nr < f->backend.nr_queues)) {
+		log_layer(LOG_ERR, LAYER_PVIO,
+			  "%s: the new vhost-user back end offers less than the driver was offered (features "
+			  "%#" PRIx64 " of %#" PRIx64 ", %u of %u queues)",
+			  f->name, offer, f->backend.features, nr, f->backend.nr_queues);
+		ret = -EPROTO;
 	}
+	if (!ret)
+		ret = share_memory(f);
+	if (!ret && f->running) {
+		/* Requests taken and never completed are taken again: the rings go on after the last used. */
+		for (unsigned int i = 0; i < f->nr_setup; i++) {
+			uint16_t avail = 0;
+
+			if (!f->setup[i].enabled)
+				continue;
+			f->setup[i].base = used_index(f, &f->setup[i]);
+			if (!gmem_read(f->mem, f->setup[i].avail + 2, &avail, sizeof(avail)))
+				*outstanding += (uint16_t)(avail - f->setup[i].base);
+		}
+		ret = start_locked(f);
+	}
+	f->hung_up = ret != 0;
+	pthread_mutex_unlock(&f->lock);
+	return ret;
 }
 
 int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front_want *want, int sock,
@@ -297,9 +368,6 @@ int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->sock = sock;
 	f->mem = mem;
-	f->gone = want->gone;
-	f->gone_opaque = want->gone_opaque;
-	f->stop_fd = -1;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		f->err_fd[i] = -1;
 	f->backend = (struct virtio_backend){
@@ -315,11 +383,7 @@ int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front
 		close(sock);
 		return ret;
 	}
-	ret = vhu_set_timeout(sock, ANSWER_MS);
-	if (!ret)
-		ret = negotiate(f, want);
-	if (!ret)
-		ret = call(f, VHU_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	ret = greet(f, want->max_queues, &f->backend.features, &f->backend.nr_queues);
 	if (!ret)
 		ret = read_config(f, want);
 	if (!ret)
@@ -329,11 +393,6 @@ int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front
 		if (f->err_fd[i] < 0)
 			ret = -errno;
 	}
-	if (!ret) {
-		f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		ret = f->stop_fd < 0 ? -errno : -pthread_create(&f->monitor, NULL, monitor, f);
-		f->monitoring = !ret;
-	}
 	if (ret)
 		vhu_front_destroy(f);
 	return ret;
@@ -341,14 +400,6 @@ int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front
 
 void vhu_front_destroy(struct vhu_front *f)
 {
-	if (f->monitoring) {
-		virtio_eventfd_signal(f->stop_fd);
-		pthread_join(f->monitor, NULL);
-		f->monitoring = false;
-	}
-	if (f->stop_fd >= 0)
-		close(f->stop_fd);
-	f->stop_fd = -1;
 	if (f->sock >= 0)
 		front_stop(f, NULL);
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)

@@ -7,12 +7,15 @@
  * goes over with its size, addresses (kvmini's own mapping of them, as the protocol has it), base, and
  * the transport's kick and call eventfds, which KVM signals and is signalled by directly: the data
  * path never crosses kvmini's userspace. The device configuration is read once (GET_CONFIG).
+ *
+ * The front end has no thread: the VMM's event loop watches its socket (a hang-up: the back end is
+ * gone) and its rings' error eventfds (vhu_front_ring_error), and connects a new back end in place of
+ * one that died (vhu_front_reconnect): the rings the driver runs go on from their used index.
  */
 #ifndef KVMINI_VIRTIO_VHU_FRONT_H
 #define KVMINI_VIRTIO_VHU_FRONT_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,16 +33,15 @@ struct vhu_front {
 	int err_fd[VIRTIO_MAX_QUEUES]; /* the back end signals a ring the driver broke */
 	bool started[VIRTIO_MAX_QUEUES];
 	bool offers_protocol;		    /* VHOST_USER_F_PROTOCOL_FEATURES: never shown to the driver */
-	pthread_mutex_t lock;		    /* one conversation on the socket at a time; guards needs_reset */
+	pthread_mutex_t lock;		    /* one conversation on the socket at a time; guards the rest */
 	virtio_needs_reset_fn *needs_reset; /* the transport's, from start() */
 	void *reset_opaque;
-	/* The monitor: a thread made at init watching the error eventfds and the socket's hang-up. */
-	pthread_t monitor;
-	bool monitoring;
-	atomic_bool hung_up; /* the back end is gone: nothing more is asked of it */
-	int stop_fd;
-	void (*gone)(void *opaque, const char *name); /* the back end hung up (its process died) */
-	void *gone_opaque;
+	bool hung_up; /* the back end is gone: nothing is asked of it until one reconnects */
+	/* What the driver runs, between start and stop: given again to a back end that reconnects. */
+	bool running;
+	uint64_t driver_features;
+	struct virtio_queue_setup setup[VIRTIO_MAX_QUEUES];
+	unsigned int nr_setup;
 };
 
 /* What kvmini wants of the device: its kind, configuration size, most queues and largest ring. */
@@ -49,9 +51,6 @@ struct vhu_front_want {
 	uint32_t config_ask; /* what GET_CONFIG asks for: a back end built on older headers knows less */
 	unsigned int max_queues;
 	uint16_t queue_max;
-	/* gone: called once, from the monitor thread, when the back end hangs up. */
-	void (*gone)(void *opaque, const char *name);
-	void *gone_opaque;
 };
 
 /*
@@ -64,5 +63,21 @@ int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front
 		   const struct gmem *mem);
 /* vhu_front_destroy: stop the rings and hang up. */
 void vhu_front_destroy(struct vhu_front *f);
+/* vhu_front_ring_error: the back end signalled ring (i)'s error eventfd: the driver broke the ring. */
+void vhu_front_ring_error(struct vhu_front *f, unsigned int i);
+/* vhu_front_gone: whether the back end has hung up (its socket says so now). */
+bool vhu_front_gone(const struct vhu_front *f);
+/* vhu_front_lost: the back end is gone: from now on nothing is asked of it (start and stop only record). */
+void vhu_front_lost(struct vhu_front *f);
+/*
+ * vhu_front_reconnect: a new back end on connected socket (sock) (owned from now on) takes the place of
+ * the one that was lost: the same negotiation, at least the features and queues the driver was offered,
+ * guest RAM shared, and the rings the driver runs started again at their used index, so that requests
+ * the old back end took and never completed are served again (a back end completes a ring's requests
+ * in order). (*outstanding): the requests the driver had posted past the used index then (taken by the
+ * old back end and not completed, or not yet taken). Returns 0 or -errno (logged); the front end stays
+ * lost on failure.
+ */
+int vhu_front_reconnect(struct vhu_front *f, int sock, unsigned int *outstanding);
 
 #endif

@@ -2,8 +2,10 @@
  * fuzz_vhu_front.c: libFuzzer target for kvmini's vhost-user front end (virtio/vhu_front.c) against a
  * hostile back end: the input is every byte the back end answers with, in order, on the other end of a
  * socketpair (then its end is shut for writing). The front end negotiates, reads the configuration,
- * shares guest RAM, and when that succeeds starts two rings, reads the configuration, stops the rings and
- * hangs up.
+ * shares guest RAM, and when that succeeds starts two rings; then that back end is lost and what it had
+ * not yet said comes from a new one the front end reconnects to (vhu_front_reconnect: negotiation again,
+ * RAM, the rings at their used index); then the configuration is read, the rings stopped, and the front
+ * end hangs up.
  *
  * Checked: nothing crashes and nothing waits (a short answer ends at the end of the stream); a front end
  * that came up shows the transport at least one and at most the asked-for number of queues, and never
@@ -50,9 +52,36 @@ static void noop_reset(void *opaque)
 	(void)opaque;
 }
 
-/* The front end came up: rings, configuration, stop, as the transport drives it. */
+/*
+ * A socket whose peer (*peer, to close after) has answered (data) and shut its end for writing: kvmini's
+ * end, or -1.
+ */
+static int answers(const uint8_t *data, size_t size, int *peer)
+{
+	int sv[2];
+
+	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+	/* The whole answer stream waits in the socket (the inputs are far smaller than its buffer). */
+	if (size && write(sv[1], data, size) != (ssize_t)size) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	shutdown(sv[1], SHUT_WR);
+	*peer = sv[1];
+	return sv[0];
+}
+
+/* The front end came up: rings, a new back end, configuration, stop, as the VMM drives it. */
 static void drive(struct vhu_front *f, const struct vhu_front_want *want)
 {
+	static uint8_t rest[16384];
+	uint64_t offered = f->backend.features;
+	int sock, peer = -1;
+	unsigned int outstanding;
+	size_t kept = 0;
+	ssize_t n;
+
 	const uint64_t transport_bits = 0xffffffffULL | (1ULL << 32);
 	struct virtio_queue_setup q[2];
 	uint16_t bases[2] = { 0 };
@@ -74,10 +103,21 @@ static void drive(struct vhu_front *f, const struct vhu_front_want *want)
 						    .kick_fd = ev[2 * i],
 						    .call_fd = ev[2 * i + 1] };
 	f->backend.ops->start(f->backend.opaque, 1ULL << 32, q, f->backend.nr_queues, noop_reset, NULL);
+	/* The rest of the answers are the new back end's. */
+	while (kept < sizeof(rest) && (n = recv(f->sock, rest + kept, sizeof(rest) - kept, MSG_DONTWAIT)) > 0)
+		kept += (size_t)n;
+	vhu_front_lost(f);
+	sock = answers(rest, kept, &peer);
+	if (sock >= 0)
+		check((vhu_front_reconnect(f, sock, &outstanding) == 0) == !f->hung_up,
+		      "a failed reconnect leaves it lost");
+	check(f->backend.features == offered, "what the driver was offered never changes");
 	f->backend.ops->config_read(f->backend.opaque, 0, cfg, sizeof(cfg));
 	f->backend.ops->stop(f->backend.opaque, bases);
 	for (int i = 0; i < 4; i++)
 		close(ev[i]);
+	if (peer >= 0)
+		close(peer);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -91,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       .max_queues = 2,
 				       .queue_max = 256 };
 	unsigned int fds_before;
-	int sv[2];
+	int sock, peer = -1;
 
 	if (!ready) {
 		check(gmem_create(&mem, RAM_SIZE, RAM_SIZE) == 0, "guest RAM");
@@ -99,19 +139,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = true;
 	}
 	fds_before = fuzz_open_fds();
-	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
-	/* The whole answer stream waits in the socket (the inputs are far smaller than its buffer). */
-	if (size && write(sv[1], data, size) != (ssize_t)size) {
-		close(sv[0]);
-		close(sv[1]);
-		return 0;
-	}
-	shutdown(sv[1], SHUT_WR);
-	if (vhu_front_init(&f, "virtio-fuzz", &want, sv[0], &mem) == 0) {
+	sock = answers(data, size, &peer);
+	if (sock >= 0 && vhu_front_init(&f, "virtio-fuzz", &want, sock, &mem) == 0) {
 		drive(&f, &want);
 		vhu_front_destroy(&f);
 	}
-	close(sv[1]);
+	if (peer >= 0)
+		close(peer);
 	check(fuzz_open_fds() == fds_before, "no fd left open");
 	return 0;
 }
@@ -151,8 +185,29 @@ static void put(const char *dir, const char *name, size_t n)
 	fclose(out);
 }
 
+static void greet(uint64_t features, uint64_t protocol, uint64_t queues)
+{
+	reply(VHU_GET_FEATURES, &features, sizeof(features));
+	reply(VHU_GET_PROTOCOL_FEATURES, &protocol, sizeof(protocol));
+	reply(VHU_GET_QUEUE_NUM, &queues, sizeof(queues));
+	ack(VHU_SET_OWNER);
+}
+
+static void start_rings(void)
+{
+	static const uint32_t ring[] = { VHU_SET_VRING_NUM,   VHU_SET_VRING_ADDR, VHU_SET_VRING_BASE,
+					 VHU_SET_VRING_CALL,  VHU_SET_VRING_ERR,  VHU_SET_VRING_KICK,
+					 VHU_SET_VRING_ENABLE };
+
+	ack(VHU_SET_FEATURES);
+	for (uint32_t i = 0; i < 2; i++)
+		for (size_t r = 0; r < sizeof(ring) / sizeof(ring[0]); r++)
+			ack(ring[r]);
+}
+
 int main(int argc, char **argv)
 {
+	size_t greet_len;
 	uint64_t features = (1ULL << 32) | (1ULL << 30) | (1ULL << 29) | (1ULL << 6) | (1ULL << 34);
 	uint64_t protocol =
 		(1 << VHU_PROTOCOL_F_MQ) | (1 << VHU_PROTOCOL_F_REPLY_ACK) | (1 << VHU_PROTOCOL_F_CONFIG);
@@ -164,29 +219,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
 		return 2;
 	}
-	reply(VHU_GET_FEATURES, &features, sizeof(features));
-	reply(VHU_GET_PROTOCOL_FEATURES, &protocol, sizeof(protocol));
-	reply(VHU_GET_QUEUE_NUM, &queues, sizeof(queues));
-	ack(VHU_SET_OWNER);
+	greet(features, protocol, queues);
 	memset(cfg.region, 0x5a, CFG_LEN);
 	reply(VHU_GET_CONFIG, &cfg, (uint32_t)VHU_CONFIG_HDR_SIZE + CFG_LEN);
 	ack(VHU_SET_MEM_TABLE);
 	put(argv[1], "init-only", len);
-	ack(VHU_SET_FEATURES);
-	for (uint32_t i = 0; i < 2; i++) {
-		static const uint32_t ring[] = { VHU_SET_VRING_NUM,   VHU_SET_VRING_ADDR, VHU_SET_VRING_BASE,
-						 VHU_SET_VRING_CALL,  VHU_SET_VRING_ERR,  VHU_SET_VRING_KICK,
-						 VHU_SET_VRING_ENABLE };
-
-		for (size_t r = 0; r < sizeof(ring) / sizeof(ring[0]); r++)
-			ack(ring[r]);
-	}
+	start_rings();
+	greet_len = len;
 	for (uint32_t i = 0; i < 2; i++) {
 		base.index = i;
 		reply(VHU_GET_VRING_BASE, &base, sizeof(base));
 	}
 	put(argv[1], "whole-session", len);
 	put(argv[1], "cut-in-config", 3 * (12 + 8) + 12 + 8 + 30);
+	/* The back end dies after the rings start; a new one answers the reconnect, then the stop. */
+	len = greet_len;
+	greet(features, protocol, queues);
+	ack(VHU_SET_MEM_TABLE);
+	start_rings();
+	for (uint32_t i = 0; i < 2; i++) {
+		base.index = i;
+		reply(VHU_GET_VRING_BASE, &base, sizeof(base));
+	}
+	put(argv[1], "reconnect", len);
 	return 0;
 }
 #endif

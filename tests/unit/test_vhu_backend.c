@@ -2,7 +2,8 @@
  * test_vhu_backend.c: kvmini's vhost-user front end (virtio/vhu_front.c) against its back end
  * (devproc/vhu_backend.c) over a socketpair, a test device model behind it: negotiation, the
  * configuration, guest RAM shared as its memfd, a ring started, served (kick in, used entry and call
- * out, the data path through eventfds only), stopped with its base, resumed from it, and a hang-up.
+ * out, the data path through eventfds only), stopped with its base, resumed from it, and a back end that
+ * hangs up replaced by a new one that goes on from the ring's used index.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -36,7 +37,6 @@ static struct vhu_front f;
 static struct virtio_device dev;
 static pthread_t server;
 static int serve_result;
-static atomic_int gone_calls;
 static atomic_int chains;
 
 static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used)
@@ -63,21 +63,11 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static void gone(void *opaque, const char *name)
-{
-	(void)opaque;
-	(void)name;
-	atomic_fetch_add(&gone_calls, 1);
-}
-
 static void setup(void)
 {
-	struct vhu_front_want want = { .device_id = DEVICE_ID,
-				       .config_len = 16,
-				       .config_ask = 16,
-				       .max_queues = 2,
-				       .queue_max = 256,
-				       .gone = gone };
+	struct vhu_front_want want = {
+		.device_id = DEVICE_ID, .config_len = 16, .config_ask = 16, .max_queues = 2, .queue_max = 256
+	};
 	int sv[2];
 
 	cr_assert_eq(gmem_create(&mem, RAM_SIZE, RAM_SIZE), 0);
@@ -92,12 +82,22 @@ static void setup(void)
 		.config_read = model_config_read,
 		.model = { .name = "virtio-test", .handle = model_handle },
 	};
-	atomic_store(&gone_calls, 0);
 	atomic_store(&chains, 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	cr_assert_eq(vhu_backend_init(&b, &dev, sv[1]), 0);
 	cr_assert_eq(pthread_create(&server, NULL, serve, NULL), 0);
 	cr_assert_eq(vhu_front_init(&f, "virtio-test", &want, sv[0], &mem), 0);
+}
+
+/* A new back end, serving on a thread as the first: kvmini's end of its socket. */
+static int new_back_end(void)
+{
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(vhu_backend_init(&b, &dev, sv[1]), 0);
+	cr_assert_eq(pthread_create(&server, NULL, serve, NULL), 0);
+	return sv[0];
 }
 
 static void teardown(void)
@@ -220,10 +220,61 @@ Test(vhu_backend, a_ring_outside_guest_ram_is_not_started)
 	close(kick);
 }
 
-Test(vhu_backend, a_back_end_that_hangs_up_is_reported_once)
+Test(vhu_backend, a_back_end_that_dies_is_replaced_and_the_ring_goes_on_from_its_used_index)
 {
-	shutdown(b.sock, SHUT_RDWR);
-	for (int ms = 0; ms < WAIT_MS && !atomic_load(&gone_calls); ms++)
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_queue_setup q[2] = { ring(kick, call, 0), { .kick_fd = -1, .call_fd = -1 } };
+	uint16_t bases[2] = { 0 };
+	unsigned int outstanding;
+	uint64_t one = 1;
+
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
+	post(0, 0);
+	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
+	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 1; ms++)
 		usleep(1000);
-	cr_assert_eq(atomic_load(&gone_calls), 1);
+	cr_assert_eq(get16(USED_GPA + 2), 1);
+	cr_assert_not(vhu_front_gone(&f));
+
+	/* The back end dies; the driver posts and kicks meanwhile, stops and starts the device again. */
+	shutdown(b.sock, SHUT_RDWR);
+	pthread_join(server, NULL);
+	vhu_backend_destroy(&b);
+	cr_assert(vhu_front_gone(&f), "the hang-up shows on the front end's socket");
+	vhu_front_lost(&f);
+	post(1, 1);
+	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
+	f.backend.ops->stop(f.backend.opaque, bases);
+	cr_assert_eq(bases[0], 1, "with no back end, a ring stops at its used index");
+	q[0] = ring(kick, call, bases[0]);
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0,
+		     "with no back end, a start is kept for the next one");
+
+	/* A new back end: the same negotiation, shared RAM, and the ring from used entry 1. */
+	cr_assert_eq(vhu_front_reconnect(&f, new_back_end(), &outstanding), 0);
+	cr_assert_eq(outstanding, 1, "one request was posted past the used index");
+	cr_assert_not(vhu_front_gone(&f));
+	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 2; ms++)
+		usleep(1000);
+	cr_assert_eq(get16(USED_GPA + 2), 2, "the new back end did not serve the chain posted meanwhile");
+	cr_assert_eq(atomic_load(&chains), 2, "each chain was served once");
+	f.backend.ops->stop(f.backend.opaque, bases);
+	cr_assert_eq(bases[0], 2);
+	close(kick);
+	close(call);
+}
+
+Test(vhu_backend, a_new_back_end_that_offers_less_is_refused)
+{
+	unsigned int outstanding;
+	int sock;
+
+	shutdown(b.sock, SHUT_RDWR);
+	pthread_join(server, NULL);
+	vhu_backend_destroy(&b);
+	vhu_front_lost(&f);
+	dev.features = F_VERSION; /* F_DEV was offered to the driver */
+	sock = new_back_end();
+	cr_assert_eq(vhu_front_reconnect(&f, sock, &outstanding), -EPROTO);
+	cr_assert(f.hung_up, "the front end stays without a back end");
 }
