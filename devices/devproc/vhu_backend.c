@@ -31,8 +31,10 @@ static void needs_reset(void *opaque)
 {
 	struct vhu_backend *b = opaque;
 
+	pthread_mutex_lock(&b->err_lock);
 	for (unsigned int i = 0; i < b->dev->nr_queues; i++)
 		virtio_eventfd_signal(b->q[i].err_fd);
+	pthread_mutex_unlock(&b->err_lock);
 }
 
 /* Stop worker (w), keeping where each of its rings stopped as the ring's base. */
@@ -225,8 +227,11 @@ static refusal set_vring_fd(struct vhu_backend *b, const struct vhu_msg *m, int 
 	slot = m->hdr.request == VHU_SET_VRING_KICK   ? &q->kick_fd
 	       : m->hdr.request == VHU_SET_VRING_CALL ? &q->call_fd
 						      : &q->err_fd;
+	/* Another ring's worker may be reporting through this one's error eventfd right now. */
+	pthread_mutex_lock(&b->err_lock);
 	close_fd(slot);
 	*slot = fd;
+	pthread_mutex_unlock(&b->err_lock);
 	/* Without PROTOCOL_FEATURES a ring is enabled by its kick (vhost-user.rst, "Starting and stopping rings"). */
 	if (m->hdr.request == VHU_SET_VRING_KICK && !(b->features & (1ULL << VHU_F_PROTOCOL_FEATURES)))
 		q->enabled = true;
@@ -392,6 +397,7 @@ int vhu_backend_init(struct vhu_backend *b, const struct virtio_device *dev, int
 	b->nr_workers = dev->worker_per_queue ? dev->nr_queues : 1;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		b->q[i] = (struct vhu_backend_queue){ .kick_fd = -1, .call_fd = -1, .err_fd = -1 };
+	pthread_mutex_init(&b->err_lock, NULL);
 	return virtio_workers_init(b->workers, b->nr_workers, dev->name);
 }
 
@@ -401,4 +407,5 @@ void vhu_backend_destroy(struct vhu_backend *b)
 	virtio_workers_destroy(b->workers, b->nr_workers);
 	vhu_mem_unmap(&b->vmem);
 	close_fd(&b->sock);
+	pthread_mutex_destroy(&b->err_lock);
 }

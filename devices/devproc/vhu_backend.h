@@ -12,6 +12,7 @@
 #define KVMINI_DEVPROC_VHU_BACKEND_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "../../vmm/mem.h"
@@ -42,6 +43,8 @@ struct vhu_backend {
 	unsigned int nr_workers;
 	struct virtio_worker workers[VIRTIO_MAX_QUEUES];
 	struct vhu_backend_queue q[VIRTIO_MAX_QUEUES];
+	/* Guards the rings' err_fd: a worker reports a broken ring while another ring's is replaced. */
+	pthread_mutex_t err_lock;
 	uint64_t messages; /* handled, for the log */
 };
 

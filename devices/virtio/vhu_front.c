@@ -149,6 +149,10 @@ static void stop_locked(struct vhu_front *f, uint16_t *bases)
 		}
 		f->started[i] = false;
 	}
+	/* The back end has stopped the rings: what it said of them is of a run that is over. */
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		if (f->err_fd[i] >= 0)
+			virtio_eventfd_drain(f->err_fd[i]);
 	f->running = false;
 	f->nr_setup = 0;
 }
@@ -283,11 +287,13 @@ static int share_memory(struct vhu_front *f)
 
 void vhu_front_ring_error(struct vhu_front *f, unsigned int i)
 {
+	uint64_t n;
+
 	if (i >= VIRTIO_MAX_QUEUES || f->err_fd[i] < 0)
 		return;
-	virtio_eventfd_drain(f->err_fd[i]);
+	/* Read under the lock: a stop drains what the rings it stopped said, so no report outlives its run. */
 	pthread_mutex_lock(&f->lock);
-	if (f->needs_reset)
+	if (read(f->err_fd[i], &n, sizeof(n)) == (ssize_t)sizeof(n) && f->running && f->needs_reset)
 		f->needs_reset(f->reset_opaque);
 	pthread_mutex_unlock(&f->lock);
 }
