@@ -261,20 +261,20 @@ static int add_pci_bus(struct vm *vm)
 }
 
 /*
- * Whether disk (i)'s image is one an earlier --disk already names (through another path or a link):
+ * Whether disk (d)'s image is one an earlier --disk already names (through another path or a link):
  * two disks on one file would corrupt each other. Checked before opening, so the lock is not what says it.
  */
-static bool disk_is_duplicate(const struct vm *vm, unsigned int i)
+static bool disk_is_duplicate(const struct vm *vm, const struct vm_device *d)
 {
 	struct stat st;
 
-	if (stat(vm->cfg->disks[i].path, &st) < 0)
+	if (stat(vm->cfg->disks[d->index].path, &st) < 0)
 		return false; /* blk_open says what is wrong with it */
-	for (unsigned int j = 0; j < i; j++) {
-		if (vm->disks[j].blk.st_dev != st.st_dev || vm->disks[j].blk.st_ino != st.st_ino)
+	for (const struct vm_device *e = vm->devices; e < d; e++) {
+		if (e->kind != d->kind || e->blk.st_dev != st.st_dev || e->blk.st_ino != st.st_ino)
 			continue;
 		log_err("--disk %s and --disk %s are the same file: give each disk its own image",
-			vm->cfg->disks[j].path, vm->cfg->disks[i].path);
+			vm->cfg->disks[e->index].path, vm->cfg->disks[d->index].path);
 		return true;
 	}
 	return false;
@@ -398,7 +398,7 @@ static int spawn_device(struct vm_virtio *v, const char *what, const char *const
 }
 
 /* A NIC served by a device process of its own: `kvmini device net` on the tap kvmini opened. */
-static int spawn_nic(struct vm_nic *n, const uint8_t mac[6])
+static int spawn_nic(struct vm_device *n, const uint8_t mac[6])
 {
 	char fd[16], macs[24], what[32];
 	const char *args[] = { "device", "net", "--tap-fd", fd, "--mac", macs, "--name", n->name, NULL };
@@ -411,9 +411,9 @@ static int spawn_nic(struct vm_nic *n, const uint8_t mac[6])
 }
 
 /* A disk served by a device process of its own: `kvmini device blk` on its image. */
-static int spawn_disk(struct vm_disk *d, const struct vm_disk_config *c, unsigned int queues)
+static int spawn_disk(struct vm_device *d, const struct vm_disk_config *c, unsigned int queues)
 {
-	char spec[sizeof(c->path) + 40], nq[8], what[24];
+	char spec[sizeof(c->path) + 40], nq[8], what[sizeof(d->name) + 16];
 	const char *args[] = { "device", "blk", "--disk", spec, "--queues", nq, "--name", d->name, NULL };
 
 	snprintf(spec, sizeof(spec), "%s%s%s%s", c->path, c->read_only ? ",ro" : "",
@@ -423,10 +423,9 @@ static int spawn_disk(struct vm_disk *d, const struct vm_disk_config *c, unsigne
 	return spawn_device(&d->virtio, what, args, -1);
 }
 
-static int add_disk(struct vm *vm, unsigned int i)
+static int add_disk(struct vm *vm, struct vm_device *d)
 {
-	const struct vm_disk_config *c = &vm->cfg->disks[i];
-	struct vm_disk *d = &vm->disks[i];
+	const struct vm_disk_config *c = &vm->cfg->disks[d->index];
 	/* A request queue per vCPU, as Linux's blk-mq maps them, each served by its own thread. */
 	unsigned int queues = vm->cfg->cpus < VIRTIO_MAX_QUEUES ? vm->cfg->cpus : VIRTIO_MAX_QUEUES;
 	struct vhu_front_want want = {
@@ -441,15 +440,13 @@ static int add_disk(struct vm *vm, unsigned int i)
 	struct virtio_device pc;
 	int ret;
 
-	snprintf(d->name, sizeof(d->name), "vd%c", 'a' + i);
-	d->virtio.vm = vm;
-	d->virtio.proc.sock = -1;
+	snprintf(d->name, sizeof(d->name), "vd%c", 'a' + d->index);
 	if (c->vhost_user) {
 		log_info("%s: vhost-user back end at %s", d->name, c->path);
 		ret = connect_backend(d->name, c->path);
 		return ret < 0 ? ret : add_front(vm, &d->virtio, d->name, &want, ret);
 	}
-	if (disk_is_duplicate(vm, i))
+	if (disk_is_duplicate(vm, d))
 		return -EINVAL;
 	if (!vm->cfg->devices_in_process) {
 		/*
@@ -468,33 +465,23 @@ static int add_disk(struct vm *vm, unsigned int i)
 	ret = blk_open(&d->blk, c->path, c->read_only, c->has_serial ? c->serial : NULL);
 	if (ret)
 		return ret;
-	d->blk_open = true;
+	d->open = true;
 	log_info("%s: %s, %" PRIu64 " sectors%s", d->name, c->path, d->blk.sectors,
 		 c->read_only ? ", read-only" : "");
 	blk_device(&d->blk, d->name, queues, &pc);
 	return add_virtio(vm, &d->virtio, &pc);
 }
 
-static int add_disks(struct vm *vm)
+static void close_disk(struct vm *vm, struct vm_device *d)
 {
-	int ret = 0;
-
-	if (!vm->cfg->nr_disks)
-		return 0;
-	vm->disks = calloc(vm->cfg->nr_disks, sizeof(*vm->disks));
-	if (!vm->disks)
-		return -ENOMEM;
-	for (unsigned int i = 0; !ret && i < vm->cfg->nr_disks; i++) {
-		vm->nr_disks++;
-		ret = add_disk(vm, i);
-	}
-	return ret;
+	(void)vm;
+	if (d->open)
+		blk_close(&d->blk);
 }
 
-static int add_nic(struct vm *vm, unsigned int i)
+static int add_nic(struct vm *vm, struct vm_device *n)
 {
-	const struct vm_net_config *c = &vm->cfg->nics[i];
-	struct vm_nic *n = &vm->nics[i];
+	const struct vm_net_config *c = &vm->cfg->nics[n->index];
 	struct vhu_front_want want = { .device_id = VIRTIO_ID_NET,
 				       .config_len = NET_CONFIG_LEN,
 				       .config_ask = NET_CONFIG_LEN,
@@ -504,9 +491,7 @@ static int add_nic(struct vm *vm, unsigned int i)
 	uint8_t mac[6];
 	int ret;
 
-	snprintf(n->name, sizeof(n->name), "eth%u", i);
-	n->virtio.vm = vm;
-	n->virtio.proc.sock = -1;
+	snprintf(n->name, sizeof(n->name), "eth%u", n->index);
 	if (c->has_mac)
 		memcpy(mac, c->mac, sizeof(mac));
 	else
@@ -514,7 +499,7 @@ static int add_nic(struct vm *vm, unsigned int i)
 	ret = net_open(&n->net, c->ifname, mac);
 	if (ret)
 		return ret;
-	n->net_open = true;
+	n->open = true;
 	log_info("%s: tap %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x%s", n->name, c->ifname,
 		 n->net.created ? " (created)" : "", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
 		 vm->cfg->devices_in_process ? "" : ", in a device process");
@@ -527,23 +512,14 @@ static int add_nic(struct vm *vm, unsigned int i)
 	return add_virtio(vm, &n->virtio, &pc);
 }
 
-static int add_nics(struct vm *vm)
+static void close_nic(struct vm *vm, struct vm_device *n)
 {
-	int ret = 0;
-
-	if (!vm->cfg->nr_nics)
-		return 0;
-	vm->nics = calloc(vm->cfg->nr_nics, sizeof(*vm->nics));
-	if (!vm->nics)
-		return -ENOMEM;
-	for (unsigned int i = 0; !ret && i < vm->cfg->nr_nics; i++) {
-		vm->nr_nics++;
-		ret = add_nic(vm, i);
-	}
-	return ret;
+	(void)vm;
+	if (n->open)
+		net_close(&n->net);
 }
 
-static int add_vsock(struct vm *vm)
+static int add_vsock(struct vm *vm, struct vm_device *v)
 {
 	const struct vm_vsock_config *c = &vm->cfg->vsock;
 	struct vhu_front_want want = { .device_id = VIRTIO_ID_VSOCK,
@@ -556,34 +532,98 @@ static int add_vsock(struct vm *vm)
 	struct virtio_device pc;
 	int ret;
 
-	if (!c->enabled)
-		return 0;
-	vm->vsock = calloc(1, sizeof(*vm->vsock));
-	if (!vm->vsock)
-		return -ENOMEM;
-	vm->vsock->virtio.vm = vm;
-	vm->vsock->virtio.proc.sock = -1;
-	ret = vsock_open(&vm->vsock->dev, c->cid, c->uds);
+	snprintf(v->name, sizeof(v->name), "vsock");
+	ret = vsock_open(&v->vsock, c->cid, c->uds);
 	if (ret)
 		return ret;
 	log_info("vsock: guest CID %" PRIu64 ", host socket %s%s", c->cid, c->uds,
 		 c->device_process ? ", in a device process" : "");
 	if (c->device_process) {
 		/* kvmini looked (what is wrong with the path is said once, here); the device process listens. */
-		vsock_close(&vm->vsock->dev);
+		vsock_close(&v->vsock);
 		snprintf(cid, sizeof(cid), "%" PRIu64, c->cid);
 		/* The device process's root is emptied: it is told where the socket is from the top. */
 		if (c->uds[0] == '/' || !getcwd(cwd, sizeof(cwd)))
 			snprintf(uds, sizeof(uds), "%s", c->uds);
 		else
 			snprintf(uds, sizeof(uds), "%s/%s", cwd, c->uds);
-		ret = spawn_device(&vm->vsock->virtio, "virtio-vsock", args, -1);
-		vm->vsock->uds_ours = ret >= 0;
-		return ret < 0 ? ret : add_front(vm, &vm->vsock->virtio, "vsock", &want, ret);
+		ret = spawn_device(&v->virtio, "virtio-vsock", args, -1);
+		v->uds_ours = ret >= 0;
+		return ret < 0 ? ret : add_front(vm, &v->virtio, v->name, &want, ret);
 	}
-	vm->vsock->dev_open = true;
-	vsock_device(&vm->vsock->dev, "vsock", &pc);
-	return add_virtio(vm, &vm->vsock->virtio, &pc);
+	v->open = true;
+	vsock_device(&v->vsock, v->name, &pc);
+	return add_virtio(vm, &v->virtio, &pc);
+}
+
+static void close_vsock(struct vm *vm, struct vm_device *v)
+{
+	struct stat st;
+
+	/* A device process that died could not remove its socket: it goes with the VM. */
+	if (v->uds_ours && lstat(vm->cfg->vsock.uds, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(vm->cfg->vsock.uds);
+	if (v->open)
+		vsock_close(&v->vsock);
+}
+
+static unsigned int nr_disks(const struct vm_config *cfg)
+{
+	return cfg->nr_disks;
+}
+
+static unsigned int nr_nics(const struct vm_config *cfg)
+{
+	return cfg->nr_nics;
+}
+
+static unsigned int nr_vsocks(const struct vm_config *cfg)
+{
+	return cfg->vsock.enabled;
+}
+
+/* Each kind of virtio device: how many the configuration asks for, how one is added and closed. */
+struct vm_device_kind {
+	unsigned int (*count)(const struct vm_config *cfg);
+	/* add: (d) is zeroed but for its kind, index and virtio.vm: 0 or -errno (logged). */
+	int (*add)(struct vm *vm, struct vm_device *d);
+	/* close: what add opened (after destroy_virtio stopped what serves it). */
+	void (*close)(struct vm *vm, struct vm_device *d);
+};
+
+/* In the order the guest probes them (PCI slots in order): its names follow from it. */
+static const struct vm_device_kind device_kinds[] = {
+	{ nr_disks, add_disk, close_disk },
+	{ nr_nics, add_nic, close_nic },
+	{ nr_vsocks, add_vsock, close_vsock },
+};
+
+#define NR_DEVICE_KINDS (sizeof(device_kinds) / sizeof(device_kinds[0]))
+
+static int add_virtio_devices(struct vm *vm)
+{
+	unsigned int total = 0;
+	int ret = 0;
+
+	for (size_t k = 0; k < NR_DEVICE_KINDS; k++)
+		total += device_kinds[k].count(vm->cfg);
+	if (!total)
+		return 0;
+	vm->devices = calloc(total, sizeof(*vm->devices));
+	if (!vm->devices)
+		return -ENOMEM;
+	for (size_t k = 0; k < NR_DEVICE_KINDS; k++) {
+		for (unsigned int i = 0; !ret && i < device_kinds[k].count(vm->cfg); i++) {
+			struct vm_device *d = &vm->devices[vm->nr_devices++];
+
+			d->kind = &device_kinds[k];
+			d->index = i;
+			d->virtio.vm = vm;
+			d->virtio.proc.sock = -1;
+			ret = d->kind->add(vm, d);
+		}
+	}
+	return ret;
 }
 
 int vm_write_boot_tables(const struct gmem *m)
@@ -776,11 +816,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!ret)
 		ret = add_pci_bus(vm);
 	if (!ret)
-		ret = add_disks(vm);
-	if (!ret)
-		ret = add_nics(vm);
-	if (!ret)
-		ret = add_vsock(vm);
+		ret = add_virtio_devices(vm);
 	if (!ret)
 		ret = load_guest(vm, &entry);
 	if (!ret)
@@ -809,40 +845,19 @@ static void log_exit_counts(const struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
-	struct stat st;
-
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
 	/* The devices' workers stop before guest RAM goes: a request in hand completes first. */
-	for (unsigned int i = 0; i < vm->nr_disks; i++) {
-		destroy_virtio(&vm->disks[i].virtio);
-		if (vm->disks[i].blk_open)
-			blk_close(&vm->disks[i].blk);
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		destroy_virtio(&vm->devices[i].virtio);
+		vm->devices[i].kind->close(vm, &vm->devices[i]);
 	}
-	free(vm->disks);
-	vm->disks = NULL;
-	vm->nr_disks = 0;
-	for (unsigned int i = 0; i < vm->nr_nics; i++) {
-		destroy_virtio(&vm->nics[i].virtio);
-		if (vm->nics[i].net_open)
-			net_close(&vm->nics[i].net);
-	}
-	free(vm->nics);
-	vm->nics = NULL;
-	vm->nr_nics = 0;
-	if (vm->vsock) {
-		destroy_virtio(&vm->vsock->virtio);
-		/* A device process that died could not remove its socket: it goes with the VM. */
-		if (vm->vsock->uds_ours && lstat(vm->cfg->vsock.uds, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(vm->cfg->vsock.uds);
-	}
-	if (vm->vsock && vm->vsock->dev_open)
-		vsock_close(&vm->vsock->dev);
-	free(vm->vsock);
-	vm->vsock = NULL;
+	free(vm->devices);
+	vm->devices = NULL;
+	vm->nr_devices = 0;
 	if (vm->pci_ready)
 		pci_bus_free(&vm->pci);
 	irq_routes_free(&vm->routes);
@@ -1032,25 +1047,14 @@ static int watch_backend(struct vm *vm, struct vm_virtio *v)
 	return ret;
 }
 
-/* The k-th virtio device: disks, NICs, vsock; NULL past the last. */
-static struct vm_virtio *virtio_at(struct vm *vm, unsigned int k)
-{
-	if (k < vm->nr_disks)
-		return &vm->disks[k].virtio;
-	k -= vm->nr_disks;
-	if (k < vm->nr_nics)
-		return &vm->nics[k].virtio;
-	k -= vm->nr_nics;
-	return k == 0 && vm->vsock ? &vm->vsock->virtio : NULL;
-}
-
 /* Every vhost-user back end's channel, process and ring errors into the event loop: 0 or -errno. */
 static int watch_backends(struct vm *vm)
 {
-	struct vm_virtio *v;
 	int ret = 0;
 
-	for (unsigned int k = 0; !ret && (v = virtio_at(vm, k)); k++) {
+	for (unsigned int k = 0; !ret && k < vm->nr_devices; k++) {
+		struct vm_virtio *v = &vm->devices[k].virtio;
+
 		v->hangup.fd = v->exited.fd = -1;
 		if (!v->front_ready)
 			continue;

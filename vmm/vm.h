@@ -109,28 +109,25 @@ struct vm_virtio {
 	} ring_err[VIRTIO_MAX_QUEUES];
 };
 
-/* A disk: its image and its virtio-blk device. */
-struct vm_disk {
-	char name[8]; /* "vda": what the guest calls it when its disks are probed in order */
-	struct blk_disk blk;
-	struct vm_virtio virtio;
-	bool blk_open;
-};
+struct vm_device_kind; /* vm.c's table: how each kind is added and closed */
 
-/* A NIC: its tap and its virtio-net function. */
-struct vm_nic {
-	char name[16]; /* "eth0": what the guest calls it when its NICs are probed in order */
-	struct net_dev net;
+/*
+ * A virtio device of the VM, in the order the guest finds them (disks vda..., NICs eth0..., vsock): its
+ * kind, what serves it, and its model's own state (opened by kvmini even where a device process serves
+ * it: kvmini checks the image, opens the tap, looks at the socket's path).
+ */
+struct vm_device {
+	const struct vm_device_kind *kind;
+	unsigned int index; /* among those of its kind: --disk 0 is vda */
+	char name[16];	    /* "vda", "eth0", "vsock": what the guest calls it */
 	struct vm_virtio virtio;
-	bool net_open;
-};
-
-/* The vsock device: its host sockets and its virtio-vsock function. */
-struct vm_vsock {
-	struct vsock_dev dev;
-	struct vm_virtio virtio;
-	bool dev_open;
-	bool uds_ours; /* its device process listens there: the socket goes with the VM */
+	bool open; /* the model's state below is open */
+	union {
+		struct blk_disk blk;
+		struct net_dev net;
+		struct vsock_dev vsock;
+	};
+	bool uds_ours; /* vsock: its device process listens there: the socket goes with the VM */
 };
 
 struct vm {
@@ -149,13 +146,10 @@ struct vm {
 	struct irq_routes routes;
 	struct pci_bus pci;
 	bool pci_ready;
-	struct vm_disk *disks;
-	unsigned int nr_disks;
-	struct vm_nic *nics;
-	unsigned int nr_nics;
-	struct vm_vsock *vsock; /* NULL: none */
-	int stop_fd;		/* eventfd: the VM is stopping, wakes the event loop */
-	struct event_loop loop; /* the main thread's (vm_run) */
+	struct vm_device *devices; /* the virtio devices */
+	unsigned int nr_devices;   /* added so far */
+	int stop_fd;		   /* eventfd: the VM is stopping, wakes the event loop */
+	struct event_loop loop;	   /* the main thread's (vm_run) */
 	atomic_int stopping;
 	int exit_status; /* written once, by whoever wins 'stopping' */
 };

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from harness import env, proc
-from harness.guest import Disk
+from harness.guest import Disk, Nic
 
 PATTERN_BYTES = 4 << 20
 RESTARTED = r"device process [0-9]+ serves it again"
@@ -104,3 +104,29 @@ def test_blk_device_process_that_keeps_dying_stops_the_vm(t):
                   r"again 3 times within a minute")
     t.check(pattern_ok(t, img, 7), "a flushed write was lost when the device process was killed")
 
+
+
+def test_net_device_process_killed_is_started_again(t, netns):
+    """The NIC's device process killed between two pings: a new one gets the same tap from kvmini, and the
+    guest's next ping is answered."""
+    subprocess.run(["ip", "-n", netns, "tuntap", "add", "kt0", "mode", "tap"], check=True)
+    subprocess.run(["ip", "-n", netns, "addr", "add", "10.0.2.1/24", "dev", "kt0"], check=True)
+    subprocess.run(["ip", "-n", netns, "link", "set", "kt0", "up"], check=True)
+    vm = t.boot_bg(nics=[Nic("kt0")], netns=netns,
+                   cmdline="quiet kvmini.test=run kvmini.ip=eth0=10.0.2.2/24 "
+                           "kvmini.run=ping,-c,1,-w,30,10.0.2.1&&echo,KVMINI-TEST:,pinged&&sleep,8&&"
+                           "ping,-c,2,-w,30,10.0.2.1")
+    if not t.wait_for("KVMINI-TEST: pinged"):
+        t.fail("the guest's first ping was not answered")
+        return
+    first = device_process(t, vm)
+    if first is None:
+        return
+    os.kill(first, signal.SIGKILL)
+    t.check(t.wait_for(RESTARTED, 20), "kvmini did not start the device process again")
+    t.wait(vm)
+    t.expect_status(0)
+    t.expect_line(r"L-3 sandbox: the device process of virtio-net eth0 was killed by signal 9 \(Killed\): "
+                  "starting it again")
+    t.expect_line("2 packets transmitted, 2 packets received")
+    t.expect_line("KVMINI-TEST: run ok")
