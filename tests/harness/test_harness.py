@@ -15,8 +15,9 @@ from harness import proc
 pytest_plugins = ["pytester"]
 CONFTEST = Path(__file__).resolve().parents[1] / "integration" / "conftest.py"
 
-STAND_INS = '''
-import os
+# What every stand-in file starts with: count(NAME) counts the runs of NAME in RUNS, across processes.
+COUNT = '''
+import os, time
 from pathlib import Path
 import pytest
 
@@ -26,7 +27,9 @@ def count(name):
     with open(RUNS / name, "a") as f:
         f.write("x")
     return (RUNS / name).stat().st_size
+'''
 
+STAND_INS = COUNT + '''
 def test_plain_failure(t):
     count("plain")
     t.fail("a regression")
@@ -132,17 +135,7 @@ while child.poll() is None:
 sys.exit(child.returncode)
 '''
 
-MACHINE_STAND_INS = '''
-import os, time
-from pathlib import Path
-
-RUNS = Path(os.environ["RUNS"])
-
-def count(name):
-    with open(RUNS / name, "a") as f:
-        f.write("x")
-    return (RUNS / name).stat().st_size
-
+MACHINE_STAND_INS = COUNT + '''
 def stop_machine(how):
     (RUNS / how).touch()
     time.sleep(60)

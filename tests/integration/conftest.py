@@ -103,6 +103,20 @@ class Test:
         (default: the guest started by boot_bg) has ended without writing it."""
         return proc.wait_line(log or self.log, pattern, seconds, p or getattr(self, "vm", None))
 
+    def image(self, name, size=64 << 20):
+        """A fresh sparse image in the scratch directory (under kvm-env a tmpfs, which frees punched
+        holes; the working tree there is 9p, which does not)."""
+        path = self.scratch / name
+        with open(path, "wb") as f:
+            f.truncate(size)
+        return path
+
+    def pattern(self, op, img, seed, nbytes=4 << 20):
+        """blkpattern write|check on IMG: whether it succeeded; its output goes to the test's log."""
+        with open(self.log, "a") as out:
+            return subprocess.run([env.PATTERN, op, img, str(seed), str(nbytes)], stdout=out,
+                                  stderr=subprocess.STDOUT).returncode == 0
+
     def append_log(self, *paths):
         """Add the host side's files to the test's log (after the guest's lines, never among them)."""
         with open(self.log, "a") as out:

@@ -11,40 +11,24 @@ from harness.guest import Disk
 PATTERN_BYTES = 4 << 20
 
 
-def image(t, name, size):
-    """A fresh sparse image in the scratch directory (under kvm-env a tmpfs, which frees punched
-    holes; the working tree there is 9p, which does not)."""
-    path = t.scratch / name
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
-
-
-def pattern(t, op, img, seed, nbytes):
-    """blkpattern write|check: whether it succeeded; its output goes to the test's log."""
-    with open(t.log, "a") as out:
-        return subprocess.run([env.PATTERN, op, img, str(seed), str(nbytes)], stdout=out,
-                              stderr=subprocess.STDOUT).returncode == 0
-
-
 def test_blk_write_flush_verified_on_host(t):
     """The sanitizer build serves the writes: every request goes through ASan/UBSan."""
-    img = image(t, "blk-write.img", 64 << 20)
+    img = t.image("blk-write.img", 64 << 20)
     t.boot(binary=env.KVMINI_SAN, cpus=2, disks=[Disk(img)], cmdline="quiet kvmini.test=blk-write=42")
     t.expect_status(0)
     t.expect_line("KVMINI-TEST: flushed")
     t.expect_sanitizers_clean()
-    t.check(pattern(t, "check", img, 42, PATTERN_BYTES), "the image does not hold the guest's pattern")
+    t.check(t.pattern("check", img, 42, PATTERN_BYTES), "the image does not hold the guest's pattern")
 
 
 def test_blk_flushed_write_survives_sigkill(t):
-    img = image(t, "blk-kill.img", 64 << 20)
+    img = t.image("blk-kill.img", 64 << 20)
     vm = t.boot_bg(disks=[Disk(img)], cmdline="quiet kvmini.test=blk-write-hold=7")
     t.check(t.wait_for("KVMINI-TEST: flushed"), "the guest never finished its flush")
     vm.popen.kill()
     t.wait(vm)
     t.expect_status(137)
-    t.check(pattern(t, "check", img, 7, PATTERN_BYTES), "a flushed write was lost to SIGKILL")
+    t.check(t.pattern("check", img, 7, PATTERN_BYTES), "a flushed write was lost to SIGKILL")
 
 
 ROOT_INIT = """#!/bin/busybox sh
@@ -67,7 +51,7 @@ def test_blk_ext4_root_rw(t):
     (root / "bin/busybox").chmod(0o755)
     (root / "sbin/init").write_text(ROOT_INIT)
     (root / "sbin/init").chmod(0o755)
-    img = image(t, "root.ext4", 64 << 20)
+    img = t.image("root.ext4", 64 << 20)
     t.run(["mkfs.ext4", "-q", "-F", "-d", root, img])
     t.check(t.rc == 0, "mkfs.ext4 -d failed")
     t.boot(disks=[Disk(img)], cmdline="quiet root=/dev/vda rw")
@@ -84,17 +68,17 @@ def test_blk_ext4_root_rw(t):
 
 
 def test_blk_ro_refuses_writes(t):
-    img = image(t, "blk-ro.img", 64 << 20)
-    pattern(t, "write", img, 9, PATTERN_BYTES)
+    img = t.image("blk-ro.img", 64 << 20)
+    t.pattern("write", img, 9, PATTERN_BYTES)
     t.boot(disks=[Disk(img, ro=True)], cmdline="quiet kvmini.test=blk-ro")
     t.expect_status(0)
     t.expect_line("KVMINI-TEST: ro refused")
-    t.check(pattern(t, "check", img, 9, PATTERN_BYTES), "the read-only image changed")
+    t.check(t.pattern("check", img, 9, PATTERN_BYTES), "the read-only image changed")
 
 
 def test_blk_discard_frees_blocks(t):
-    img = image(t, "blk-discard.img", 32 << 20)
-    pattern(t, "write", img, 3, 32 << 20)
+    img = t.image("blk-discard.img", 32 << 20)
+    t.pattern("write", img, 3, 32 << 20)
     before = os.stat(img).st_blocks
     t.boot(disks=[Disk(img)], cmdline="quiet kvmini.test=blk-discard")
     t.expect_status(0)
@@ -105,8 +89,8 @@ def test_blk_discard_frees_blocks(t):
 
 
 def test_blk_two_disks_in_order_with_serials(t):
-    a = image(t, "disk-a.img", 64 << 20)
-    b = image(t, "disk-b.img", 32 << 20)
+    a = t.image("disk-a.img", 64 << 20)
+    b = t.image("disk-b.img", 32 << 20)
     t.boot(disks=[Disk(a, serial="kvmini-first"), Disk(b, ro=True, serial="second")],
            cmdline="quiet kvmini.test=disks")
     t.expect_status(0)
@@ -119,13 +103,13 @@ def test_blk_bad_disks(t):
     scratch = re.escape(str(t.scratch))
     t.kvmini("run", "--kernel", k, "--disk", "/nonexistent.img")
     t.expect_error(2, "disk /nonexistent.img: No such file")
-    img = image(t, "empty.img", 0)
+    img = t.image("empty.img", 0)
     t.kvmini("run", "--kernel", k, "--disk", img)
     t.expect_error(2, f"disk {re.escape(str(img))} is empty")
-    img = image(t, "odd.img", 1000)
+    img = t.image("odd.img", 1000)
     t.kvmini("run", "--kernel", k, "--disk", img)
     t.expect_error(2, "not a multiple of 512 bytes")
-    img = image(t, "good.img", 1 << 20)
+    img = t.image("good.img", 1 << 20)
     (t.scratch / "link.img").symlink_to("good.img")
     t.kvmini("run", "--kernel", k, "--disk", img, "--disk", f"{t.scratch}/link.img,ro")
     t.expect_error(2, "are the same file")
@@ -139,7 +123,7 @@ def test_blk_bad_disks(t):
     t.expect_error(2, "no image path")
     # A read-only file without ",ro": mode 0444 stops anyone but root; root gets a read-only mount.
     (t.scratch / "ro").mkdir()
-    img = image(t, "ro/ro.img", 1 << 20)
+    img = t.image("ro/ro.img", 1 << 20)
     if os.getuid() != 0:
         img.chmod(0o444)
         t.kvmini("run", "--kernel", k, "--disk", img)

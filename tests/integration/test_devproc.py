@@ -11,23 +11,9 @@ from harness import env, proc
 from harness.guest import Disk, Guest
 from harness.results import matching, read
 
-PATTERN_BYTES = 4 << 20
 HOLD = "quiet kvmini.test=blk-write-hold=7"
 # Each way across QEMU's front ends: enough for many rings' worth of buffers, a few seconds emulated.
 STREAM_BYTES = 32 << 20
-
-
-def image(t, name, size):
-    path = t.scratch / name
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
-
-
-def pattern_ok(t, img, seed):
-    with open(t.log, "a") as out:
-        return subprocess.run([env.PATTERN, "check", img, str(seed), str(PATTERN_BYTES)], stdout=out,
-                              stderr=subprocess.STDOUT).returncode == 0
 
 
 def children(pid):
@@ -50,7 +36,7 @@ def status_fields(pid):
 def test_blk_device_process_is_locked_down(t):
     """The default: the disk's model runs in a device process of its own, in namespaces other than
     kvmini's, with a seccomp filter, no new privileges and no capabilities. (Its death: test_restart.py.)"""
-    img = image(t, "devproc.img", 64 << 20)
+    img = t.image("devproc.img", 64 << 20)
     vm = t.boot_bg(disks=[Disk(img)], cmdline=HOLD)
     if not t.wait_for("KVMINI-TEST: flushed"):
         t.fail("the guest never finished its flush")
@@ -69,22 +55,22 @@ def test_blk_device_process_is_locked_down(t):
     os.kill(vm.pid, signal.SIGTERM)
     t.wait(vm, 30)
     t.expect_status(128 + signal.SIGTERM)
-    t.check(pattern_ok(t, img, 7), "the image does not hold the guest's flushed pattern")
+    t.check(t.pattern("check", img, 7), "the image does not hold the guest's flushed pattern")
 
 
 def test_blk_in_process_still_serves(t):
     """--devices in-process: the same model on kvmini's own threads, no device process."""
-    img = image(t, "inproc.img", 64 << 20)
+    img = t.image("inproc.img", 64 << 20)
     t.boot(extra=["--devices", "in-process"], cpus=2, disks=[Disk(img)], cmdline="quiet kvmini.test=blk-write=42")
     t.expect_status(0)
     t.expect_line("KVMINI-TEST: flushed")
-    t.check(pattern_ok(t, img, 42), "the image does not hold the guest's pattern")
+    t.check(t.pattern("check", img, 42), "the image does not hold the guest's pattern")
 
 
 def test_qemu_front_end_against_kvmini_blk_back_end(t):
     """QEMU's vhost-user-blk-pci (its front end, guest RAM as a shared memfd) drives `kvmini device
     blk`: the stock kernel writes and flushes a pattern that the host then finds on the image."""
-    img = image(t, "qemu-fe.img", 64 << 20)
+    img = t.image("qemu-fe.img", 64 << 20)
     sock = t.scratch / "blk.sock"
     back = t.spawn([env.KVMINI, "device", "blk", "-v", "--socket", sock, "--disk", img], t.scratch / "back.log")
     if not t.check(proc.wait_until(sock.exists, 10), "kvmini device blk never listened"):
@@ -101,7 +87,7 @@ def test_qemu_front_end_against_kvmini_blk_back_end(t):
     t.expect_line("KVMINI-TEST: flushed")
     t.expect_line(r"kvmini\[vda\]: L-3 sandbox: virtio-blk vda: locked down")
     t.check(back.status == 0, f"kvmini device blk exited with {back.status}")
-    t.check(pattern_ok(t, img, 42), "the image does not hold the guest's pattern")
+    t.check(t.pattern("check", img, 42), "the image does not hold the guest's pattern")
 
 
 def ip(netns, *args):
@@ -212,7 +198,7 @@ def test_qemu_front_end_against_kvmini_vsock_back_end(t):
 
 def test_kvmini_front_end_against_qemu_storage_daemon(t):
     """kvmini's front end against qemu-storage-daemon's vhost-user-blk export: same pattern, same check."""
-    img = image(t, "qsd.img", 64 << 20)
+    img = t.image("qsd.img", 64 << 20)
     sock = t.scratch / "qsd.sock"
     t.spawn(["qemu-storage-daemon", "--blockdev", f"driver=file,filename={img},node-name=disk0",
              "--export", f"type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path={sock},writable=on"],
@@ -224,7 +210,7 @@ def test_kvmini_front_end_against_qemu_storage_daemon(t):
     t.expect_status(0)
     t.expect_line("KVMINI-TEST: flushed")
     t.expect_line("vda: PCI slot [0-9]+, served vhost-user")
-    t.check(pattern_ok(t, img, 42), "the image does not hold the guest's pattern")
+    t.check(t.pattern("check", img, 42), "the image does not hold the guest's pattern")
 
 
 def test_blk_bad_vhost_user_options(t):

@@ -8,24 +8,10 @@ import signal
 import subprocess
 import time
 
-from harness import env, proc
+from harness import proc
 from harness.guest import Disk, Nic
 
-PATTERN_BYTES = 4 << 20
 RESTARTED = r"device process [0-9]+ serves it again"
-
-
-def image(t, size=64 << 20):
-    path = t.scratch / "restart.img"
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
-
-
-def pattern_ok(t, img, seed):
-    with open(t.log, "a") as out:
-        return subprocess.run([env.PATTERN, "check", img, str(seed), str(PATTERN_BYTES)], stdout=out,
-                              stderr=subprocess.STDOUT).returncode == 0
 
 
 def device_process(t, vm):
@@ -50,7 +36,7 @@ def restarts(t):
 def test_blk_device_process_killed_mid_write_is_started_again(t):
     """SIGKILL while the guest writes: a new, as locked-down device process serves the disk, the writes the
     first had in hand are done again, and the guest reads back what it wrote."""
-    img = image(t)
+    img = t.image("restart.img")
     vm = t.boot_bg(disks=[Disk(img)], cmdline="quiet kvmini.test=blk-restart=11")
     if not t.wait_for("KVMINI-TEST: writing"):
         t.fail("the guest never began to write")
@@ -72,13 +58,13 @@ def test_blk_device_process_killed_mid_write_is_started_again(t):
                   "starting it again")
     t.expect_line("KVMINI-TEST: restart ok")
     t.check(restarts(t) == 1, f"{restarts(t)} restarts, expected 1")
-    t.check(pattern_ok(t, img, 11), "the image does not hold what the guest wrote")
+    t.check(t.pattern("check", img, 11), "the image does not hold what the guest wrote")
 
 
 def test_blk_device_process_that_keeps_dying_stops_the_vm(t):
     """Killed a fourth time within a minute: not started again; kvmini stops (exit 12) within a few seconds,
     naming the device, and the data the guest flushed is on disk."""
-    img = image(t)
+    img = t.image("restart.img")
     vm = t.boot_bg(disks=[Disk(img)], cmdline="quiet kvmini.test=blk-write-hold=7")
     if not t.wait_for("KVMINI-TEST: flushed"):
         t.fail("the guest never finished its flush")
@@ -102,7 +88,7 @@ def test_blk_device_process_that_keeps_dying_stops_the_vm(t):
     t.check(took < 5, f"kvmini took {took:.1f} s to stop after its device process died for good")
     t.expect_line(r"virtio-blk vda was killed by signal 9 \(Killed\): not started again, having been started "
                   r"again 3 times within a minute")
-    t.check(pattern_ok(t, img, 7), "a flushed write was lost when the device process was killed")
+    t.check(t.pattern("check", img, 7), "a flushed write was lost when the device process was killed")
 
 
 

@@ -157,6 +157,33 @@ static void reset_needed(void *opaque)
 	(void)opaque;
 }
 
+/* The driver posts chain (i) as avail entry (slot) and notifies the queue's (kick) eventfd. */
+static void post_and_kick(int kick, uint16_t i, uint16_t slot)
+{
+	uint64_t one = 1;
+
+	post(i, slot);
+	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
+}
+
+/* Whether the used index reaches (n) within WAIT_MS. */
+static bool used_reaches(uint16_t n)
+{
+	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != n; ms++)
+		usleep(1000);
+	return get16(USED_GPA + 2) == n;
+}
+
+/* The back end hangs up and goes: its thread ends, its state is freed; the front end is told. */
+static void back_end_dies(void)
+{
+	shutdown(b.sock, SHUT_RDWR);
+	pthread_join(server, NULL);
+	vhu_backend_destroy(&b);
+	cr_assert(vhu_front_gone(&f), "the hang-up shows on the front end's socket");
+	vhu_front_lost(&f);
+}
+
 Test(vhu_backend, negotiation_hides_protocol_features_and_caps_the_queues)
 {
 	uint8_t cfg[16];
@@ -178,15 +205,11 @@ Test(vhu_backend, a_ring_is_served_through_its_eventfds_and_stops_with_its_base)
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct virtio_queue_setup q[2] = { ring(kick, call, 0), { .kick_fd = -1, .call_fd = -1 } };
 	uint16_t bases[2] = { 0 };
-	uint64_t one = 1;
 	uint8_t stamp = 0;
 
 	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
-	post(0, 0);
-	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
-	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 1; ms++)
-		usleep(1000);
-	cr_assert_eq(get16(USED_GPA + 2), 1, "the kick did not get the chain served");
+	post_and_kick(kick, 0, 0);
+	cr_assert(used_reaches(1), "the kick did not get the chain served");
 	cr_assert(readable(call), "no used-buffer notification on the call eventfd");
 	cr_assert_eq(gmem_read(&mem, BUF_GPA, &stamp, 1), 0);
 	cr_assert_eq(stamp, STAMP, "the back end wrote the buffer in shared guest RAM");
@@ -197,11 +220,8 @@ Test(vhu_backend, a_ring_is_served_through_its_eventfds_and_stops_with_its_base)
 	/* Resumed from its base: the next chain is avail entry 1, returned after used entry 0. */
 	q[0] = ring(kick, call, bases[0]);
 	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
-	post(1, 1);
-	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
-	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 2; ms++)
-		usleep(1000);
-	cr_assert_eq(get16(USED_GPA + 2), 2);
+	post_and_kick(kick, 1, 1);
+	cr_assert(used_reaches(2));
 	cr_assert_eq(atomic_load(&chains), 2, "each chain was served once");
 	f.backend.ops->stop(f.backend.opaque, bases);
 	cr_assert_eq(bases[0], 2);
@@ -226,24 +246,15 @@ Test(vhu_backend, a_back_end_that_dies_is_replaced_and_the_ring_goes_on_from_its
 	struct virtio_queue_setup q[2] = { ring(kick, call, 0), { .kick_fd = -1, .call_fd = -1 } };
 	uint16_t bases[2] = { 0 };
 	unsigned int outstanding;
-	uint64_t one = 1;
 
 	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
-	post(0, 0);
-	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
-	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 1; ms++)
-		usleep(1000);
-	cr_assert_eq(get16(USED_GPA + 2), 1);
+	post_and_kick(kick, 0, 0);
+	cr_assert(used_reaches(1));
 	cr_assert_not(vhu_front_gone(&f));
 
 	/* The back end dies; the driver posts and kicks meanwhile, stops and starts the device again. */
-	shutdown(b.sock, SHUT_RDWR);
-	pthread_join(server, NULL);
-	vhu_backend_destroy(&b);
-	cr_assert(vhu_front_gone(&f), "the hang-up shows on the front end's socket");
-	vhu_front_lost(&f);
-	post(1, 1);
-	cr_assert_eq(write(kick, &one, sizeof(one)), sizeof(one));
+	back_end_dies();
+	post_and_kick(kick, 1, 1);
 	f.backend.ops->stop(f.backend.opaque, bases);
 	cr_assert_eq(bases[0], 1, "with no back end, a ring stops at its used index");
 	q[0] = ring(kick, call, bases[0]);
@@ -254,9 +265,7 @@ Test(vhu_backend, a_back_end_that_dies_is_replaced_and_the_ring_goes_on_from_its
 	cr_assert_eq(vhu_front_reconnect(&f, new_back_end(), &outstanding), 0);
 	cr_assert_eq(outstanding, 1, "one request was posted past the used index");
 	cr_assert_not(vhu_front_gone(&f));
-	for (int ms = 0; ms < WAIT_MS && get16(USED_GPA + 2) != 2; ms++)
-		usleep(1000);
-	cr_assert_eq(get16(USED_GPA + 2), 2, "the new back end did not serve the chain posted meanwhile");
+	cr_assert(used_reaches(2), "the new back end did not serve the chain posted meanwhile");
 	cr_assert_eq(atomic_load(&chains), 2, "each chain was served once");
 	f.backend.ops->stop(f.backend.opaque, bases);
 	cr_assert_eq(bases[0], 2);
@@ -269,10 +278,7 @@ Test(vhu_backend, a_new_back_end_that_offers_less_is_refused)
 	unsigned int outstanding;
 	int sock;
 
-	shutdown(b.sock, SHUT_RDWR);
-	pthread_join(server, NULL);
-	vhu_backend_destroy(&b);
-	vhu_front_lost(&f);
+	back_end_dies();
 	dev.features = F_VERSION; /* F_DEV was offered to the driver */
 	sock = new_back_end();
 	cr_assert_eq(vhu_front_reconnect(&f, sock, &outstanding), -EPROTO);
