@@ -69,7 +69,7 @@ test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
 	tests/integration/run
 
 # libFuzzer targets (clang): each runs for FUZZ_SECONDS from its seed corpus; a crash fails the build.
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 # The longest input any target reads: a 16-byte header and 12 KiB of guest RAM (virtq, blk).
 FUZZ_MAX_LEN ?= 12304
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
