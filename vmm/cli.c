@@ -130,7 +130,8 @@ const char *cli_usage(void)
 	       "Exit status: 0 guest powered off, 1/3/5/... debug-exit port 0xf4 ((value << 1) | 1),\n"
 	       "2 kvmini's own error, 4 guest reboot, 6 guest panic (pvpanic), 8 guest crashed its vCPU\n"
 	       "(triple fault, KVM emulation failure), 10 quit from the console, 12 a device process\n"
-	       "failed (died, or its syscall filter stopped it), 128+N signal N.\n";
+	       "failed for good (died again and again, or could not be started again), 14 a vCPU thread's\n"
+	       "syscall filter refused a call (a bug in kvmini), 128+N signal N.\n";
 }
 
 static int bad_value(const char *opt, const char *arg, const char *what)

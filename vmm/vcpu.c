@@ -15,6 +15,7 @@
 #include "../firmware/pagetable.h"
 #include "cpuid.h"
 #include "log.h"
+#include "thread_filter.h"
 #include "vm.h"
 
 #define MSR_IA32_MISC_ENABLE	0x000001a0
@@ -344,6 +345,7 @@ static void log_where(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	struct thread_filter_vcpu filter = { .id = v->id, .vcpu_fd = v->fd, .vm_fd = v->vm->fd };
 	sigset_t kick;
 	char name[16];
 
@@ -353,6 +355,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* From here on, this thread's syscalls are those of its allowlist only (thread_filter.h). */
+	if (thread_filter_vcpu(&filter) < 0) {
+		vm_stop(v->vm, VM_EXIT_ERROR, "L-3 sandbox: a vCPU cannot run without its syscall filter");
+		return NULL;
+	}
 	while (!atomic_load_explicit(&v->vm->stopping, memory_order_acquire)) {
 		/* A plain load first: the exchange is a locked instruction, kept off the hot path. */
 		if (atomic_load_explicit(&v->nmi_pending, memory_order_relaxed) &&

@@ -23,7 +23,10 @@
 #include "mem.h"
 #include "vcpu.h"
 
-/* kvmini's exit statuses (README "Exit status"); debug-exit takes the odd ones, (v << 1) | 1. */
+/*
+ * kvmini's exit statuses (README "Exit status"); debug-exit takes the odd ones, (v << 1) | 1; 12 is
+ * VM_EXIT_DEVICE (device_process.h), 14 THREAD_FILTER_REFUSED_STATUS (thread_filter.h).
+ */
 #define VM_EXIT_POWEROFF    0	/* the guest powered off (ACPI S5) */
 #define VM_EXIT_ERROR	    2	/* kvmini's own error: bad command line or input, KVM failure */
 #define VM_EXIT_REBOOT	    4	/* the guest asked for a reset */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../../vmm/log.h"
+#include "seccomp_rules.h"
 
 /* Landlock rights newer than this system's uapi header (their values are kernel ABI). */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -70,40 +71,6 @@ static void note(char *why, const char *fmt, ...)
 }
 
 /* ---- The seccomp allowlists ---- */
-
-struct rule {
-	int nr;		    /* SCMP_SYS(name): negative where this architecture has no such syscall */
-	int err;	    /* 0: allow; else the call fails with this errno instead of trapping */
-	unsigned int nargs; /* comparisons, all of which must hold */
-	struct scmp_arg_cmp args[2];
-};
-
-#define ALLOW(name)                  \
-	{                            \
-		.nr = SCMP_SYS(name) \
-	}
-#define ALLOW1(name, c1)                                         \
-	{                                                        \
-		.nr = SCMP_SYS(name), .nargs = 1, .args = { c1 } \
-	}
-#define ALLOW2(name, c1, c2)                                         \
-	{                                                            \
-		.nr = SCMP_SYS(name), .nargs = 2, .args = { c1, c2 } \
-	}
-#define ANSWER(name, errno_value)                        \
-	{                                                \
-		.nr = SCMP_SYS(name), .err = errno_value \
-	}
-/* Argument (i) equals (v); argument (i) has none of the bits of (m). */
-#define ARG_EQ(i, v)                                      \
-	{                                                 \
-		.arg = i, .op = SCMP_CMP_EQ, .datum_a = v \
-	}
-#define ARG_HAS_MASKED(i, m, v)                                                \
-	{                                                                      \
-		.arg = i, .op = SCMP_CMP_MASKED_EQ, .datum_a = m, .datum_b = v \
-	}
-#define ARG_NONE_OF(i, m) ARG_HAS_MASKED(i, m, 0)
 
 /* What a thread's clone() may ask: glibc's pthread_create sets these five and no namespace flag. */
 #define CLONE_THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD)
@@ -254,35 +221,19 @@ static unsigned int allowlist_count(enum sandbox_kind kind)
 /* filter_load: build (kind)'s allowlist for the native ABI and load it for every thread. */
 static int filter_load(enum sandbox_kind kind)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	scmp_filter_ctx ctx = seccomp_rules_context();
 	int ret;
 
 	if (!ctx)
 		return -ENOMEM;
-	/* A foreign ABI's call (int 0x80, x32) traps too, so that it is reported, not silently killed. */
-	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
-	if (!ret)
-		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	for (size_t s = 0; !ret && s < 4 && kind_sets[kind][s].rules; s++)
-		for (size_t i = 0; !ret && i < kind_sets[kind][s].n; i++) {
-			const struct rule *ru = &kind_sets[kind][s].rules[i];
-
-			if (ru->nr < 0)
-				continue; /* not a syscall of this architecture */
-			ret = seccomp_rule_add_array(ctx, ru->err ? SCMP_ACT_ERRNO(ru->err) : SCMP_ACT_ALLOW,
-						     ru->nr, ru->nargs, ru->args);
-		}
-	/* abort(): an assertion failure shows as SIGABRT, not as a refused tgkill; never another process. */
-	if (!ret) {
-		const struct scmp_arg_cmp own_abort[] = { ARG_EQ(0, (scmp_datum_t)getpid()),
-							  ARG_EQ(2, SIGABRT) };
-
-		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2, own_abort);
+		ret = seccomp_rules_add(ctx, kind_sets[kind][s].rules, kind_sets[kind][s].n);
+	if (ret) {
+		seccomp_release(ctx);
+		return ret;
 	}
-	if (!ret)
-		ret = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return ret;
+	return seccomp_rules_load(ctx);
 }
 
 /* ---- The refusal report ---- */
