@@ -8,7 +8,7 @@ CPPFLAGS += -std=c11 -D_GNU_SOURCE -DKVMINI_VERSION='"$(VERSION)"' -MMD -MP
 LDLIBS += -lpthread -lseccomp
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c devices/virtio/*.c) \
+LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c devices/base/*.c devices/virtio/*.c) \
 	$(wildcard devices/devproc/*.c firmware/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
@@ -42,7 +42,7 @@ $(BUILD)/kvmini-san: $(BUILD)/san/vmm/main.o $(BUILD)/libkvmini-san.a
 # Unit tests link the module under test (pulled from the archive) and never main.c.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkvmini-san.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Ifirmware -Ivmm -Idevices $< $(BUILD)/libkvmini-san.a \
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Ifirmware -Ivmm -Idevices -Idevices/base $< $(BUILD)/libkvmini-san.a \
 		-lcriterion $(LDLIBS) -o $@
 
 # Guest programs: the test initramfs and the bare-metal exit-latency guest (their scripts rebuild as needed).
@@ -51,9 +51,9 @@ guest:
 	guest/exitlat/build $(BUILD)/guest
 
 # The floor for a userspace exit: a raw KVM program, the benchmark's peer.
-$(BUILD)/tests/exit-floor: tests/bench/exit_floor.c vmm/stats.c
+$(BUILD)/tests/exit-floor: tests/bench/exit_floor.c devices/base/stats.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ivmm -Iguest/exitlat $^ -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Idevices/base -Iguest/exitlat $^ -o $@
 
 test: format-check lint test-unit test-harness test-fuzz test-integration
 
@@ -73,23 +73,23 @@ FUZZ_SECONDS ?= 20
 # The longest input any target reads: a 16-byte header and 12 KiB of guest RAM (virtq, blk).
 FUZZ_MAX_LEN ?= 12304
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Ivmm -Idevices
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Ivmm -Idevices -Idevices/base
 
 # What each target links beside its own file: the code under test, never main.c.
-$(BUILD)/tests/fuzz/fuzz_virtq: devices/virtio/virtq.c vmm/mem.c
-$(BUILD)/tests/fuzz/fuzz_blk: devices/virtio/blk.c devices/virtio/virtq.c vmm/mem.c vmm/log.c
-$(BUILD)/tests/fuzz/fuzz_net: devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c
-$(BUILD)/tests/fuzz/fuzz_vsock: devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c \
-	vmm/log.c
+$(BUILD)/tests/fuzz/fuzz_virtq: devices/virtio/virtq.c devices/base/mem.c
+$(BUILD)/tests/fuzz/fuzz_blk: devices/virtio/blk.c devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
+$(BUILD)/tests/fuzz/fuzz_net: devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
+$(BUILD)/tests/fuzz/fuzz_vsock: devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c devices/base/mem.c \
+	devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/device.c devices/virtio/local.c \
 	devices/virtio/worker.c devices/virtio/virtq.c \
-	devices/pci.c devices/msix.c vmm/mem.c vmm/log.c
+	devices/pci.c devices/msix.c devices/base/mem.c devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_pci: devices/pci.c devices/msix.c
-$(BUILD)/tests/fuzz/fuzz_bzimage: vmm/boot_linux.c vmm/file.c vmm/mem.c firmware/boot_params.c
-$(BUILD)/tests/fuzz/fuzz_multiboot: vmm/boot_multiboot.c vmm/file.c vmm/mem.c firmware/e820.c
+$(BUILD)/tests/fuzz/fuzz_bzimage: vmm/boot_linux.c vmm/file.c devices/base/mem.c firmware/boot_params.c
+$(BUILD)/tests/fuzz/fuzz_multiboot: vmm/boot_multiboot.c vmm/file.c devices/base/mem.c firmware/e820.c
 $(BUILD)/tests/fuzz/fuzz_vhu_front: devices/virtio/vhu_front.c devices/vhost_user.c devices/virtio/worker.c \
-	devices/virtio/virtq.c vmm/mem.c vmm/log.c
-$(BUILD)/tests/fuzz/fuzz_vhost_user: devices/vhost_user.c vmm/mem.c vmm/log.c
+	devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
+$(BUILD)/tests/fuzz/fuzz_vhost_user: devices/vhost_user.c devices/base/mem.c devices/base/log.c
 
 # fuzz_net and fuzz_vsock see every used length as the device publishes it: the guest may overwrite its
 # used ring.

@@ -2,7 +2,7 @@
 #include "platform.h"
 
 #include "../firmware/layout.h"
-#include "../vmm/log.h"
+#include "base/log.h"
 
 static void sleep_write(struct dev *d, uint64_t off, const void *data, uint32_t len)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../vmm/log.h"
+#include "base/log.h"
 
 static void signal_fd(int fd)
 {

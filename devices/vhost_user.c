@@ -11,7 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../vmm/log.h"
+#include "base/log.h"
 
 /* The wire format has no padding of its own: these sizes are the specification's. */
 static_assert(sizeof(struct vhu_hdr) == 12, "vhost-user header");

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../vmm/mem.h"
+#include "base/mem.h"
 
 /*
  * The front end (kvmini) owns guest RAM and the virtqueues; a back end (a device process) maps that RAM

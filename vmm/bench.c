@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "log.h"
-#include "stats.h"
+#include "../devices/base/log.h"
+#include "../devices/base/stats.h"
 #include "vm.h"
 
 #define BENCH_BASE_MEM	     (32ULL << 20)	   /* the guest's image, stacks and tables */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "../guest/exitlat/abi.h"
-#include "mem.h"
+#include "../devices/base/mem.h"
 
 #define BENCH_DEFAULT_ITERATIONS 10000
 #define BENCH_MAX_ITERATIONS	 10000000

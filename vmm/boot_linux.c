@@ -10,7 +10,7 @@
 #include "../firmware/boot_params.h"
 #include "../firmware/layout.h"
 #include "file.h"
-#include "log.h"
+#include "../devices/base/log.h"
 
 #define LOADED_HIGH	0x01 /* loadflags: a bzImage, loaded at 1 MiB and up */
 #define XLF_KERNEL_64	0x01 /* xloadflags: has the 64-bit entry at load address + 0x200 */

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "../firmware/e820.h"
-#include "mem.h"
+#include "../devices/base/mem.h"
 
 #define BZIMAGE_MIN_VERSION 0x020c /* 2.12: xloadflags, the 64-bit entry's flag */
 

@@ -11,7 +11,7 @@
 
 #include "../firmware/layout.h"
 #include "file.h"
-#include "log.h"
+#include "../devices/base/log.h"
 
 #define FLAGS_UNDERSTOOD    0x00000007u /* page-aligned modules, memory info, video (text only) */
 #define FLAGS_REQUIRED_MASK 0x0000ffffu /* a loader must refuse required bits it lacks */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "../devices/base/log.h"
 
 void bus_init(struct bus *b, const char *name, uint8_t fill)
 {

@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "../devices/base/log.h"
 
 int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "../devices/devproc/sandbox.h"
-#include "log.h"
+#include "../devices/base/log.h"
 
 #define MAX_ARGS 24
 

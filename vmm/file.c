@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mem.h"
+#include "../devices/base/mem.h"
 
 int file_open_sized(const char *path, uint64_t max, uint64_t *size)
 {

@@ -18,7 +18,7 @@
 #endif
 
 #include "../firmware/canary.h"
-#include "log.h"
+#include "../devices/base/log.h"
 #include "probe.h"
 
 #define HOST_TEXT_MAX (64u << 10) /* of /proc/cpuinfo: the first CPU's lines are all that is read */

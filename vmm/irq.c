@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
+#include "../devices/base/log.h"
 
 #define IRQ_MAX_ROUTES (IRQ_PIC_PINS + IRQ_IOAPIC_PINS + IRQ_MSI_MAX)
 

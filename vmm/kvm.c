@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "host.h"
-#include "log.h"
+#include "../devices/base/log.h"
 
 struct cap {
 	int id;

@@ -8,7 +8,7 @@
 #include "bench.h"
 #include "cli.h"
 #include "host.h"
-#include "log.h"
+#include "../devices/base/log.h"
 #include "vm.h"
 
 #ifndef KVMINI_VERSION

@@ -18,8 +18,8 @@
 #include "../firmware/layout.h"
 #include "cpuid.h"
 #include "kvm.h"
-#include "log.h"
-#include "mem.h"
+#include "../devices/base/log.h"
+#include "../devices/base/mem.h"
 #include "vcpu.h"
 #include "vm.h"
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "../devices/devproc/seccomp_rules.h"
-#include "log.h"
+#include "../devices/base/log.h"
 
 /* ASan (with UBSan, as the Makefile builds them) runs code of its own on every thread. */
 #if defined(__SANITIZE_ADDRESS__)

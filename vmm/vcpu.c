@@ -14,7 +14,7 @@
 
 #include "../firmware/pagetable.h"
 #include "cpuid.h"
-#include "log.h"
+#include "../devices/base/log.h"
 #include "thread_filter.h"
 #include "vm.h"
 

@@ -34,7 +34,7 @@
 #include "cpuid.h"
 #include "file.h"
 #include "host.h"
-#include "log.h"
+#include "../devices/base/log.h"
 
 #define DEFAULT_CMDLINE	  "console=ttyS0 panic=-1"
 #define E820_MAX	  16

@@ -20,7 +20,7 @@
 #include "event.h"
 #include "irq.h"
 #include "kvm.h"
-#include "mem.h"
+#include "../devices/base/mem.h"
 #include "vcpu.h"
 
 /*

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../../vmm/cli.h"
-#include "../../vmm/log.h"
+#include "../base/log.h"
 #include "../virtio/blk.h"
 #include "../virtio/net.h"
 #include "../virtio/vsock.h"

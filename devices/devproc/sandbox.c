@@ -26,7 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 #include "seccomp_rules.h"
 
 /* Landlock rights newer than this system's uapi header (their values are kernel ABI). */

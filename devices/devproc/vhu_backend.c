@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 
 /* Why a request was refused, for the log and the REPLY_ACK answer; NULL: it was carried out. */
 typedef const char *refusal;

@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "../../vmm/mem.h"
+#include "../base/mem.h"
 #include "../vhost_user.h"
 #include "../virtio/device.h"
 

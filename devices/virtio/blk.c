@@ -15,7 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 
 #define HDR_LEN 16 /* struct virtio_blk_outhdr: type, ioprio, sector */
 

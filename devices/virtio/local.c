@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 
 static void local_config_read(void *opaque, uint64_t off, void *data, uint32_t len)
 {

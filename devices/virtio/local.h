@@ -5,7 +5,7 @@
 #ifndef KVMINI_VIRTIO_LOCAL_H
 #define KVMINI_VIRTIO_LOCAL_H
 
-#include "../../vmm/mem.h"
+#include "../base/mem.h"
 #include "backend.h"
 #include "device.h"
 #include "worker.h"

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 
 #define F(bit)		(1ULL << (bit))
 #define RX_BUDGET	64 /* frames a call of io() moves: the worker looks at its other work in between */

@@ -12,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 #include "../vhost_user.h"
 
 /* How long one answer may take: a back end that hangs is an error, not a hung vCPU. */

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../vmm/mem.h"
+#include "../base/mem.h"
 #include "backend.h"
 #include "device.h"
 

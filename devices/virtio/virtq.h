@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "../../vmm/mem.h"
+#include "../base/mem.h"
 
 #define VIRTQ_MAX_SIZE	32768 /* the spec's limit for a split queue */
 #define VIRTQ_CHAIN_MAX 256   /* buffers kvmini takes in one chain (advertise seg_max <= this - 2) */

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 #include "../dev.h"
 #include "worker.h"
 

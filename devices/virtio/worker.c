@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../base/log.h"
 
 void virtio_eventfd_drain(int fd)
 {

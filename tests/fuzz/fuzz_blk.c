@@ -21,8 +21,8 @@
  * serial, zeroed ranges, the image's size, and a configuration-space read.
  *
  * Build: make build/tests/fuzz/fuzz_blk
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_blk.c \
- *            devices/virtio/blk.c devices/virtio/virtq.c vmm/mem.c vmm/log.c -o /tmp/blk-seeds && \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_blk.c \
+ *            devices/virtio/blk.c devices/virtio/virtq.c devices/base/mem.c devices/base/log.c -o /tmp/blk-seeds && \
  *         /tmp/blk-seeds tests/fuzz/corpus/blk
  */
 #include <errno.h>

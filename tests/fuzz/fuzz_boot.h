@@ -3,7 +3,7 @@
  * heap, a memfd standing in for the initrd or module file, and log.h's log_msg() replaced by one that
  * formats each line (ASan then sees every argument) and counts them, so that a target can check the
  * house rule: a failure is logged once, as one line naming the file; a success logs no error.
- * Include it once, from a target that defines check() and links no vmm/log.c; memfd_create() wants
+ * Include it once, from a target that defines check() and links no devices/base/log.c; memfd_create() wants
  * _GNU_SOURCE, which the Makefile defines.
  */
 #ifndef KVMINI_FUZZ_BOOT_H

@@ -21,8 +21,8 @@
  * fits its chain; the model stops polling only with a frame waiting or the queue or tap failed.
  *
  * Build: make build/tests/fuzz/fuzz_net
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_net.c \
- *            devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_net.c \
+ *            devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c devices/base/mem.c devices/base/log.c \
  *            -Wl,--wrap=virtq_push,--wrap=virtq_push_n -lpthread -o /tmp/net-seeds && \
  *         /tmp/net-seeds tests/fuzz/corpus/net
  */

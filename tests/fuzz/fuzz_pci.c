@@ -30,7 +30,7 @@
  * vectors' bits, and vector_changed has told each vector's effective state, never the same twice.
  *
  * Build: make build/tests/fuzz/fuzz_pci
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_pci.c devices/pci.c \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_pci.c devices/pci.c \
  *            devices/msix.c -lpthread -o /tmp/pci-seeds && /tmp/pci-seeds tests/fuzz/corpus/pci
  */
 #include <stdbool.h>

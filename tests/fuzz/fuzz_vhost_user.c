@@ -16,8 +16,8 @@
  * open before (fds 0 to 1023 are counted).
  *
  * Build: make build/tests/fuzz/fuzz_vhost_user
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_vhost_user.c \
- *            devices/vhost_user.c vmm/mem.c vmm/log.c -o /tmp/vhu-seeds && /tmp/vhu-seeds tests/fuzz/corpus/vhost_user
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_vhost_user.c \
+ *            devices/vhost_user.c devices/base/mem.c devices/base/log.c -o /tmp/vhu-seeds && /tmp/vhu-seeds tests/fuzz/corpus/vhost_user
  */
 #include <errno.h>
 #include <fcntl.h>

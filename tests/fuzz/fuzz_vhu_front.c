@@ -13,7 +13,7 @@
  * open (fds 0 to 1023 are counted).
  *
  * Build: make build/tests/fuzz/fuzz_vhu_front
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_vhu_front.c \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_vhu_front.c \
  *            -o /tmp/vhu-front-seeds && /tmp/vhu-front-seeds tests/fuzz/corpus/vhu_front
  */
 #include <fcntl.h>

@@ -32,10 +32,10 @@
  * guest RAM; no input leaves an fd open.
  *
  * Build: make build/tests/fuzz/fuzz_virtio_pci
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_virtio_pci.c \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_virtio_pci.c \
  *            devices/virtio/pci.c devices/virtio/device.c devices/virtio/local.c devices/virtio/worker.c \
  *            devices/virtio/virtq.c devices/pci.c \
- *            devices/msix.c vmm/mem.c vmm/log.c -Wl,--wrap=virtio_worker_stop -lpthread \
+ *            devices/msix.c devices/base/mem.c devices/base/log.c -Wl,--wrap=virtio_worker_stop -lpthread \
  *            -o /tmp/virtio-pci-seeds && \
  *         /tmp/virtio-pci-seeds tests/fuzz/corpus/virtio_pci
  */

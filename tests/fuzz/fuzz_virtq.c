@@ -8,10 +8,10 @@
  * Guest RAM is two regions, 4 KiB at 0 and 8 KiB at 4 GiB (room there for the rings of a 256-entry
  * queue and a full indirect table), each its own allocation so that ASan catches any access outside.
  *
- * Build: clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ivmm -Idevices \
- *            tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/mem.c -o build/tests/fuzz/fuzz_virtq
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_virtq.c \
- *            devices/virtio/virtq.c vmm/mem.c -o /tmp/virtq-seeds && /tmp/virtq-seeds tests/fuzz/corpus/virtq
+ * Build: clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ivmm -Idevices -Idevices/base \
+ *            tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c devices/base/mem.c -o build/tests/fuzz/fuzz_virtq
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_virtq.c \
+ *            devices/virtio/virtq.c devices/base/mem.c -o /tmp/virtq-seeds && /tmp/virtq-seeds tests/fuzz/corpus/virtq
  */
 #include <stdbool.h>
 #include <stddef.h>

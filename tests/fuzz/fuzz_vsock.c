@@ -21,8 +21,8 @@
  * fd behind; ASan and UBSan watch the rest.
  *
  * Build: make build/tests/fuzz/fuzz_vsock
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices tests/fuzz/fuzz_vsock.c \
- *            devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c vmm/mem.c vmm/log.c \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_vsock.c \
+ *            devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c devices/base/mem.c devices/base/log.c \
  *            -Wl,--wrap=virtq_push,--wrap=virtq_push_n -lpthread -o /tmp/vsock-seeds && \
  *         /tmp/vsock-seeds tests/fuzz/corpus/vsock
  */
