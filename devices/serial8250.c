@@ -92,6 +92,7 @@ static uint8_t rx_pop(struct serial8250 *s)
 	c = s->rx[s->rx_head];
 	s->rx_head = (s->rx_head + 1) % SERIAL8250_FIFO;
 	s->rx_count--;
+	s->rx_read = true;
 	room_freed(s);
 	return c;
 }
@@ -172,7 +173,12 @@ static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
 		return;
 	case UART_IIR_FCR:
 		s->fcr = v & (UART_FCR_ENABLE | 0xc0);
-		if (v & UART_FCR_CLEAR_RX)
+		/*
+		 * Console input is held for the guest, never noise: Linux probes the port with the receive
+		 * interrupt briefly on, then clears the FIFO as it starts it. Until the guest has read a byte,
+		 * what kvmini put in the FIFO stays there.
+		 */
+		if ((v & UART_FCR_CLEAR_RX) && s->rx_read)
 			rx_clear(s);
 		return;
 	case UART_LCR:
@@ -221,6 +227,7 @@ static void reset_locked(struct serial8250 *s)
 	s->dlm = 0;
 	s->thri_pending = false;
 	s->irq_line = false;
+	s->rx_read = false;
 	rx_clear(s);
 }
 

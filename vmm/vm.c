@@ -885,7 +885,7 @@ struct vm_main {
 	uint8_t buf[256];
 	size_t len, off;
 	bool eof;
-	bool in_always; /* stdin cannot be watched (a file, /dev/null): it is read whenever there is room */
+	bool in_always; /* stdin read whenever there is room: a file or /dev/null, or a pipe whose writer left */
 	struct event_source in, room, stop, sig;
 };
 
@@ -918,8 +918,18 @@ static void drain(int fd)
 
 static void on_console_in(struct event_source *s, uint32_t events)
 {
-	(void)events;
-	console_read(container_of(s, struct vm_main, in));
+	struct vm_main *m = container_of(s, struct vm_main, in);
+
+	/*
+	 * A writer's hang-up is reported even while stdin is not watched, and for ever: stdin leaves the set
+	 * and what is left in it is read whenever the UART has room (console_pump), up to its end.
+	 */
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		event_del(&m->vm->loop, s);
+		m->in_always = true;
+	}
+	if (m->off == m->len)
+		console_read(m); /* else bytes the UART has not taken yet stay first */
 }
 
 static void on_console_room(struct event_source *s, uint32_t events)

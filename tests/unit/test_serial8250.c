@@ -263,6 +263,7 @@ Test(serial8250, fcr_clear_rx_empties_the_fifo)
 {
 	wr(UART_IER, UART_IER_RDI);
 	rx("abc");
+	cr_assert_eq(rd(UART_RBR_THR), 'a'); /* the guest reads: its driver runs (see the next test) */
 	wr(UART_IIR_FCR, 0x03);
 	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 }
@@ -357,9 +358,11 @@ Test(serial8250, fifo_clear_after_a_short_rx_writes_room_fd)
 {
 	wr(UART_IER, UART_IER_RDI);
 	cr_assert_eq(rx("0123456789abcdefXYZ"), 16);
-	wr(UART_IIR_FCR, 0x07); /* enable and clear both FIFOs, as Linux's serial8250_clear_fifos() */
+	cr_assert_eq(rd(UART_RBR_THR), '0');
+	cr_assert_eq(edges(room_fd), 1);
+	cr_assert_eq(rx("XYZ"), 1); /* short again: the console waits for room */
+	wr(UART_IIR_FCR, 0x07);	    /* enable and clear both FIFOs, as Linux's serial8250_clear_fifos() */
 	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
-	rd(UART_RBR_THR); /* the guest finds nothing to read */
 	cr_assert_eq(edges(room_fd), 1, "the console waits for room that is never signalled");
 }
 
@@ -411,4 +414,15 @@ Test(serial8250, reset_op_returns_to_the_reset_state)
 	cr_assert_eq(rd(UART_SCR), 0x00);
 	cr_assert_eq(rd(UART_IER), 0x00);
 	cr_assert_eq(rd(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
+}
+
+Test(serial8250, input_is_kept_through_a_fifo_clear_until_the_guest_has_read_a_byte)
+{
+	wr(UART_IER, UART_IER_RDI); /* as Linux's probe does, for a moment */
+	cr_assert_eq(rx("hi"), 2);
+	wr(UART_IIR_FCR, UART_FCR_ENABLE | UART_FCR_CLEAR_RX); /* the port's start-up */
+	cr_assert(rd(UART_LSR) & UART_LSR_DR, "held console input was dropped by the start-up's FIFO clear");
+	cr_assert_eq(rd(UART_RBR_THR), 'h');
+	wr(UART_IIR_FCR, UART_FCR_ENABLE | UART_FCR_CLEAR_RX); /* once it reads, a clear is a clear */
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 }
