@@ -105,6 +105,26 @@ def qemu_with(t, guest, *device):
     return t.vm
 
 
+def both_ways(t, vm, listening, target, seed, logs, rx, back, netns=None):
+    """Once the guest's console shows LISTENING: STREAM_BYTES of pattern SEED from the host to TARGET
+    (checked by the guest, which reports the count and CRC), while the guest's own stream goes to the
+    host's receiver RX; then QEMU's end, and the back end BACK's (0 once QEMU hung up). LOGS: the host
+    sender's, the receiver's and the back end's, added to the test's log."""
+    host, host_rx, back_log = logs
+    # The host's lines go to files of their own: in the console log they could land inside the guest's.
+    if t.wait_for(listening, p=vm):
+        t.check(proc.run([env.XFER, "--timeout", 200, "send", target, STREAM_BYTES, seed], host, 240,
+                         netns=netns) == 0, "the host's 32 MiB did not reach the guest")
+        host_send_ok(t, host, STREAM_BYTES)
+    else:
+        t.fail("the guest never listened")
+    t.wait(vm)
+    t.check(rx.wait(240) == 0, f"the guest's 32 MiB did not reach the host intact: {read(host_rx)}")
+    t.check(back.wait(30) == 0, f"the back end exited with {back.status} after QEMU hung up")
+    t.append_log(host, host_rx, back_log)
+    t.expect_status(0)
+
+
 def host_send_ok(t, log, n):
     """The host's `xfer send` in LOG sent N bytes and the guest's receiver answered with the same count
     and CRC (the guest checked every byte against the pattern; the CRC says it read what was sent)."""
@@ -143,18 +163,7 @@ def test_qemu_front_end_against_kvmini_net_back_end(t, netns):
               f"xfer,--timeout,200,send,tcp:10.0.2.1:5002,{STREAM_BYTES},9")
     vm = qemu_with(t, g, "-chardev", f"socket,id=c0,path={sock}", "-netdev", "vhost-user,id=n0,chardev=c0",
                    "-device", f"virtio-net-pci,netdev=n0,disable-legacy=on,mac={mac}")
-    # The host's lines go to files of their own: in the console log they could land inside the guest's.
-    if t.wait_for("XFER listening", p=vm):
-        t.check(proc.run([env.XFER, "--timeout", 200, "send", "tcp:10.0.2.2:5001", STREAM_BYTES, 7], host, 240,
-                         netns=netns) == 0, "the host's 32 MiB did not reach the guest")
-        host_send_ok(t, host, STREAM_BYTES)
-    else:
-        t.fail("the guest never listened")
-    t.wait(vm)
-    t.check(rx.wait(240) == 0, f"the guest's 32 MiB did not reach the host intact: {read(host_rx)}")
-    t.check(back.wait(30) == 0, f"kvmini device net exited with {back.status} after QEMU hung up")
-    t.append_log(host, host_rx, back_log)
-    t.expect_status(0)
+    both_ways(t, vm, "XFER listening", "tcp:10.0.2.2:5001", 7, (host, host_rx, back_log), rx, back, netns)
     t.expect_line(f"^{mac}$")
     t.expect_line("2 packets transmitted, 2 packets received")
     t.expect_line("KVMINI-TEST: run ok")
@@ -178,18 +187,7 @@ def test_qemu_front_end_against_kvmini_vsock_back_end(t):
               f"xfer,--timeout,200,send,vsock:2:6001,{STREAM_BYTES},12&&wait,$!")
     vm = qemu_with(t, g, "-chardev", f"socket,id=c0,path={sock}",
                    "-device", "vhost-user-vsock-pci,chardev=c0,disable-legacy=on")
-    # The host's lines go to a file of their own: in the console log they could land inside the guest's.
-    if t.wait_for("XFER listening vsock::5001", p=vm):
-        t.check(proc.run([env.XFER, "--timeout", 200, "send", f"fc:{uds}:5001", STREAM_BYTES, 11], host, 240) == 0,
-                "the host's 32 MiB did not reach the guest")
-        host_send_ok(t, host, STREAM_BYTES)
-    else:
-        t.fail("the guest never listened")
-    t.wait(vm)
-    t.check(rx.wait(240) == 0, f"the guest's 32 MiB did not reach the host intact: {read(host_rx)}")
-    t.check(back.wait(30) == 0, f"kvmini device vsock exited with {back.status} after QEMU hung up")
-    t.append_log(host, host_rx, back_log)
-    t.expect_status(0)
+    both_ways(t, vm, "XFER listening vsock::5001", f"fc:{uds}:5001", 11, (host, host_rx, back_log), rx, back)
     t.expect_line("KVMINI-TEST: run ok")
     t.expect_line(r"kvmini\[vsock\]: L-3 sandbox: virtio-vsock vsock: locked down")
     t.check(len(matching(t.text(), "^XFER ok$")) == 2, "the pattern was not verified on both ends")

@@ -11,8 +11,6 @@ import time
 from harness import proc
 from harness.guest import Disk, Nic
 
-RESTARTED = r"device process [0-9]+ serves it again"
-
 
 def device_process(t, vm):
     """kvmini's one child, its device process (waiting a little for a new one to appear): its pid or None."""
@@ -33,6 +31,19 @@ def restarts(t):
     return len([line for line in t.text().split("\n") if "serves it again" in line])
 
 
+def kill_device_process(t, vm, restarted=True):
+    """SIGKILL kvmini's device process; with RESTARTED, wait until kvmini says another serves the device.
+    The killed pid, or None (failed)."""
+    pid, before = device_process(t, vm), restarts(t)
+    if pid is None:
+        return None
+    os.kill(pid, signal.SIGKILL)
+    if restarted and not proc.wait_until(lambda: restarts(t) > before, 20):
+        t.fail("kvmini did not start the device process again")
+        return None
+    return pid
+
+
 def test_blk_device_process_killed_mid_write_is_started_again(t):
     """SIGKILL while the guest writes: a new, as locked-down device process serves the disk, the writes the
     first had in hand are done again, and the guest reads back what it wrote."""
@@ -41,12 +52,9 @@ def test_blk_device_process_killed_mid_write_is_started_again(t):
     if not t.wait_for("KVMINI-TEST: writing"):
         t.fail("the guest never began to write")
         return
-    first = device_process(t, vm)
+    first = kill_device_process(t, vm)
     if first is None:
         return
-    os.kill(first, signal.SIGKILL)
-    if not t.wait_for(RESTARTED, 20):
-        t.fail("kvmini did not start the device process again")
     second = device_process(t, vm)
     t.check(second not in (None, first), "no new device process")
     if second:
@@ -69,18 +77,11 @@ def test_blk_device_process_that_keeps_dying_stops_the_vm(t):
     if not t.wait_for("KVMINI-TEST: flushed"):
         t.fail("the guest never finished its flush")
         return
-    for n in range(1, 4):
-        pid = device_process(t, vm)
-        if pid is None:
+    for _ in range(3):
+        if kill_device_process(t, vm) is None:
             return
-        os.kill(pid, signal.SIGKILL)
-        if not proc.wait_until(lambda: restarts(t) >= n, 20):
-            t.fail(f"kvmini did not start the device process again after kill {n}")
-            return
-    pid = device_process(t, vm)
-    if pid is None:
+    if kill_device_process(t, vm, restarted=False) is None:
         return
-    os.kill(pid, signal.SIGKILL)
     t0 = time.monotonic()
     t.wait(vm, 30)
     took = time.monotonic() - t0
@@ -105,11 +106,7 @@ def test_net_device_process_killed_is_started_again(t, netns):
     if not t.wait_for("KVMINI-TEST: pinged"):
         t.fail("the guest's first ping was not answered")
         return
-    first = device_process(t, vm)
-    if first is None:
-        return
-    os.kill(first, signal.SIGKILL)
-    t.check(t.wait_for(RESTARTED, 20), "kvmini did not start the device process again")
+    kill_device_process(t, vm)
     t.wait(vm)
     t.expect_status(0)
     t.expect_line(r"L-3 sandbox: the device process of virtio-net eth0 was killed by signal 9 \(Killed\): "
