@@ -64,7 +64,7 @@ void vm_stop(struct vm *vm, int status, const char *why)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
-		log_warn("cannot wake the console loop: %s", strerror(errno));
+		log_warn("cannot wake the event loop: %s", strerror(errno));
 }
 
 static void host_stop(struct dev_host *h, enum dev_stop_reason reason, uint32_t value)
