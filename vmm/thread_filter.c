@@ -144,55 +144,14 @@ static struct {
 /* The calling thread's name in a refusal line ("vCPU 3"); "" on a thread without a filter of ours. */
 static _Thread_local char thread_who[24];
 
-/* append: (s) at (*pos) in (buf) of (len) bytes, as far as it fits; (*pos) counts what would be written. */
-static void append(char *buf, size_t len, size_t *pos, const char *s)
-{
-	for (; *s; s++, (*pos)++)
-		if (*pos + 1 < len)
-			buf[*pos] = *s;
-}
-
-/* append_num: (v) in base (base), 10 or 16, without a prefix. */
-static void append_num(char *buf, size_t len, size_t *pos, long long v, unsigned int base)
-{
-	char digits[24];
-	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-	int n = (int)sizeof(digits) - 1;
-
-	digits[n] = '\0';
-	do
-		digits[--n] = "0123456789abcdef"[u % base];
-	while ((u /= base) && n > 1);
-	if (v < 0)
-		digits[--n] = '-';
-	append(buf, len, pos, digits + n);
-}
-
 size_t thread_filter_describe(const char *who, int nr, uint32_t arch, char *buf, size_t len)
 {
 	bool native = arch == report.native_arch;
-	const char *name = native && nr >= 0 && nr < NAMES && report.names[nr][0] ? report.names[nr]
-										  : "an unknown syscall";
-	size_t pos = 0;
 
-	append(buf, len, &pos, layer_name(LAYER_SANDBOX));
-	append(buf, len, &pos, ": ");
-	append(buf, len, &pos, who && who[0] ? who : "a thread of kvmini");
-	append(buf, len, &pos, " was stopped by its syscall filter: it called ");
-	append(buf, len, &pos, name);
-	append(buf, len, &pos, " (");
-	append_num(buf, len, &pos, nr, 10);
-	append(buf, len, &pos, ")");
-	if (!native) {
-		append(buf, len, &pos, " of a foreign ABI (audit arch 0x");
-		append_num(buf, len, &pos, arch, 16);
-		append(buf, len, &pos, ")");
-	}
-	append(buf, len, &pos,
-	       ", which its policy does not allow; this is a bug in kvmini: please report it with this line");
-	if (len)
-		buf[pos < len ? pos : len - 1] = '\0';
-	return pos;
+	return seccomp_rules_refusal(who && who[0] ? who : "a thread of kvmini",
+				     native && nr >= 0 && nr < NAMES && report.names[nr][0] ? report.names[nr]
+											    : NULL,
+				     nr, arch, !native, buf, len);
 }
 
 /* exit_now: end the process at once, through the raw syscall (ASan's _exit() asks for more). */
@@ -204,12 +163,13 @@ static void exit_now(int status)
 
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
+	static const char prefix[] = "kvmini: error: ";
 	char line[512];
-	size_t pos = 0;
+	size_t pos = sizeof(prefix) - 1;
 
 	(void)sig;
 	(void)uc;
-	append(line, sizeof(line) - 2, &pos, "kvmini: error: ");
+	memcpy(line, prefix, pos);
 	pos += thread_filter_describe(thread_who, si->si_code == SYS_SECCOMP ? si->si_syscall : -1,
 				      si->si_code == SYS_SECCOMP ? si->si_arch : report.native_arch,
 				      line + pos, sizeof(line) - 2 - pos);

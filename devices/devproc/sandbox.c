@@ -293,23 +293,16 @@ static int32_t outer_pid(void)
 
 int sandbox_describe_refusal(const struct sandbox_refusal *rf, const char *name, char *buf, size_t len)
 {
-	char foreign[48] = "";
-	char *sys;
-	int n;
+	char who[96], *sys;
+	size_t n;
 
 	if (!rf || rf->magic != SANDBOX_REFUSAL_MAGIC || (!buf && len))
 		return -EINVAL;
 	sys = seccomp_syscall_resolve_num_arch(rf->arch, rf->nr);
-	if (rf->arch != seccomp_arch_native())
-		snprintf(foreign, sizeof(foreign), " of a foreign ABI (audit arch 0x%x)", rf->arch);
-	n = snprintf(
-		buf, len,
-		"%s: device process %d (%s) was stopped by the syscall filter: it called %s (%d)%s, which "
-		"its policy does not allow; this is a bug in kvmini: please report it with this line",
-		layer_name(LAYER_SANDBOX), rf->pid, name ? name : "unnamed", sys ? sys : "an unknown syscall",
-		rf->nr, foreign);
+	snprintf(who, sizeof(who), "device process %d (%s)", rf->pid, name ? name : "unnamed");
+	n = seccomp_rules_refusal(who, sys, rf->nr, rf->arch, rf->arch != seccomp_arch_native(), buf, len);
 	free(sys);
-	return n;
+	return (int)n;
 }
 
 /* ---- The empty root ---- */

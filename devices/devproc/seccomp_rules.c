@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "../base/log.h"
+
 scmp_filter_ctx seccomp_rules_context(void)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
@@ -44,4 +46,53 @@ int seccomp_rules_load(scmp_filter_ctx ctx)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return ret;
+}
+
+/* append: (s) at (*pos) in (buf) of (len) bytes, as far as it fits; (*pos) counts what would be written. */
+static void append(char *buf, size_t len, size_t *pos, const char *s)
+{
+	for (; *s; s++, (*pos)++)
+		if (*pos + 1 < len)
+			buf[*pos] = *s;
+}
+
+/* append_num: (v) in base (base), 10 or 16, without a prefix. */
+static void append_num(char *buf, size_t len, size_t *pos, long long v, unsigned int base)
+{
+	char digits[24];
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	int n = (int)sizeof(digits) - 1;
+
+	digits[n] = '\0';
+	do
+		digits[--n] = "0123456789abcdef"[u % base];
+	while ((u /= base) && n > 1);
+	if (v < 0)
+		digits[--n] = '-';
+	append(buf, len, pos, digits + n);
+}
+
+size_t seccomp_rules_refusal(const char *who, const char *name, int nr, uint32_t arch, bool foreign,
+			     char *buf, size_t len)
+{
+	size_t pos = 0;
+
+	append(buf, len, &pos, layer_name(LAYER_SANDBOX));
+	append(buf, len, &pos, ": ");
+	append(buf, len, &pos, who);
+	append(buf, len, &pos, " was stopped by its syscall filter: it called ");
+	append(buf, len, &pos, name ? name : "an unknown syscall");
+	append(buf, len, &pos, " (");
+	append_num(buf, len, &pos, nr, 10);
+	append(buf, len, &pos, ")");
+	if (foreign) {
+		append(buf, len, &pos, " of a foreign ABI (audit arch 0x");
+		append_num(buf, len, &pos, arch, 16);
+		append(buf, len, &pos, ")");
+	}
+	append(buf, len, &pos,
+	       ", which its policy does not allow; this is a bug in kvmini: please report it with this line");
+	if (len)
+		buf[pos < len ? pos : len - 1] = '\0';
+	return pos;
 }

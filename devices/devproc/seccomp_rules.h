@@ -7,7 +7,9 @@
 #define KVMINI_DEVPROC_SECCOMP_RULES_H
 
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rule {
 	int nr;		    /* SCMP_SYS(name): negative where this architecture has no such syscall */
@@ -60,5 +62,14 @@ int seccomp_rules_own_signal(scmp_filter_ctx ctx, int sig);
  * Returns 0 or -errno.
  */
 int seccomp_rules_load(scmp_filter_ctx ctx);
+/*
+ * seccomp_rules_refusal: the line that reports a refused call (the layer first, no line end): (who)
+ * ("vCPU 3", "device process 193 (virtio-blk vda)") was stopped by its syscall filter calling (name)
+ * (NULL: unknown), number (nr), of audit arch (arch), which is not this architecture's when (foreign).
+ * Into (buf) of (len) bytes, NUL-terminated when (len) > 0. Async-signal-safe: a SIGSYS handler uses
+ * it. Returns the line's length (truncated to fit when it is >= len).
+ */
+size_t seccomp_rules_refusal(const char *who, const char *name, int nr, uint32_t arch, bool foreign,
+			     char *buf, size_t len);
 
 #endif

@@ -360,7 +360,7 @@ Test(sandbox, describe_names_the_syscall_and_process)
 	cr_assert_gt(sandbox_describe_refusal(&rf, "virtio-vsock", line, sizeof(line)), 0);
 	snprintf(
 		want, sizeof(want),
-		"L-3 sandbox: device process 4242 (virtio-vsock) was stopped by the syscall filter: it called "
+		"L-3 sandbox: device process 4242 (virtio-vsock) was stopped by its syscall filter: it called "
 		"socket (%d), which its policy does not allow; this is a bug in kvmini: please report it with "
 		"this line",
 		SCMP_SYS(socket));
