@@ -4,19 +4,22 @@
 
 #include <asm/kvm.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../firmware/pagetable.h"
+#include "bus.h"
 #include "cpuid.h"
+#include "exit_status.h"
 #include "../devices/base/log.h"
 #include "thread_filter.h"
-#include "vm.h"
 
 #define MSR_IA32_MISC_ENABLE	0x000001a0
 #define MISC_ENABLE_FAST_STRING (1ULL << 0)
@@ -31,19 +34,20 @@
 #define APIC_MODE_NMI		0x4
 #define APIC_MODE_EXTINT	0x7
 
-int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
+int vcpu_create(struct vcpu *v, const struct vcpu_ctx *ctx, unsigned int id)
 {
 	void *run;
 
 	memset(v, 0, sizeof(*v));
-	v->vm = vm;
+	atomic_init(&v->wchan_fd, -1);
+	v->ctx = *ctx;
 	v->id = id;
-	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
+	v->fd = ioctl(ctx->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		log_layer(LOG_ERR, LAYER_VCPU, "KVM_CREATE_VCPU %u failed: %s", id, strerror(errno));
 		return -errno;
 	}
-	run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	run = mmap(NULL, ctx->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (run == MAP_FAILED) {
 		int err = -errno;
 
@@ -59,9 +63,12 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 void vcpu_destroy(struct vcpu *v)
 {
 	if (v->run)
-		munmap(v->run, (size_t)v->vm->kvm.vcpu_mmap_size);
+		munmap(v->run, v->ctx.run_size);
 	if (v->fd >= 0)
 		close(v->fd);
+	if (atomic_load(&v->wchan_fd) >= 0)
+		close(atomic_load(&v->wchan_fd));
+	atomic_store(&v->wchan_fd, -1);
 	v->run = NULL;
 	v->fd = -1;
 }
@@ -221,6 +228,11 @@ const char *vcpu_exit_name(unsigned int reason)
 	return "other";
 }
 
+static void stop_vm(struct vcpu *v, int status, const char *why)
+{
+	v->ctx.stop(v->ctx.opaque, status, why);
+}
+
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
@@ -229,7 +241,7 @@ static void handle_io(struct vcpu *v)
 
 	/* String I/O (rep ins/outs) hands over (count) items at once, all for one port. */
 	for (uint32_t i = 0; i < r->io.count; i++)
-		bus_access(&v->vm->pio, r->io.port, data + (size_t)i * r->io.size, r->io.size, out);
+		bus_access(v->ctx.pio, r->io.port, data + (size_t)i * r->io.size, r->io.size, out);
 }
 
 static void handle_mmio(struct vcpu *v)
@@ -237,7 +249,7 @@ static void handle_mmio(struct vcpu *v)
 	struct kvm_run *r = v->run;
 	uint32_t len = r->mmio.len <= sizeof(r->mmio.data) ? r->mmio.len : sizeof(r->mmio.data);
 
-	bus_access(&v->vm->mmio, r->mmio.phys_addr, r->mmio.data, len, r->mmio.is_write);
+	bus_access(v->ctx.mmio, r->mmio.phys_addr, r->mmio.data, len, r->mmio.is_write);
 }
 
 /* The guest left the vCPU unable to go on: say where it was, then stop the VM. */
@@ -261,17 +273,17 @@ static void handle_crash(struct vcpu *v, const char *what)
 			 sregs.efer);
 	else
 		snprintf(why, sizeof(why), "%s: vCPU %u: %s", layer_name(LAYER_VCPU), v->id, what);
-	vm_stop(v->vm, VM_EXIT_CRASH, why);
+	stop_vm(v, VM_EXIT_CRASH, why);
 }
 
 static void handle_system_event(struct vcpu *v)
 {
 	switch (v->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_stop(v->vm, VM_EXIT_POWEROFF, "guest powered off");
+		stop_vm(v, VM_EXIT_POWEROFF, "guest powered off");
 		break;
 	case KVM_SYSTEM_EVENT_RESET:
-		vm_stop(v->vm, VM_EXIT_REBOOT, "guest asked for a reset");
+		stop_vm(v, VM_EXIT_REBOOT, "guest asked for a reset");
 		break;
 	default:
 		handle_crash(v, "KVM reported a guest crash");
@@ -326,7 +338,7 @@ static int inject_nmi(struct vcpu *v)
 {
 	((volatile struct kvm_run *)v->run)->immediate_exit = 0;
 	/* A stop that set immediate_exit before we cleared it has already set 'stopping'. */
-	if (atomic_load(&v->vm->stopping))
+	if (atomic_load(v->ctx.stopping))
 		return -1;
 	if (ioctl(v->fd, KVM_NMI) < 0)
 		log_warn("vCPU %u: KVM_NMI failed: %s", v->id, strerror(errno));
@@ -342,14 +354,25 @@ static void log_where(struct vcpu *v)
 		log_debug("vCPU %u stopped at rip 0x%llx rsp 0x%llx", v->id, regs.rip, regs.rsp);
 }
 
+/* CLOCK_MONOTONIC in nanoseconds, as vm_now_ns() (kept here: the vCPU knows no VM). */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct thread_filter_vcpu filter = { .id = v->id, .vcpu_fd = v->fd, .vm_fd = v->vm->fd };
+	struct thread_filter_vcpu filter = { .id = v->id, .vcpu_fd = v->fd, .vm_fd = v->ctx.vm_fd };
 	sigset_t kick;
 	char name[16];
 
 	atomic_store(&v->tid, gettid());
+	/* Opened here: neither this thread's filter nor the main thread's lets a file be opened later. */
+	atomic_store(&v->wchan_fd, open("/proc/thread-self/wchan", O_RDONLY | O_CLOEXEC));
 	snprintf(name, sizeof(name), "kvmini-vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
@@ -357,16 +380,16 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	/* From here on, this thread's syscalls are those of its allowlist only (thread_filter.h). */
 	if (thread_filter_vcpu(&filter) < 0) {
-		vm_stop(v->vm, VM_EXIT_ERROR, "L-3 sandbox: a vCPU cannot run without its syscall filter");
+		stop_vm(v, VM_EXIT_ERROR, "L-3 sandbox: a vCPU cannot run without its syscall filter");
 		return NULL;
 	}
-	while (!atomic_load_explicit(&v->vm->stopping, memory_order_acquire)) {
+	while (!atomic_load_explicit(v->ctx.stopping, memory_order_acquire)) {
 		/* A plain load first: the exchange is a locked instruction, kept off the hot path. */
 		if (atomic_load_explicit(&v->nmi_pending, memory_order_relaxed) &&
 		    atomic_exchange(&v->nmi_pending, false) && inject_nmi(v) < 0)
 			break;
 		if (!v->first_run_ns)
-			v->first_run_ns = vm_now_ns();
+			v->first_run_ns = now_ns();
 		atomic_store_explicit(&v->in_run, true, memory_order_relaxed);
 		int ret = ioctl(v->fd, KVM_RUN, 0);
 
@@ -378,7 +401,7 @@ static void *vcpu_thread(void *arg)
 
 			snprintf(why, sizeof(why), "%s: vCPU %u: KVM_RUN failed: %s", layer_name(LAYER_VCPU),
 				 v->id, strerror(errno));
-			vm_stop(v->vm, VM_EXIT_ERROR, why);
+			stop_vm(v, VM_EXIT_ERROR, why);
 			break;
 		}
 		v->exits[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : 0]++;
@@ -420,20 +443,16 @@ static int join_until(struct vcpu *v, unsigned int s)
 	return pthread_timedjoin_np(v->thread, NULL, &t);
 }
 
-/* The kernel function a thread sleeps in ("0" when it runs), from /proc: where a hang is. */
-static void thread_wchan(pid_t tid, char *buf, size_t size)
+/* The kernel function (v)'s thread sleeps in ("0" when it runs), from /proc: where a hang is. */
+static void thread_wchan(const struct vcpu *v, char *buf, size_t size)
 {
-	char path[64];
-	FILE *f;
+	int fd = atomic_load(&v->wchan_fd);
+	ssize_t n = fd >= 0 ? pread(fd, buf, size - 1, 0) : -1;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)tid);
-	snprintf(buf, size, "unknown");
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	if (!fgets(buf, (int)size, f))
+	if (n <= 0)
 		snprintf(buf, size, "unknown");
-	fclose(f);
+	else
+		buf[n] = '\0';
 }
 
 int vcpu_join(struct vcpu *v, unsigned int grace_s)
@@ -442,7 +461,7 @@ int vcpu_join(struct vcpu *v, unsigned int grace_s)
 
 	if (!v->started || join_until(v, grace_s) == 0)
 		return 0;
-	thread_wchan(atomic_load(&v->tid), wchan, sizeof(wchan));
+	thread_wchan(v, wchan, sizeof(wchan));
 	if (atomic_load(&v->in_run))
 		log_layer(LOG_ERR, LAYER_HARDWARE,
 			  "vCPU %u has not come out of KVM_RUN %u s after it was kicked (kernel wait "

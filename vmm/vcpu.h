@@ -6,16 +6,33 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-struct vm;
+struct bus;
 struct cpuid_table;
 
 #define VCPU_EXIT_REASONS 64 /* counters for KVM_EXIT_* below this */
 
+/*
+ * vcpu_stop_vm_fn: end the VM with exit (status), a VM_EXIT_* (exit_status.h), logging (why); the first
+ * call wins. Called on the vCPU's thread, under its syscall filter (thread_filter.h).
+ */
+typedef void vcpu_stop_vm_fn(void *opaque, int status, const char *why);
+
+/* What a vCPU needs of its VM, given by whoever creates it; all of it outlives the vCPU. */
+struct vcpu_ctx {
+	int vm_fd;
+	size_t run_size;	    /* KVM_GET_VCPU_MMAP_SIZE */
+	struct bus *pio, *mmio;	    /* where its port and MMIO exits go */
+	const atomic_int *stopping; /* non-zero once the VM stops: the vCPU's thread then returns */
+	vcpu_stop_vm_fn *stop;
+	void *opaque; /* for (stop) */
+};
+
 struct vcpu {
-	struct vm *vm;
-	unsigned int id; /* also its APIC ID */
+	struct vcpu_ctx ctx; /* a copy of vcpu_create()'s */
+	unsigned int id;     /* also its APIC ID */
 	int fd;
 	struct kvm_run *run; /* shared with KVM; immediate_exit is written by other threads */
 	pthread_t thread;
@@ -23,14 +40,15 @@ struct vcpu {
 	atomic_bool nmi_pending;   /* vcpu_request_nmi() asked; injected before the next entry */
 	atomic_bool in_run;	   /* inside KVM_RUN: for vcpu_join()'s diagnosis of a thread that hangs */
 	_Atomic pid_t tid;	   /* its thread's id, for the same */
+	_Atomic int wchan_fd;	   /* its /proc wait channel, opened by the thread before its filter; -1 */
 	_Atomic uint64_t io_exits; /* port and MMIO exits so far, for the boot watch; this thread writes it */
 	/* Written by this vCPU's thread only; read after it is joined. */
 	uint64_t exits[VCPU_EXIT_REASONS];
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
 };
 
-/* vcpu_create: KVM vCPU (id) of (vm), its run page mapped. Returns 0 or -errno (logged). */
-int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);
+/* vcpu_create: KVM vCPU (id) of the VM (ctx) describes, its run page mapped. Returns 0 or -errno (logged). */
+int vcpu_create(struct vcpu *v, const struct vcpu_ctx *ctx, unsigned int id);
 /* vcpu_destroy: unmap and close (v); its thread must have been joined. */
 void vcpu_destroy(struct vcpu *v);
 /* vcpu_set_cpuid: tell (v) what CPUID reports, from KVM's supported (t) adjusted for (v)'s topology. */

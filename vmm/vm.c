@@ -744,9 +744,24 @@ static int load_guest(struct vm *vm, struct guest_entry *entry)
 	return ret < 0 ? ret : 0;
 }
 
+/* A vCPU ends its VM (vcpu_ctx's stop): on the vCPU's thread, under its syscall filter. */
+static void stop_from_vcpu(void *opaque, int status, const char *why)
+{
+	vm_stop(opaque, status, why);
+}
+
 static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 {
 	static struct cpuid_table supported; /* large: kept off the stack, read-only once filled */
+	const struct vcpu_ctx ctx = {
+		.vm_fd = vm->fd,
+		.run_size = (size_t)vm->kvm.vcpu_mmap_size,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.stopping = &vm->stopping,
+		.stop = stop_from_vcpu,
+		.opaque = vm,
+	};
 	int ret;
 
 	supported.nent = CPUID_MAX_ENTRIES;
@@ -760,7 +775,7 @@ static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 	for (unsigned int i = 0; i < vm->cfg->cpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
-		ret = vcpu_create(v, vm, i);
+		ret = vcpu_create(v, &ctx, i);
 		if (ret)
 			return ret;
 		vm->nr_vcpus++;
