@@ -92,7 +92,6 @@ static uint8_t rx_pop(struct serial8250 *s)
 	c = s->rx[s->rx_head];
 	s->rx_head = (s->rx_head + 1) % SERIAL8250_FIFO;
 	s->rx_count--;
-	s->rx_read = true;
 	room_freed(s);
 	return c;
 }
@@ -174,12 +173,11 @@ static void reg_write(struct serial8250 *s, uint64_t off, uint8_t v)
 	case UART_IIR_FCR:
 		s->fcr = v & (UART_FCR_ENABLE | 0xc0);
 		/*
-		 * Console input is held for the guest, never noise: Linux probes the port with the receive
-		 * interrupt briefly on, then clears the FIFO as it starts it. Until the guest has read a byte,
-		 * what kvmini put in the FIFO stays there.
+		 * A clear of the receive FIFO keeps what is in it. On a wire it drops line noise; here the
+		 * FIFO only ever holds what the user typed or piped in, and Linux clears it each time the
+		 * port starts (the first open, and again after every last close), reading a byte here and
+		 * there in between: no rule about the guest's reads tells a start-up from a wish to discard.
 		 */
-		if ((v & UART_FCR_CLEAR_RX) && s->rx_read)
-			rx_clear(s);
 		return;
 	case UART_LCR:
 		s->lcr = v;
@@ -227,7 +225,6 @@ static void reset_locked(struct serial8250 *s)
 	s->dlm = 0;
 	s->thri_pending = false;
 	s->irq_line = false;
-	s->rx_read = false;
 	rx_clear(s);
 }
 

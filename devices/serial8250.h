@@ -56,7 +56,6 @@ struct serial8250 {
 	bool irq_line;	   /* the level last signalled, to send edges only */
 	bool want_room;	   /* the console thread waits for RX space */
 	bool out_broken;   /* out_fd failed; output is dropped (logged once) */
-	bool rx_read;	   /* the guest has read a received byte: its driver is past its start-up */
 	uint8_t rx[SERIAL8250_FIFO];
 	unsigned int rx_head, rx_count;
 	uint64_t tx_bytes, rx_bytes;
