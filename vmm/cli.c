@@ -111,15 +111,14 @@ const char *cli_usage(void)
 	       "                        a virtio-net NIC on tap device NAME (repeatable: eth0, eth1, ...);\n"
 	       "                        kvmini creates the tap when it is absent and kvmini has\n"
 	       "                        CAP_NET_ADMIN; default MAC: random, locally administered\n"
-	       "      --vsock cid=N,uds=PATH[,process]\n"
+	       "      --vsock cid=N,uds=PATH\n"
 	       "                        a virtio-vsock device, guest CID N; host programs connect to the\n"
 	       "                        Unix socket PATH and send \"CONNECT <port>\\n\"; the guest reaches\n"
 	       "                        host port P at PATH_P (Firecracker's hybrid vsock)\n"
-	       "                        process: served by a sandboxed device process (not yet the\n"
-	       "                        default: it has lost connections under emulation)\n"
 	       "      --devices processes|in-process\n"
-	       "                        where the device models run: each disk in a sandboxed device\n"
-	       "                        process of its own (the default), or on threads of kvmini's\n"
+	       "                        where the device models run: each disk, NIC and vsock device in\n"
+	       "                        a sandboxed device process of its own (the default), or on\n"
+	       "                        threads of kvmini's\n"
 	       "      --kvm-device PATH the KVM device (default /dev/kvm)\n"
 	       "      --allow-pvm       run even where /dev/kvm is PVM (no hardware virtualisation: a\n"
 	       "                        stock kernel does not boot in useful time there)\n"
@@ -311,11 +310,7 @@ static int vsock_word(void *ctx, const char *arg, const char *word, size_t len)
 		v->uds[len - 4] = '\0';
 		return 0;
 	}
-	if (len == 7 && strncmp(word, "process", 7) == 0) {
-		v->device_process = true;
-		return 0;
-	}
-	return bad_value("--vsock", arg, "expected cid=N,uds=PATH[,process]");
+	return bad_value("--vsock", arg, "expected cid=N,uds=PATH");
 }
 
 static int parse_vsock(struct vm_config *vm, const char *arg)

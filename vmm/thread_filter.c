@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <pthread.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -59,7 +61,7 @@ static const struct rule rules_vcpu[] = {
 	ALLOW(restart_syscall), /* the kernel resumes a futex wait a kick interrupted */
 	/* libc */
 	ALLOW(futex),	      /* locks: the PCI bus, MSI-X, the vhost-user front end, workers, pthread_once */
-	ALLOW(clock_gettime), /* vm_now_ns() where the vDSO cannot read the clock source (a VM's hpet) */
+	ALLOW(clock_gettime), /* the clock where the vDSO cannot read the clock source (a VM's hpet) */
 	ALLOW(brk),	      /* malloc's main arena, which a thread may be given */
 	ALLOW1(mmap, ARG_NONE_OF(2, PROT_EXEC)),     /* malloc (bench's samples, vsock buffers): never code */
 	ALLOW1(mprotect, ARG_NONE_OF(2, PROT_EXEC)), /* malloc grows a thread arena's heap: never code */
@@ -69,6 +71,51 @@ static const struct rule rules_vcpu[] = {
 	/* The end */
 	ALLOW(exit),	   /* the thread returns when the VM stops */
 	ALLOW(exit_group), /* the SIGSYS handler ends kvmini (THREAD_FILTER_REFUSED_STATUS) */
+};
+
+/*
+ * The main thread once the vCPUs run: the event loop (console, signals, the device back ends and their
+ * processes), a device process started again through the launcher, and the VM's end.
+ */
+static const struct rule rules_main[] = {
+	/* The event loop */
+	ALLOW(epoll_wait),  /* it waits (x86_64's glibc) */
+	ALLOW(epoll_pwait), /* the same (arm64 has only this one) */
+	ALLOW(epoll_ctl),   /* back ends and stdin come and go */
+	ALLOW(read),	    /* console input, the signalfd, eventfds, a device process's refusal report */
+	ALLOW(write),	    /* console output, log lines, eventfds (vm_stop) */
+	ALLOW(close),	    /* a back end's channel, a process's pidfd, and everything at the end */
+	ALLOW(poll),	    /* whether a back end hung up; a bounded wait for a vhost-user answer */
+	ALLOW(pread64),	    /* a vCPU that does not come back: its wait channel, from a file it opened */
+	ALLOW(ppoll),	    /* the same (arm64) */
+	/* vhost-user with the back ends; the launcher's requests and answers, with descriptors */
+	ALLOW1(sendmsg, ARG_EQ(2, MSG_NOSIGNAL)),
+	ALLOW1(recvmsg, ARG_EQ(2, MSG_CMSG_CLOEXEC)),
+	/* SO_RCVTIMEO on a new back end's channel and on the launcher's: every answer is waited for bounded */
+	ALLOW2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_RCVTIMEO)),
+	/* A device process that does not end when told: killed through its pidfd, with this signal only */
+	ALLOW1(pidfd_send_signal, ARG_EQ(1, SIGKILL)),
+	/* Signals */
+	ALLOW(rt_sigreturn),	/* back from a handler (SIGUSR1's, should it land here) */
+	ALLOW(rt_sigprocmask),	/* the signal mask put back at the end; glibc around pthread_kill() */
+	ALLOW(restart_syscall), /* the kernel resumes a wait a signal interrupted */
+	ALLOW(getpid),		/* pthread_kill() names the process (tgkill: this pid only) */
+	ALLOW(gettid),		/* log lines */
+	/* libc */
+	ALLOW(futex),		/* locks shared with the vCPUs and workers; joining their threads */
+	ALLOW(clock_gettime),	/* where the vDSO cannot read the clock */
+	ALLOW(clock_nanosleep), /* bounded back-off sleeps */
+	ALLOW(nanosleep),
+	ALLOW(brk),
+	ALLOW1(mmap, ARG_NONE_OF(2, PROT_EXEC)),     /* malloc: never code */
+	ALLOW1(mprotect, ARG_NONE_OF(2, PROT_EXEC)), /* never code */
+	ALLOW(munmap), /* free(); guest RAM and the vCPUs' run pages at the end */
+	ALLOW(mremap),
+	ALLOW1(madvise, ARG_EQ(2, MADV_DONTNEED)), /* free() and a joined thread's stack */
+	/* The end */
+	ALLOW1(waitid, ARG_EQ(0, P_PID)), /* the launcher reaped, once its devices have ended */
+	ALLOW(exit),
+	ALLOW(exit_group),
 };
 
 #ifdef SANITIZED
@@ -96,13 +143,30 @@ static const struct rule rules_sanitizer[] = {
 	ANSWER(pipe2, EPERM),
 	ANSWER(pipe, EPERM),
 };
+
+/*
+ * LeakSanitizer's check at exit, on the main thread: a tracer task that shares its memory stops every
+ * thread with ptrace and reads their registers and stacks.
+ */
+static const struct rule rules_leak_check[] = {
+	ALLOW1(clone, ARG_HAS_MASKED(0, CLONE_VM, CLONE_VM)), /* the tracer: shares memory, not a process */
+	ALLOW(ptrace),					      /* it stops and reads this process's threads */
+	ALLOW(wait4),					      /* and waits for each, and the main for it */
+	ALLOW(prctl),	     /* PR_SET_PTRACER, PR_SET_PDEATHSIG, dumpability around the check */
+	ALLOW(getppid),	     /* the tracer checks its parent is still there */
+	ALLOW(sched_yield),  /* spins while it waits */
+	ALLOW(rt_sigaction), /* the tracer's own handlers */
+	ALLOW(getdents),     /* /proc/self/task: the threads to stop (x86_64's runtime) */
+	ALLOW(getdents64),   /* the same (arm64) */
+};
 #endif
 
-/* The ioctls a vCPU thread makes, and on what. */
+/* The ioctls a thread makes, and on what. */
 enum ioctl_on {
 	ON_VCPU, /* this vCPU's fd */
 	ON_VM,	 /* the VM's fd */
 	ON_ANY,	 /* any fd (a tap: there may be several) */
+	ON_STDIN,
 	ON_STDERR,
 };
 
@@ -119,6 +183,19 @@ static const struct ioctl_rule {
 	{ KVM_IOEVENTFD, ON_VM },	/* the driver moved a virtio BAR: its notify ioeventfds follow */
 	{ TUNSETOFFLOAD, ON_ANY },	/* in-process virtio-net at DRIVER_OK: the offloads the driver took */
 	/* log.c asks once whether stderr is a terminal, with the first line: it may be a vCPU's. */
+	{ TCGETS, ON_STDERR },
+};
+
+static const struct ioctl_rule ioctls_main[] = {
+	/* The VM's end: each virtio device's notify ioeventfds and vector irqfds are taken back */
+	{ KVM_IOEVENTFD, ON_VM },
+	{ KVM_IRQFD, ON_VM },
+	{ KVM_SET_GSI_ROUTING, ON_VM },
+	/* The console's terminal put back as it was (tcgetattr, tcsetattr), and log.c's look at stderr */
+	{ TCGETS, ON_STDIN },
+	{ TCSETS, ON_STDIN },
+	{ TCSETSW, ON_STDIN },
+	{ TCSETSF, ON_STDIN },
 	{ TCGETS, ON_STDERR },
 };
 
@@ -204,13 +281,29 @@ static void report_make(void)
 
 /* ---- Loading ---- */
 
-static int add_ioctls(scmp_filter_ctx ctx, const struct thread_filter_vcpu *t)
+/* A thread's allowlist: its rules, its ioctls and the descriptors they are pinned to. */
+struct thread_list {
+	const char *who; /* "vCPU 3", "the main thread" */
+	const struct rule *rules;
+	size_t nr_rules;
+	const struct ioctl_rule *ioctls;
+	size_t nr_ioctls;
+	bool leak_check; /* the sanitizer build's leak check runs on this thread at exit */
+	int vcpu_fd, vm_fd;
+	const int *dirs; /* unlinkat and newfstatat relative to these directories only */
+	unsigned int nr_dirs;
+};
+
+static int add_ioctls(scmp_filter_ctx ctx, const struct thread_list *l)
 {
 	int ret = 0;
 
-	for (size_t i = 0; !ret && i < sizeof(ioctls_vcpu) / sizeof(ioctls_vcpu[0]); i++) {
-		const struct ioctl_rule *r = &ioctls_vcpu[i];
-		int fd = r->on == ON_VCPU ? t->vcpu_fd : r->on == ON_VM ? t->vm_fd : STDERR_FILENO;
+	for (size_t i = 0; !ret && i < l->nr_ioctls; i++) {
+		const struct ioctl_rule *r = &l->ioctls[i];
+		int fd = r->on == ON_VCPU    ? l->vcpu_fd
+			 : r->on == ON_VM    ? l->vm_fd
+			 : r->on == ON_STDIN ? STDIN_FILENO
+					     : STDERR_FILENO;
 		struct scmp_arg_cmp on[2] = { ARG_EQ(1, r->req), ARG_EQ(0, (scmp_datum_t)fd) };
 
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), r->on == ON_ANY ? 1 : 2,
@@ -219,21 +312,49 @@ static int add_ioctls(scmp_filter_ctx ctx, const struct thread_filter_vcpu *t)
 	return ret;
 }
 
-static int vcpu_load(const struct thread_filter_vcpu *t)
+/* A file in one of (l)'s directories: looked at without following a link, and removed; no directory. */
+static int add_dirs(scmp_filter_ctx ctx, const struct thread_list *l)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; !ret && i < l->nr_dirs; i++) {
+		struct scmp_arg_cmp in[2] = { ARG_EQ(0, (scmp_datum_t)l->dirs[i]), ARG_EQ(2, 0) };
+		struct scmp_arg_cmp look[2] = { ARG_EQ(0, (scmp_datum_t)l->dirs[i]),
+						ARG_EQ(3, AT_SYMLINK_NOFOLLOW) };
+
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 2, in);
+		if (!ret)
+			ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 2, look);
+	}
+	return ret;
+}
+
+static int list_load(const struct thread_list *l)
 {
 	scmp_filter_ctx ctx = seccomp_rules_context();
 	int ret;
 
 	if (!ctx)
 		return -ENOMEM;
-	ret = seccomp_rules_add(ctx, rules_vcpu, sizeof(rules_vcpu) / sizeof(rules_vcpu[0]));
+#ifdef DISCOVER_XXX
+	if (l->vcpu_fd < 0) {
+		seccomp_release(ctx);
+		ctx = seccomp_init(SCMP_ACT_LOG);
+	}
+#endif
+	ret = seccomp_rules_add(ctx, l->rules, l->nr_rules);
 #ifdef SANITIZED
 	if (!ret)
 		ret = seccomp_rules_add(ctx, rules_sanitizer,
 					sizeof(rules_sanitizer) / sizeof(rules_sanitizer[0]));
+	if (!ret && l->leak_check)
+		ret = seccomp_rules_add(ctx, rules_leak_check,
+					sizeof(rules_leak_check) / sizeof(rules_leak_check[0]));
 #endif
 	if (!ret)
-		ret = add_ioctls(ctx, t);
+		ret = add_ioctls(ctx, l);
+	if (!ret)
+		ret = add_dirs(ctx, l);
 	/* tgkill: kicks of this process's threads (vm_stop, an NMI), and abort(); nothing else. */
 	if (!ret)
 		ret = seccomp_rules_own_signal(ctx, SIGUSR1);
@@ -245,7 +366,8 @@ static int vcpu_load(const struct thread_filter_vcpu *t)
 	return seccomp_rules_load(ctx);
 }
 
-int thread_filter_vcpu(const struct thread_filter_vcpu *t)
+/* Loads (l) on the calling thread, its refusals named (l)->who. Returns 0 or -errno (logged). */
+static int thread_lock(const struct thread_list *l)
 {
 	sigset_t sys;
 	int ret;
@@ -257,14 +379,46 @@ int thread_filter_vcpu(const struct thread_filter_vcpu *t)
 	sigaddset(&sys, SIGSYS);
 	if (!ret)
 		ret = -pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
-	snprintf(thread_who, sizeof(thread_who), "vCPU %u", t->id);
+	snprintf(thread_who, sizeof(thread_who), "%s", l->who);
 	if (!ret)
-		ret = vcpu_load(t);
-	if (ret) {
-		log_layer(LOG_ERR, LAYER_SANDBOX, "vCPU %u: cannot load its syscall filter: %s", t->id,
+		ret = list_load(l);
+	if (ret)
+		log_layer(LOG_ERR, LAYER_SANDBOX, "%s: cannot load its syscall filter: %s", l->who,
 			  strerror(-ret));
-		return ret;
+	return ret;
+}
+
+/* The syscalls (rules) let through on this architecture, each counted once, and (extra) added at load. */
+static unsigned int count(const struct rule *rules, size_t n, unsigned int extra)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool seen = rules[i].nr < 0;
+
+		for (size_t j = 0; !seen && j < i; j++)
+			seen = rules[j].nr == rules[i].nr;
+		extra += !seen;
 	}
+	return extra;
+}
+
+int thread_filter_vcpu(const struct thread_filter_vcpu *t)
+{
+	char who[24];
+	struct thread_list l = {
+		.who = who,
+		.rules = rules_vcpu,
+		.nr_rules = sizeof(rules_vcpu) / sizeof(rules_vcpu[0]),
+		.ioctls = ioctls_vcpu,
+		.nr_ioctls = sizeof(ioctls_vcpu) / sizeof(ioctls_vcpu[0]),
+		.vcpu_fd = t->vcpu_fd,
+		.vm_fd = t->vm_fd,
+	};
+	int ret;
+
+	snprintf(who, sizeof(who), "vCPU %u", t->id);
+	ret = thread_lock(&l);
+	if (ret)
+		return ret;
 	/* Said at -v for vCPU 0 only: every vCPU has the same list. */
 	log_layer(t->id ? LOG_DEBUG : LOG_INFO, LAYER_SANDBOX,
 		  "vCPU %u: locked down: seccomp allowlist of %u syscalls, its own thread only", t->id,
@@ -274,14 +428,35 @@ int thread_filter_vcpu(const struct thread_filter_vcpu *t)
 
 unsigned int thread_filter_vcpu_count(void)
 {
-	unsigned int n = 2; /* ioctl and tgkill, added at load time */
+	return count(rules_vcpu, sizeof(rules_vcpu) / sizeof(rules_vcpu[0]), 2); /* ioctl, tgkill */
+}
 
-	for (size_t i = 0; i < sizeof(rules_vcpu) / sizeof(rules_vcpu[0]); i++) {
-		bool seen = rules_vcpu[i].nr < 0;
+int thread_filter_main(const struct thread_filter_main *t)
+{
+	struct thread_list l = {
+		.who = "kvmini's main thread",
+		.rules = rules_main,
+		.nr_rules = sizeof(rules_main) / sizeof(rules_main[0]),
+		.ioctls = ioctls_main,
+		.nr_ioctls = sizeof(ioctls_main) / sizeof(ioctls_main[0]),
+		.leak_check = true,
+		.vcpu_fd = -1,
+		.vm_fd = t->vm_fd,
+		.dirs = t->dirs,
+		.nr_dirs = t->nr_dirs,
+	};
+	int ret = thread_lock(&l);
 
-		for (size_t j = 0; !seen && j < i; j++)
-			seen = rules_vcpu[j].nr == rules_vcpu[i].nr;
-		n += !seen;
-	}
-	return n;
+	if (ret)
+		return ret;
+	log_layer(LOG_INFO, LAYER_SANDBOX,
+		  "main thread: locked down: seccomp allowlist of %u syscalls, its own thread only",
+		  thread_filter_main_count(t));
+	return 0;
+}
+
+unsigned int thread_filter_main_count(const struct thread_filter_main *t)
+{
+	/* ioctl and tgkill, and unlinkat and newfstatat where a directory is named */
+	return count(rules_main, sizeof(rules_main) / sizeof(rules_main[0]), t && t->nr_dirs ? 4 : 2);
 }

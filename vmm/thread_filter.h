@@ -1,9 +1,10 @@
 /*
  * thread_filter.h: the syscall allowlists kvmini's own threads put on themselves once the VM runs
- * (issue 12): each vCPU thread loads its own right before its KVM_RUN loop, as Firecracker's do.
+ * (issue 12): each vCPU thread loads its own right before its KVM_RUN loop, and the main thread its own
+ * once the vCPUs run, as Firecracker's threads do.
  *
- * A filter holds for the thread that loads it (no TSYNC: the main thread and the device threads keep
- * theirs) and for threads and processes that thread would create (it creates none). Its default is to
+ * A filter holds for the thread that loads it (no TSYNC: the device threads keep theirs) and for
+ * threads and processes that thread would create (none: device processes are started by the launcher). Its default is to
  * trap: a refused syscall raises SIGSYS in the thread that made it, and kvmini's SIGSYS handler writes
  * one line on stderr, with one write(2):
  *
@@ -18,12 +19,13 @@
  * handler neither allocates nor calls libseccomp.
  *
  * Built with ASan (kvmini-san and the unit tests, found at compile time: __SANITIZE_ADDRESS__ or
- * __has_feature(address_sanitizer)), the vCPU threads load their filter too, so that the tests that run
+ * __has_feature(address_sanitizer)), kvmini's threads load their filters too, so that the tests that run
  * kvmini-san run it; it then also lets through what the sanitizer runtimes do on such a thread (an
  * alternate signal stack, madvise of their own) and what a report needs to come out whole (gcc's
  * runtime symbolizes in-process: readlink, read-only open and openat, fstat, lseek; fcntl and pipe
  * answered EPERM, so that clang's runtime leaves its frames unsymbolized rather than starting
- * llvm-symbolizer). kvmini's own build has none of those.
+ * llvm-symbolizer), and on the main thread LeakSanitizer's check at exit (a tracer task sharing its
+ * memory, clone with CLONE_VM, that stops the threads with ptrace). kvmini's own build has none of those.
  */
 #ifndef KVMINI_THREAD_FILTER_H
 #define KVMINI_THREAD_FILTER_H
@@ -60,6 +62,27 @@ int thread_filter_vcpu(const struct thread_filter_vcpu *t);
  * counted once, whatever its argument checks (for messages and tests).
  */
 unsigned int thread_filter_vcpu_count(void);
+
+#define THREAD_FILTER_DIRS 2
+
+/* What the main thread's filter pins its calls to. */
+struct thread_filter_main {
+	int vm_fd; /* KVM_IOEVENTFD, KVM_IRQFD, KVM_SET_GSI_ROUTING (the VM's end): on this fd only */
+	/* unlinkat and newfstatat (no link followed): in these directories only (a vsock socket's) */
+	int dirs[THREAD_FILTER_DIRS];
+	unsigned int nr_dirs;
+};
+
+/*
+ * thread_filter_main: load the main thread's allowlist (rules_main and ioctls_main) on the calling
+ * thread only, as thread_filter_vcpu does. Call it once the vCPU threads run (a thread it made later
+ * would inherit it) and every device process has been started once: from then on, device processes are
+ * started again by the launcher (device_process.h), which the main thread only asks. Returns 0 or -errno
+ * (logged).
+ */
+int thread_filter_main(const struct thread_filter_main *t);
+/* thread_filter_main_count: the syscalls the main thread's allowlist lets through, as with (t). */
+unsigned int thread_filter_main_count(const struct thread_filter_main *t);
 
 /*
  * thread_filter_describe: the line the SIGSYS handler writes (without "kvmini: error: " and the line

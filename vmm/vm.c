@@ -2,7 +2,9 @@
 
 #include "vm.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <linux/virtio_blk.h>
@@ -33,6 +35,7 @@
 #include "cpuid.h"
 #include "file.h"
 #include "host.h"
+#include "thread_filter.h"
 #include "../devices/base/log.h"
 
 #define DEFAULT_CMDLINE	  "console=ttyS0 panic=-1"
@@ -360,49 +363,38 @@ static void destroy_virtio(struct vm_virtio *v)
 	if (v->proc.pid || v->proc.sock >= 0)
 		device_process_end(&v->proc);
 	v->vp_ready = v->local_ready = v->front_ready = false;
-	for (unsigned int i = 0; i < VM_DEVICE_ARGS; i++) {
-		free(v->args[i]);
-		v->args[i] = NULL;
-	}
 }
 
-/* Starts the device process of (v) as recorded: kvmini's end of its vhost-user channel, or -errno (logged). */
-static int start_device_process(struct vm_virtio *v)
+/* kvmini's end of (v)'s device process's vhost-user channel, which the front end takes; or (ret) < 0. */
+static int device_channel(struct vm_virtio *v, int ret)
 {
-	int ret = device_process_spawn(&v->proc, v->what, (const char *const *)v->args, v->pass);
-
 	if (ret)
 		return ret;
 	ret = v->proc.sock;
-	v->proc.sock = -1; /* the front end's now */
+	v->proc.sock = -1;
 	return ret;
 }
 
 /*
- * Starts a device process for (v), `kvmini ARGS...` given descriptor (pass) (-1: none), and records how,
- * to start it again should it die: kvmini's end of its vhost-user channel, or -errno (logged).
+ * Has the launcher start a device process for (v), `kvmini ARGS...` given descriptor (pass) (-1: none),
+ * and record how, to start it again should it die: kvmini's end of its vhost-user channel, or -errno
+ * (logged).
  */
 static int spawn_device(struct vm_virtio *v, const char *what, const char *const *args, int pass)
 {
-	for (unsigned int i = 0; args[i]; i++) {
-		if (i == VM_DEVICE_ARGS - 1)
-			return -E2BIG;
-		v->args[i] = strdup(args[i]);
-		if (!v->args[i])
-			return -ENOMEM;
-	}
-	snprintf(v->what, sizeof(v->what), "%s", what);
-	v->pass = pass;
-	return start_device_process(v);
+	struct vm *vm = v->vm;
+	unsigned int slot = (unsigned int)(container_of(v, struct vm_device, virtio) - vm->devices);
+
+	return device_channel(v, device_process_spawn(&v->proc, &vm->launcher, slot, what, args, pass));
 }
 
 /* A NIC served by a device process of its own: `kvmini device net` on the tap kvmini opened. */
 static int spawn_nic(struct vm_device *n, const uint8_t mac[6])
 {
-	char fd[16], macs[24], what[32];
-	const char *args[] = { "device", "net", "--tap-fd", fd, "--mac", macs, "--name", n->name, NULL };
+	char macs[24], what[32];
+	const char *args[] = { "device", "net",	  "--tap-fd", DEVICE_PROCESS_PASSED_FD, "--mac", macs,
+			       "--name", n->name, NULL };
 
-	snprintf(fd, sizeof(fd), "%d", n->net.tap_fd);
 	snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
 		 mac[5]);
 	snprintf(what, sizeof(what), "virtio-net %s", n->name);
@@ -531,13 +523,14 @@ static int add_vsock(struct vm *vm, struct vm_device *v)
 	struct virtio_device pc;
 	int ret;
 
+	v->uds_dir = -1;
 	snprintf(v->name, sizeof(v->name), "vsock");
 	ret = vsock_open(&v->vsock, c->cid, c->uds);
 	if (ret)
 		return ret;
 	log_info("vsock: guest CID %" PRIu64 ", host socket %s%s", c->cid, c->uds,
-		 c->device_process ? ", in a device process" : "");
-	if (c->device_process) {
+		 vm->cfg->devices_in_process ? "" : ", in a device process");
+	if (!vm->cfg->devices_in_process) {
 		/* kvmini looked (what is wrong with the path is said once, here); the device process listens. */
 		vsock_close(&v->vsock);
 		snprintf(cid, sizeof(cid), "%" PRIu64, c->cid);
@@ -546,6 +539,9 @@ static int add_vsock(struct vm *vm, struct vm_device *v)
 			snprintf(uds, sizeof(uds), "%s", c->uds);
 		else
 			snprintf(uds, sizeof(uds), "%s/%s", cwd, c->uds);
+		v->uds_dir = vsock_dir_open(c->uds);
+		if (v->uds_dir < 0)
+			return v->uds_dir;
 		ret = spawn_device(&v->virtio, "virtio-vsock", args, -1);
 		v->uds_ours = ret >= 0;
 		return ret < 0 ? ret : add_front(vm, &v->virtio, v->name, &want, ret);
@@ -557,11 +553,18 @@ static int add_vsock(struct vm *vm, struct vm_device *v)
 
 static void close_vsock(struct vm *vm, struct vm_device *v)
 {
+	const char *base = vsock_socket_name(vm->cfg->vsock.uds);
 	struct stat st;
 
-	/* A device process that died could not remove its socket: it goes with the VM. */
-	if (v->uds_ours && lstat(vm->cfg->vsock.uds, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(vm->cfg->vsock.uds);
+	/*
+	 * A device process that died could not remove its socket: it goes with the VM, through the
+	 * directory's descriptor (the main thread's filter lets it remove files there only).
+	 */
+	if (v->uds_ours && v->uds_dir >= 0 && fstatat(v->uds_dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(st.st_mode))
+		unlinkat(v->uds_dir, base, 0);
+	if (v->uds_dir >= 0)
+		close(v->uds_dir);
 	if (v->open)
 		vsock_close(&v->vsock);
 }
@@ -598,6 +601,9 @@ static const struct vm_device_kind device_kinds[] = {
 };
 
 #define NR_DEVICE_KINDS (sizeof(device_kinds) / sizeof(device_kinds[0]))
+
+/* Each device is a slot of the launcher: it starts the device processes. */
+static_assert(VM_MAX_DISKS + VM_MAX_NICS + 1 <= DEVICE_LAUNCHER_SLOTS, "a launcher slot for every device");
 
 static int add_virtio_devices(struct vm *vm)
 {
@@ -802,7 +808,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
-	vm->fd = vm->com1_irq_fd = vm->com1_room_fd = vm->loop.epfd = -1;
+	vm->fd = vm->com1_irq_fd = vm->com1_room_fd = vm->loop.epfd = vm->launcher.sock = -1;
 	vm->mem.fd = -1;
 	atomic_init(&vm->stopping, 0);
 	bus_init(&vm->pio, "pio", 0xff); /* an unclaimed port reads all-ones, as on a PC */
@@ -812,6 +818,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		return -errno;
 	if (host_check_kvm(cfg->kernel, cfg->allow_pvm) < 0)
 		return -ENOTSUP;
+	/* Forked while kvmini holds nothing of the VM: no KVM descriptor, no guest RAM. */
+	if (!cfg->devices_in_process && (cfg->nr_disks || cfg->nr_nics || cfg->vsock.enabled)) {
+		ret = device_launcher_start(&vm->launcher);
+		if (ret)
+			return ret;
+	}
 	ret = kvm_open(&vm->kvm, cfg->kvm_device);
 	if (ret)
 		return ret;
@@ -889,6 +901,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->com1_room_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
+	device_launcher_stop(&vm->launcher);
 }
 
 /* The main thread's part: the console, signals, and the device back ends, in one event loop. */
@@ -1007,7 +1020,7 @@ static void backend_lost(struct vm_virtio *v)
 	vhu_front_lost(&v->front);
 	event_del(&vm->loop, &v->hangup);
 	event_del(&vm->loop, &v->exited);
-	if (!v->args[0]) {
+	if (!v->proc.launcher) {
 		log_layer(LOG_ERR, LAYER_PVIO,
 			  "%s: its vhost-user back end hung up: the guest's I/O on it cannot go on",
 			  v->front.name);
@@ -1026,18 +1039,18 @@ static void backend_lost(struct vm_virtio *v)
 	memmove(v->restart_ns + 1, v->restart_ns, (VM_DEVICE_RESTARTS - 1) * sizeof(v->restart_ns[0]));
 	v->restart_ns[0] = now;
 	log_warn("%s: starting it again", why);
-	sock = start_device_process(v);
+	sock = device_channel(v, device_process_respawn(&v->proc));
 	if (sock >= 0 && vhu_front_reconnect(&v->front, sock, &outstanding) == 0 &&
 	    watch_backend(vm, v) == 0) {
 		log_layer(
 			LOG_NOTICE, LAYER_SANDBOX,
 			"%s: device process %d serves it again, from the guest's last completed request (%u "
 			"requests outstanding then)",
-			v->what, (int)v->proc.pid, outstanding);
+			v->proc.name, (int)v->proc.pid, outstanding);
 		return;
 	}
 	log_err("%s: its device process could not be started again: the guest's I/O on it cannot go on",
-		v->what);
+		v->proc.name);
 	vm_stop(vm, VM_EXIT_DEVICE, "a device process failed");
 }
 
@@ -1182,6 +1195,31 @@ static void main_loop(struct vm_main *m)
 	}
 }
 
+/*
+ * Once the vCPUs run and every device process has started: the launcher sealed (it only starts those
+ * again), then the main thread's own syscall filter. 0 or -errno (logged).
+ */
+static int lock_main_thread(struct vm *vm)
+{
+	struct thread_filter_main t = { .vm_fd = vm->fd };
+	int ret = device_launcher_seal(&vm->launcher);
+
+	if (ret) {
+		log_layer(LOG_ERR, LAYER_SANDBOX, "cannot seal the launcher of device processes: %s",
+			  strerror(-ret));
+		return ret;
+	}
+	/* The vsock socket's directory: where the VM's end removes the socket. */
+	for (unsigned int i = 0; i < vm->nr_devices && t.nr_dirs < THREAD_FILTER_DIRS; i++) {
+		const struct vm_device *d = &vm->devices[i];
+		int dir = d->kind->add != add_vsock ? -1 : d->open ? d->vsock.dir_fd : d->uds_dir;
+
+		if (dir >= 0)
+			t.dirs[t.nr_dirs++] = dir;
+	}
+	return thread_filter_main(&t);
+}
+
 static void empty_handler(int sig)
 {
 	(void)sig;
@@ -1226,6 +1264,9 @@ int vm_run(struct vm *vm)
 			vm_stop(vm, VM_EXIT_ERROR, "cannot start the vCPU threads");
 			break;
 		}
+	if (!atomic_load(&vm->stopping) && lock_main_thread(vm) < 0)
+		vm_stop(vm, VM_EXIT_ERROR,
+			"L-3 sandbox: the main thread cannot run without its syscall filter");
 	main_loop(&m);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu_join(&vm->vcpus[i], VCPU_JOIN_GRACE_S) < 0) {

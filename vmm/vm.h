@@ -24,8 +24,7 @@
 #include "../devices/base/mem.h"
 #include "vcpu.h"
 
-#define VM_MAX_DISKS   16
-#define VM_DEVICE_ARGS 16
+#define VM_MAX_DISKS 16
 /* A device process is started again at most this many times a minute; then the VM stops (exit 12). */
 #define VM_DEVICE_RESTARTS 3
 
@@ -52,8 +51,6 @@ struct vm_vsock_config {
 	bool enabled;
 	uint64_t cid;
 	char uds[VSOCK_UDS_PATH_MAX];
-	/* ",process": served by a device process (not yet the default: see README, vsock). */
-	bool device_process;
 };
 
 struct vm_config {
@@ -87,11 +84,8 @@ struct vm_virtio {
 	struct device_process proc;
 	struct virtio_pci vp;
 	bool local_ready, front_ready, vp_ready;
-	/* How its device process is started again when it dies: its arguments and the descriptor it gets. */
-	char *args[VM_DEVICE_ARGS];
-	char what[32];
-	int pass;
-	uint64_t restart_ns[VM_DEVICE_RESTARTS]; /* when it was last started again, newest first */
+	uint64_t restart_ns
+		[VM_DEVICE_RESTARTS]; /* when its device process was last started again, newest first */
 	/* In the VMM's event loop: the back end's hang-up, its process's end, its rings' errors. */
 	struct event_source hangup, exited;
 	struct vm_ring_watch {
@@ -120,6 +114,7 @@ struct vm_device {
 		struct vsock_dev vsock;
 	};
 	bool uds_ours; /* vsock: its device process listens there: the socket goes with the VM */
+	int uds_dir;   /* vsock with a device process: the socket's directory (vsock_dir_open), or -1 */
 };
 
 struct vm {
@@ -138,10 +133,11 @@ struct vm {
 	struct irq_routes routes;
 	struct pci_bus pci;
 	bool pci_ready;
-	struct vm_device *devices; /* the virtio devices */
-	unsigned int nr_devices;   /* added so far */
-	int stop_fd;		   /* eventfd: the VM is stopping, wakes the event loop */
-	struct event_loop loop;	   /* the main thread's (vm_run) */
+	struct vm_device *devices;	 /* the virtio devices */
+	unsigned int nr_devices;	 /* added so far */
+	int stop_fd;			 /* eventfd: the VM is stopping, wakes the event loop */
+	struct event_loop loop;		 /* the main thread's (vm_run) */
+	struct device_launcher launcher; /* what starts the device processes */
 	atomic_int stopping;
 	int exit_status; /* written once, by whoever wins 'stopping' */
 };

@@ -2,6 +2,7 @@
 #include "devproc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -300,6 +301,11 @@ static int open_model(const struct devproc_opts *o, const char *what, struct vir
 		memcpy(mac, o->mac, sizeof(mac));
 	else
 		net_mac_random(mac);
+	if (!o->tap && fcntl(o->tap_fd, F_GETFD) < 0) {
+		log_err("device net: --tap-fd %d: %s: not a descriptor this process has (give one it inherits)",
+			o->tap_fd, strerror(errno));
+		return -EBADF;
+	}
 	ret = o->tap ? net_open(&nic, o->tap, mac) : net_init_fd(&nic, o->tap_fd, mac);
 	if (!ret)
 		net_device(&nic, what, dev);

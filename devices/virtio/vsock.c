@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/virtio_config.h>
@@ -1175,6 +1176,23 @@ static void dir_of(const char *path, char *dir)
 		snprintf(dir, VSOCK_UDS_PATH_MAX, ".");
 }
 
+int vsock_dir_open(const char *path)
+{
+	char dir[VSOCK_UDS_PATH_MAX];
+	int fd;
+
+	dir_of(path, dir);
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+const char *vsock_socket_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 /* Whether a socket can be made at (path): its length, its directory, what is there now. Returns 0 or -errno. */
 static int check_path(const char *path)
 {
@@ -1326,6 +1344,7 @@ int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path)
 
 	memset(v, 0, sizeof(*v));
 	atomic_flag_clear(&v->warned);
+	v->dir_fd = -1;
 	v->listen_fd = -1;
 	v->epoll_fd = -1;
 	v->timer_fd = -1;
@@ -1344,6 +1363,13 @@ int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path)
 	if (!v->table)
 		return -ENOMEM;
 	ret = check_path(uds_path);
+	if (!ret) {
+		v->dir_fd = vsock_dir_open(uds_path);
+		ret = v->dir_fd < 0 ? v->dir_fd : 0;
+		if (ret)
+			log_err("vsock socket path %s: cannot open its directory: %s", uds_path,
+				strerror(-ret));
+	}
 	if (!ret)
 		ret = listen_on(v, uds_path);
 	if (ret)
@@ -1361,8 +1387,11 @@ void vsock_close(struct vsock_dev *v)
 		close(v->timer_fd);
 	if (v->listen_fd >= 0)
 		close(v->listen_fd);
-	if (v->uds_path[0])
-		unlink(v->uds_path);
+	if (v->uds_path[0] && v->dir_fd >= 0)
+		unlinkat(v->dir_fd, vsock_socket_name(v->uds_path), 0);
+	if (v->dir_fd >= 0)
+		close(v->dir_fd);
+	v->dir_fd = -1;
 	free(v->table);
 	v->table = NULL;
 	v->epoll_fd = -1;

@@ -460,6 +460,15 @@ static int connect_addr(const struct addr *a)
 		fprintf(stderr, "xfer: socket for %s: %s\n", a->text, strerror(errno));
 		return -1;
 	}
+	/*
+	 * The kernel gives a vsock connect 2 s: under nested emulation, with a hundred connections at
+	 * once, an answer may take longer. The run's --timeout bounds the wait instead.
+	 */
+	if (a->kind == ADDR_VSOCK) {
+		struct timeval tv = { .tv_sec = 120 };
+
+		setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
+	}
 	if (connect(fd, &a->sa.sa, a->salen) == 0) {
 		if (a->kind == ADDR_FC && fc_handshake(fd, a)) {
 			close(fd);

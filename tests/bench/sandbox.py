@@ -3,7 +3,7 @@
 default) against the same model on threads in kvmini (--devices in-process), interleaved, in one run:
 virtio-blk (blkbench in the guest, as bench-blk), also against qemu-storage-daemon's vhost-user-blk export
 behind kvmini's front end; virtio-net (TCP each way and ping over a tap, as bench-net); virtio-vsock (a
-stream each way and connection latency, as bench-vsock; its device process with --vsock ...,process); and
+stream each way and connection latency, as bench-vsock); and
 the memory kvmini keeps beside guest RAM with a disk, a NIC and vsock, each in a device process of its own
 or all in kvmini."""
 
@@ -29,9 +29,9 @@ IN_PROCESS = ["--devices", "in-process"]
 
 
 def tree_kib(pid, fields=r"Rss(?:Anon|File)", where="status"):
-    """Resident memory of process PID and its children (the device processes), guest RAM left out: the
-    anonymous and file-backed pages, not the shared memfd (its Shmem) that is guest RAM. By default each
-    process's RSS (a page shared by two processes, libc's, counts twice); with Pss(?:Anon|File) from
+    """Resident memory of process PID and its descendants (the launcher, the device processes), guest RAM
+    left out: the anonymous and file-backed pages, not the shared memfd (its Shmem) that is guest RAM. By
+    default each process's RSS (a page shared by two processes, libc's, counts twice); with Pss(?:Anon|File) from
     smaps_rollup, each page once, shared among those that map it."""
     total = 0
     try:
@@ -173,7 +173,7 @@ def vsock_section(args, cpus, mem, initrd, tmp):
     uds = tmp / "v.sock"
     cmdline = (f"quiet kvmini.test=run kvmini.run=xfer,echo,vsock::5000,{conns}&xfer,recv,vsock::5001&&"
                f"xfer,send,vsock:2:5002,{nbytes},2")
-    peers = {"processes": Guest(cpus=cpus, mem=mem, initrd=initrd, vsock=Vsock(vsock.CID, f"{uds},process"),
+    peers = {"processes": Guest(cpus=cpus, mem=mem, initrd=initrd, vsock=Vsock(vsock.CID, str(uds)),
                                 cmdline=cmdline).kvmini_argv(),
              "in-process": Guest(cpus=cpus, mem=mem, initrd=initrd, vsock=Vsock(vsock.CID, str(uds)),
                                  cmdline=cmdline).kvmini_argv(extra=IN_PROCESS)}
@@ -186,14 +186,14 @@ def vsock_section(args, cpus, mem, initrd, tmp):
 
 def memory_section(args, cpus, mem, initrd, tmp, ns):
     """Resident memory beside guest RAM of kvmini with a disk, a NIC and vsock: each in a device process
-    (vsock's with ,process) or all in kvmini; read once the guest's init runs, with every device probed."""
+    or all in kvmini; read once the guest's init runs, with every device probed."""
     img = tmp / "mem.img"
     with open(img, "wb") as f:
         f.truncate(16 << 20)
     uds = tmp / "m.sock"
     cmdline = "quiet kvmini.test=run kvmini.run=sleep,3"
     peers = {"processes": Guest(cpus=cpus, mem=mem, initrd=initrd, disks=[Disk(img)], nics=[Nic(net.TAP)],
-                                vsock=Vsock(vsock.CID, f"{uds},process"), cmdline=cmdline).kvmini_argv(),
+                                vsock=Vsock(vsock.CID, str(uds)), cmdline=cmdline).kvmini_argv(),
              "in-process": Guest(cpus=cpus, mem=mem, initrd=initrd, disks=[Disk(img)], nics=[Nic(net.TAP)],
                                  vsock=Vsock(vsock.CID, str(uds)), cmdline=cmdline).kvmini_argv(extra=IN_PROCESS)}
 
@@ -204,7 +204,7 @@ def memory_section(args, cpus, mem, initrd, tmp, ns):
         if proc.wait_line(log, "KVMINI-TEST: action=run", 240, vm):
             time.sleep(1)
             rss, pss = tree_rss_kib(vm.pid), tree_pss_kib(vm.pid)
-            kids = len(results.read(f"/proc/{vm.pid}/task/{vm.pid}/children").split())
+            kids = len(proc.device_processes(vm.pid))
         status = vm.wait(240)
         if status != 0 or None in (rss, pss):
             args.failures.keep(f"memory-{name}", run, common.why(status, 240), [log])

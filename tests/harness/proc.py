@@ -120,3 +120,17 @@ def wait_line(log, pattern, seconds, proc=None, step=0.2):
         if gone or time.monotonic() >= end:
             return False
         time.sleep(step)
+
+
+def children(pid):
+    """The child processes of PID (none once it is gone)."""
+    try:
+        return [int(c) for c in read(f"/proc/{pid}/task/{pid}/children").split()]
+    except (OSError, ValueError):
+        return []
+
+
+def device_processes(pid):
+    """kvmini PID's device processes: the children of its launcher, its child named kvmini-launch."""
+    launchers = [c for c in children(pid) if read(f"/proc/{c}/comm").strip() == "kvmini-launch"]
+    return [d for launcher in launchers for d in children(launcher)]

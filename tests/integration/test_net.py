@@ -26,12 +26,11 @@ def tap_add(t, netns, name, addr):
 
 
 def cpu_ticks(pid):
-    """User + system clock ticks the process has used, with its children's (the device processes)."""
+    """User + system clock ticks the process has used, with its descendants' (the launcher, the device
+    processes)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        kids = [int(k) for k in f.read().split()]
-    return int(fields[11]) + int(fields[12]) + sum(cpu_ticks(k) for k in kids)
+    return int(fields[11]) + int(fields[12]) + sum(cpu_ticks(k) for k in proc.children(pid))
 
 
 def test_net_ping_and_tcp_both_ways(t, netns):

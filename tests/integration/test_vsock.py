@@ -47,6 +47,8 @@ def test_vsock_streams_both_ways(t):
     t.expect_line("XFER many ok=100 failed=0")
     t.expect_line("XFER ok")
     t.expect_line("KVMINI-TEST: run ok")
+    t.expect_line("vsock: guest CID 3, host socket .*, in a device process")
+    t.expect_line(r"kvmini\[vsock\]: L-3 sandbox: virtio-vsock vsock: locked down")
     t.check(not uds.exists(), f"kvmini left its socket {uds} behind")
 
 

@@ -1,4 +1,7 @@
-/* test_thread_filter.c: a vCPU thread's syscall filter: what it lets through, what it refuses, and how. */
+/*
+ * test_thread_filter.c: the syscall filters of a vCPU thread and of kvmini's main thread: what they let
+ * through, what they refuse, and how.
+ */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -6,6 +9,7 @@
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,7 +36,9 @@
 /* What the filtered thread does, and what it saw. */
 struct probe {
 	int (*fn)(struct probe *p); /* run after the filter loaded; its return is the thread's result */
+	bool main;		    /* the main thread's filter, not a vCPU's */
 	int vcpu_fd, vm_fd;
+	int dir;    /* main: the directory it may remove files in */
 	int loaded; /* thread_filter_vcpu's return */
 	int result;
 	int err; /* errno after fn's call, where it looks at one */
@@ -41,8 +48,9 @@ static void *probe_thread(void *arg)
 {
 	struct probe *p = arg;
 	struct thread_filter_vcpu t = { .id = 3, .vcpu_fd = p->vcpu_fd, .vm_fd = p->vm_fd };
+	struct thread_filter_main m = { .vm_fd = p->vm_fd, .dirs = { p->dir }, .nr_dirs = 1 };
 
-	p->loaded = thread_filter_vcpu(&t);
+	p->loaded = p->main ? thread_filter_main(&m) : thread_filter_vcpu(&t);
 	if (p->loaded == 0)
 		p->result = p->fn(p);
 	return NULL;
@@ -70,8 +78,8 @@ struct refusal {
 	char err[1024];
 };
 
-/* refused_run: (fn) on a filtered thread of a child forked here. */
-static struct refusal refused_run(int (*fn)(struct probe *p))
+/* refused_run: (fn) on a filtered thread (the main thread's filter where (main)) of a child forked here. */
+static struct refusal refused_run_as(bool main, int (*fn)(struct probe *p))
 {
 	struct refusal r = { 0 };
 	int out[2], st;
@@ -81,7 +89,7 @@ static struct refusal refused_run(int (*fn)(struct probe *p))
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		struct probe p = { 0 };
+		struct probe p = { .main = main, .dir = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC) };
 
 		dup2(out[1], STDERR_FILENO);
 		probe_run(&p, fn);
@@ -103,20 +111,29 @@ static struct refusal refused_run(int (*fn)(struct probe *p))
 	return r;
 }
 
-static void assert_refused(const struct refusal *r, const char *name)
+static struct refusal refused_run(int (*fn)(struct probe *p))
 {
-	char want[64];
+	return refused_run_as(false, fn);
+}
+
+static void assert_refused_who(const struct refusal *r, const char *who, const char *name)
+{
+	char want[64], line[128];
 	int nr = seccomp_syscall_resolve_name(name);
 
 	cr_assert_eq(r->status, THREAD_FILTER_REFUSED_STATUS, "the child ended with %d, not %d; stderr: %s",
 		     r->status, THREAD_FILTER_REFUSED_STATUS, r->err);
 	snprintf(want, sizeof(want), "it called %s (%d),", name, nr);
 	cr_assert_not_null(strstr(r->err, want), "no '%s' in: %s", want, r->err);
-	cr_assert_not_null(
-		strstr(r->err, "kvmini: error: L-3 sandbox: vCPU 3 was stopped by its syscall filter"), "%s",
-		r->err);
+	snprintf(line, sizeof(line), "kvmini: error: L-3 sandbox: %s was stopped by its syscall filter", who);
+	cr_assert_not_null(strstr(r->err, line), "%s", r->err);
 	cr_assert_not_null(strstr(r->err, "this is a bug in kvmini: please report it with this line\n"), "%s",
 			   r->err);
+}
+
+static void assert_refused(const struct refusal *r, const char *name)
+{
+	assert_refused_who(r, "vCPU 3", name);
 }
 
 /* ---- What a vCPU thread does is let through ---- */
@@ -363,4 +380,131 @@ Test(thread_filter, describe_truncates_to_fit)
 	cr_assert_gt(n, sizeof(line));
 	cr_assert_eq(strlen(line), sizeof(line) - 1);
 	cr_assert_str_eq(line, "L-3 sandbox: vC");
+}
+
+/* ---- kvmini's main thread ---- */
+
+/* A file made in /tmp (the probe's directory) before the filter, removed through the directory after. */
+static char tmp_name[64];
+
+static int remove_in_dir(struct probe *p)
+{
+	struct stat st;
+
+	if (fstatat(p->dir, tmp_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 1;
+	return unlinkat(p->dir, tmp_name, 0) == 0 ? 0 : 2;
+}
+
+Test(thread_filter, main_removes_a_file_in_its_directory_only_through_it)
+{
+	struct probe p = { .main = true };
+	int fd;
+
+	snprintf(tmp_name, sizeof(tmp_name), "test_thread_filter.%d", (int)getpid());
+	p.dir = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(p.dir, 0);
+	fd = openat(p.dir, tmp_name, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	probe_run(&p, remove_in_dir);
+	cr_assert_eq(p.result, 0);
+	cr_assert(faccessat(p.dir, tmp_name, F_OK, 0) < 0 && errno == ENOENT);
+	close(p.dir);
+}
+
+static int unlink_by_path(struct probe *p)
+{
+	(void)p;
+	return unlink("/tmp/test_thread_filter.never");
+}
+
+Test(thread_filter, main_unlink_elsewhere_is_refused_and_reported)
+{
+	struct refusal r = refused_run_as(true, unlink_by_path);
+
+	assert_refused_who(&r, "kvmini's main thread", "unlink");
+}
+
+static int new_process(struct probe *p)
+{
+	(void)p;
+	return (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+Test(thread_filter, main_cannot_make_a_process)
+{
+	struct refusal r = refused_run_as(true, new_process);
+
+	assert_refused_who(&r, "kvmini's main thread", "clone");
+}
+
+static int main_exec(struct probe *p)
+{
+	return exec_shell(p);
+}
+
+Test(thread_filter, main_execve_is_refused)
+{
+	struct refusal r = refused_run_as(true, main_exec);
+
+	assert_refused_who(&r, "kvmini's main thread", "execve");
+}
+
+static int main_kvm_run(struct probe *p)
+{
+	return ioctl(p->vm_fd, KVM_RUN, 0);
+}
+
+Test(thread_filter, main_cannot_run_a_vcpu)
+{
+	struct refusal r = refused_run_as(true, main_kvm_run);
+
+	assert_refused_who(&r, "kvmini's main thread", "ioctl");
+}
+
+static int main_teardown_ioctls(struct probe *p)
+{
+	/* Let through to the kernel, which answers ENOTTY: an eventfd is no VM. */
+	return ioctl(p->vm_fd, KVM_IRQFD, 0) < 0 && errno == ENOTTY &&
+			       ioctl(p->vm_fd, KVM_IOEVENTFD, 0) < 0 && errno == ENOTTY
+		       ? 0
+		       : 1;
+}
+
+Test(thread_filter, main_takes_back_event_channels_on_the_vm_fd)
+{
+	struct probe p = { .main = true, .dir = -1 };
+
+	probe_run(&p, main_teardown_ioctls);
+	cr_assert_eq(p.result, 0);
+}
+
+Test(thread_filter, main_count_names_each_syscall_once)
+{
+	struct thread_filter_main t = { .nr_dirs = 1 };
+	unsigned int n = thread_filter_main_count(&t);
+
+	cr_assert(n >= 30 && n <= 50, "%u syscalls", n);
+	cr_assert_eq(thread_filter_main_count(NULL), n - 2);
+}
+
+/* In the sanitizer build (the unit tests'), LeakSanitizer checks at exit under the main thread's filter. */
+Test(thread_filter, main_exit_with_its_leak_check_completes)
+{
+	struct thread_filter_main t = { .vm_fd = -1 };
+	int st = 0;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		exit(thread_filter_main(&t) == 0 ? 0 : 3); /* exit(): atexit handlers, the leak check */
+	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(50000);
+	if (waitpid(pid, &st, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cr_assert_fail("the process did not end within 10 s of exit() under the main thread's filter");
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }
