@@ -114,6 +114,17 @@ static uint8_t msr(const struct serial8250 *s)
 	return v;
 }
 
+/*
+ * Whether the guest sees what the receive FIFO holds: console input is for a driver that listens (the
+ * receive interrupt on). Linux reads the receive register to discard whatever is there each time it
+ * starts the port, with the interrupt off; held input then stays, unseen. In loopback the FIFO holds
+ * the guest's own bytes: always seen.
+ */
+static bool rx_shown(const struct serial8250 *s)
+{
+	return (s->ier & UART_IER_RDI) || (s->mcr & UART_MCR_LOOP);
+}
+
 static uint8_t reg_read(struct serial8250 *s, uint64_t off)
 {
 	bool dlab = s->lcr & UART_LCR_DLAB;
@@ -121,7 +132,7 @@ static uint8_t reg_read(struct serial8250 *s, uint64_t off)
 
 	switch (off) {
 	case UART_RBR_THR:
-		return dlab ? s->dll : rx_pop(s);
+		return dlab ? s->dll : rx_shown(s) ? rx_pop(s) : 0;
 	case UART_IER:
 		return dlab ? s->dlm : s->ier;
 	case UART_IIR_FCR:
@@ -136,7 +147,7 @@ static uint8_t reg_read(struct serial8250 *s, uint64_t off)
 		return s->mcr;
 	case UART_LSR:
 		/* Transmission is instantaneous: the transmitter is always empty. */
-		return UART_LSR_THRE | UART_LSR_TEMT | (s->rx_count ? UART_LSR_DR : 0);
+		return UART_LSR_THRE | UART_LSR_TEMT | (rx_shown(s) && s->rx_count ? UART_LSR_DR : 0);
 	case UART_MSR:
 		return msr(s);
 	default:

@@ -419,3 +419,16 @@ Test(serial8250, input_is_kept_through_fifo_clears)
 	cr_assert_eq(rd(UART_RBR_THR), '!');
 	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);
 }
+
+Test(serial8250, input_waits_while_the_receive_interrupt_is_off)
+{
+	wr(UART_IER, UART_IER_RDI);
+	cr_assert_eq(rx("ok"), 2);
+	wr(UART_IER, 0); /* the port shut down, or starting again: Linux reads the register to discard */
+	cr_assert_not(rd(UART_LSR) & UART_LSR_DR, "input shown to a driver that does not listen");
+	cr_assert_eq(rd(UART_RBR_THR), 0);
+	wr(UART_IER, UART_IER_RDI);
+	cr_assert(rd(UART_LSR) & UART_LSR_DR);
+	cr_assert_eq(rd(UART_RBR_THR), 'o', "input was lost to a read with the receive interrupt off");
+	cr_assert_eq(rd(UART_RBR_THR), 'k');
+}
