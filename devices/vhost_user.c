@@ -46,6 +46,7 @@ enum fds_rule {
 	F_PER_REGION, /* SET_MEM_TABLE: one for each region */
 	F_VRING,      /* SET_VRING_KICK/CALL/ERR: one unless the u64 has VHU_VRING_NOFD */
 	F_STRAY,      /* REM_MEM_REG: none, but the specification lets a back end take one and close it */
+	F_UP_TO_ONE,  /* GET_INFLIGHT_FD's reply: its region's fd, or none when the back end refuses */
 };
 
 /* A request as the front end sends it and, where the request has one, the back end's reply. */
@@ -89,7 +90,8 @@ static const struct req_info requests[VHU_REQUEST_MAX] = {
 	[VHU_POSTCOPY_ADVISE] = { "POSTCOPY_ADVISE", K_ANY, F_NONE, K_NONE, F_NONE },
 	[VHU_POSTCOPY_LISTEN] = { "POSTCOPY_LISTEN", K_ANY, F_NONE, K_NONE, F_NONE },
 	[VHU_POSTCOPY_END] = { "POSTCOPY_END", K_ANY, F_NONE, K_NONE, F_NONE },
-	[VHU_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD", K_INFLIGHT, F_NONE, K_INFLIGHT, F_ONE },
+	/* A back end that cannot make the region answers with mmap_size 0 and no fd (libvhost-user). */
+	[VHU_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD", K_INFLIGHT, F_NONE, K_INFLIGHT, F_UP_TO_ONE },
 	[VHU_SET_INFLIGHT_FD] = { "SET_INFLIGHT_FD", K_INFLIGHT, F_ONE, K_NONE, F_NONE },
 	[VHU_GPU_SET_SOCKET] = { "GPU_SET_SOCKET", K_NONE, F_ONE, K_NONE, F_NONE },
 	[VHU_RESET_DEVICE] = { "RESET_DEVICE", K_NONE, F_NONE, K_NONE, F_NONE },
@@ -251,6 +253,8 @@ static const char *check_fds(enum fds_rule rule, const struct vhu_msg *m, int *f
 		if (m->payload.u64 & VHU_VRING_NOFD)
 			return *nfds ? "vring fd request says no fd but carries one" : NULL;
 		return *nfds != 1 ? "vring fd request without its fd" : NULL;
+	case F_UP_TO_ONE:
+		return *nfds > 1 ? "more than one file descriptor on a reply that takes one" : NULL;
 	case F_STRAY:
 		if (*nfds > 1)
 			return "more than one file descriptor on REM_MEM_REG";
@@ -394,9 +398,14 @@ int vhu_send(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds)
 
 int vhu_reply(int sock, const struct vhu_msg *req, struct vhu_msg *rep)
 {
+	return vhu_reply_fds(sock, req, rep, NULL, 0);
+}
+
+int vhu_reply_fds(int sock, const struct vhu_msg *req, struct vhu_msg *rep, const int *fds, unsigned int nfds)
+{
 	rep->hdr.request = req->hdr.request;
 	rep->hdr.flags = VHU_VERSION | VHU_F_REPLY;
-	return vhu_send(sock, rep, NULL, 0);
+	return vhu_send(sock, rep, fds, nfds);
 }
 
 int vhu_set_timeout(int sock, unsigned int ms)
@@ -406,8 +415,9 @@ int vhu_set_timeout(int sock, unsigned int ms)
 	return setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ? -errno : 0;
 }
 
-int vhu_call(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, struct vhu_msg *reply,
-	     bool reply_ack)
+/* vhu_call and vhu_call_fd: the request, and its reply with the fd it may carry into (*reply_fd). */
+static int call(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, struct vhu_msg *reply,
+		bool reply_ack, int *reply_fd)
 {
 	const struct req_info *ri = info(m->hdr.request);
 	bool has_reply = ri->reply != K_NONE;
@@ -417,8 +427,6 @@ int vhu_call(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, str
 	const char *why;
 	int ret;
 
-	if (ri->reply_fds != F_NONE)
-		return -EINVAL;
 	m->hdr.flags &= ~(VHU_F_REPLY | VHU_F_NEED_REPLY);
 	if (!has_reply && reply_ack)
 		m->hdr.flags |= VHU_F_NEED_REPLY;
@@ -441,7 +449,31 @@ int vhu_call(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, str
 		log_warn("vhost-user: reply to %s: %s", ri->name, why);
 	if (ret < 0)
 		return ret;
+	if (reply_fd)
+		*reply_fd = nrfds ? rfds[0] : -1;
 	return !has_reply && reply->payload.u64 ? -EIO : 0;
+}
+
+int vhu_call(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, struct vhu_msg *reply,
+	     bool reply_ack)
+{
+	if (info(m->hdr.request)->reply_fds != F_NONE)
+		return -EINVAL;
+	return call(sock, m, fds, nfds, reply, reply_ack, NULL);
+}
+
+int vhu_call_fd(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, struct vhu_msg *reply,
+		int *reply_fd)
+{
+	int ret;
+
+	*reply_fd = -1;
+	if (info(m->hdr.request)->reply_fds == F_NONE || !reply)
+		return -EINVAL;
+	ret = call(sock, m, fds, nfds, reply, false, reply_fd);
+	if (ret == 0 && *reply_fd < 0)
+		return -EIO;
+	return ret;
 }
 
 /* Whether [a, a_last] and [b, b_last] share a byte (inclusive ends: a region may end at 2^64 - 1). */

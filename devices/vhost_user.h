@@ -221,6 +221,9 @@ int vhu_send(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds);
  * out with the request's code and the REPLY flag, without fds. Returns as vhu_send.
  */
 int vhu_reply(int sock, const struct vhu_msg *req, struct vhu_msg *rep);
+/* vhu_reply_fds: as vhu_reply, with (nfds) descriptors (fds), which stay the caller's (GET_INFLIGHT_FD). */
+int vhu_reply_fds(int sock, const struct vhu_msg *req, struct vhu_msg *rep, const int *fds,
+		  unsigned int nfds);
 
 /*
  * vhu_call: the front end's request (m) with (fds), and its answer. A request that has a reply
@@ -230,12 +233,20 @@ int vhu_reply(int sock, const struct vhu_msg *req, struct vhu_msg *rep);
  * wants only the status. The reply must be a REPLY to the same request, of the size that reply has
  * (GET_CONFIG: the size asked for). The wait is bounded by the socket's SO_RCVTIMEO, which the caller
  * sets (vhu_set_timeout()); without one it blocks until the back end answers or goes.
- * GET_INFLIGHT_FD's reply carries an fd: use vhu_send() and vhu_recv() for it.
+ * GET_INFLIGHT_FD's reply carries an fd: use vhu_call_fd() for it.
  * Returns 0, -EIO when the back end acked with a nonzero u64, -EPROTO for a malformed or mismatched
  * reply (logged with what was wrong), -ETIMEDOUT, -ECONNRESET, -EINVAL (GET_INFLIGHT_FD), or -errno.
  */
 int vhu_call(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, struct vhu_msg *reply,
 	     bool reply_ack);
+/*
+ * vhu_call_fd: as vhu_call for a request whose reply carries a file descriptor (GET_INFLIGHT_FD): the
+ * reply in (reply) (not NULL), its fd in (*reply_fd) (close-on-exec, the caller's to close; -1 on any
+ * error). Returns as vhu_call; -EIO when the reply came without its fd (the back end's refusal), -EINVAL
+ * for a request whose reply carries none.
+ */
+int vhu_call_fd(int sock, struct vhu_msg *m, const int *fds, unsigned int nfds, struct vhu_msg *reply,
+		int *reply_fd);
 
 /* vhu_set_timeout: bound each receive on (sock) to (ms) milliseconds (0: no bound). Returns 0 or -errno. */
 int vhu_set_timeout(int sock, unsigned int ms);

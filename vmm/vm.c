@@ -1044,8 +1044,8 @@ static void backend_lost(struct vm_virtio *v)
 	    watch_backend(vm, v) == 0) {
 		log_layer(
 			LOG_NOTICE, LAYER_SANDBOX,
-			"%s: device process %d serves it again, from the guest's last completed request (%u "
-			"requests outstanding then)",
+			"%s: device process %d serves it again, with the %u requests the guest had posted and "
+			"not seen completed",
 			v->proc.name, (int)v->proc.pid, outstanding);
 		return;
 	}

@@ -2,7 +2,11 @@
 #include "vhu_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/virtio_ids.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../base/log.h"
@@ -66,6 +70,20 @@ static void touch(struct vhu_backend *b, unsigned int i)
 		stop_worker(b, owner(b, i));
 }
 
+static bool inflight_on(const struct vhu_backend *b)
+{
+	return b->inflight && (b->protocol_features & (1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD));
+}
+
+/* Ring (i)'s inflight region for its worker, where it has one. */
+static void inflight_setup(const struct vhu_backend *b, unsigned int i, struct virtio_queue_setup *s)
+{
+	if (!inflight_on(b) || i >= b->inflight_queues)
+		return;
+	s->inflight = b->inflight + i * b->inflight_stride;
+	s->inflight_len = b->inflight_stride;
+}
+
 /* Bring each worker in line with its rings: serve exactly the ready ones, from their bases. */
 static void sync_rings(struct vhu_backend *b)
 {
@@ -90,6 +108,7 @@ static void sync_rings(struct vhu_backend *b)
 				.kick_fd = q->kick_fd,
 				.call_fd = q->call_fd,
 			};
+			inflight_setup(b, i, &setup[i]);
 		}
 		if (same)
 			continue;
@@ -251,6 +270,101 @@ static refusal set_vring_enable(struct vhu_backend *b, const struct vhu_vring_st
 	return NULL;
 }
 
+/* The rings stop using the region SET_INFLIGHT_FD gave, which goes. */
+static void inflight_unmap(struct vhu_backend *b)
+{
+	if (b->inflight_map && b->inflight == b->inflight_map)
+		b->inflight = NULL;
+	if (b->inflight_map)
+		munmap(b->inflight_map, b->inflight_map_len);
+	b->inflight_map = NULL;
+	b->inflight_map_len = 0;
+}
+
+/* A region for (num_queues) rings of up to (queue_size) entries: the device must have them. */
+static refusal inflight_layout_check(const struct vhu_backend *b, const struct vhu_inflight *in)
+{
+	if (!(b->protocol_features & (1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD)))
+		return "inflight tracking without the INFLIGHT_SHMFD protocol feature";
+	if (!in->num_queues || in->num_queues > b->dev->nr_queues)
+		return "an inflight region for no queue, or for queues the device does not have";
+	if (!in->queue_size || in->queue_size > b->dev->queue_max)
+		return "an inflight region for rings of size 0 or larger than the device's largest";
+	return NULL;
+}
+
+/* GET_INFLIGHT_FD: our memfd, zeroed (no ring has anything in flight), its fd in (*fd) for the reply. */
+static refusal get_inflight(struct vhu_backend *b, const struct vhu_inflight *in, struct vhu_msg *rep,
+			    int *fd)
+{
+	size_t stride = virtq_inflight_size(in->queue_size);
+	refusal r = inflight_layout_check(b, in);
+
+	/* A refusal is a reply without an fd and of size 0, as libvhost-user answers. */
+	rep->payload.inflight =
+		(struct vhu_inflight){ .num_queues = in->num_queues, .queue_size = in->queue_size };
+	rep->hdr.size = sizeof(rep->payload.inflight);
+	if (r)
+		return r;
+	/* The init sized it for every queue at its largest: what the check allows fits. */
+	stop_all(b);
+	memset(b->inflight_own, 0, b->inflight_own_len);
+	b->inflight = b->inflight_own;
+	b->inflight_queues = in->num_queues;
+	b->inflight_stride = stride;
+	rep->payload.inflight.mmap_size = stride * in->num_queues;
+	*fd = b->inflight_fd;
+	log_debug("%s: inflight region: %llu bytes for %u queues of %u", b->dev->name,
+		  (unsigned long long)rep->payload.inflight.mmap_size, in->num_queues, in->queue_size);
+	return NULL;
+}
+
+/* The region SET_INFLIGHT_FD describes, checked against (fd) and mapped into (*out) of (len) bytes. */
+static refusal inflight_map(const struct vhu_inflight *in, int fd, size_t len, void **out)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct stat st;
+
+	if (in->mmap_size < len)
+		return "an inflight region smaller than its queues need";
+	if (in->mmap_offset % page || in->mmap_offset > (uint64_t)INT64_MAX - len)
+		return "an inflight region at an offset not page aligned, or past any file";
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return "an inflight fd that is not a memory file";
+	/* Beyond the end of the file a mapping faults (SIGBUS) when touched. */
+	if ((uint64_t)st.st_size < in->mmap_offset + len)
+		return "an inflight region beyond the end of its file";
+	*out = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)in->mmap_offset);
+	return *out == MAP_FAILED ? "its inflight region cannot be mapped" : NULL;
+}
+
+/* SET_INFLIGHT_FD: the rings note their requests in the region given, which may say what was in flight. */
+static refusal set_inflight(struct vhu_backend *b, const struct vhu_inflight *in, int *fds, unsigned int nfds)
+{
+	size_t stride = virtq_inflight_size(in->queue_size), len = stride * in->num_queues;
+	refusal r = inflight_layout_check(b, in);
+	void *p = NULL;
+
+	if (!r && nfds != 1)
+		r = "SET_INFLIGHT_FD without its fd";
+	if (!r)
+		r = inflight_map(in, fds[0], len, &p);
+	for (unsigned int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (r)
+		return r;
+	stop_all(b);
+	inflight_unmap(b);
+	b->inflight_map = p;
+	b->inflight_map_len = len;
+	b->inflight = p;
+	b->inflight_queues = in->num_queues;
+	b->inflight_stride = stride;
+	log_debug("%s: inflight region set: %zu bytes for %u queues of %u", b->dev->name, len, in->num_queues,
+		  in->queue_size);
+	return NULL;
+}
+
 static refusal get_config(struct vhu_backend *b, const struct vhu_config *in, struct vhu_msg *rep)
 {
 	if (in->offset > b->dev->config_len || in->size > b->dev->config_len - in->offset)
@@ -272,15 +386,22 @@ static bool has_reply(uint32_t req)
 	case VHU_GET_VRING_BASE:
 	case VHU_GET_QUEUE_NUM:
 	case VHU_GET_CONFIG:
+	case VHU_GET_INFLIGHT_FD:
 		return true;
 	default:
 		return false;
 	}
 }
 
-/* Carry out (m); a request with a reply of its own fills (rep). */
+static uint64_t protocol_features(const struct vhu_backend *b)
+{
+	return VHU_BACKEND_PROTOCOL_FEATURES |
+	       (b->inflight_fd >= 0 ? 1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD : 0);
+}
+
+/* Carry out (m); a request with a reply of its own fills (rep), and (*rep_fd) when it carries an fd. */
 static refusal handle(struct vhu_backend *b, const struct vhu_msg *m, int *fds, unsigned int nfds,
-		      struct vhu_msg *rep)
+		      struct vhu_msg *rep, int *rep_fd)
 {
 	uint32_t base = 0;
 	refusal r;
@@ -296,10 +417,10 @@ static refusal handle(struct vhu_backend *b, const struct vhu_msg *m, int *fds, 
 		b->features = m->payload.u64;
 		return NULL;
 	case VHU_GET_PROTOCOL_FEATURES:
-		rep->payload.u64 = VHU_BACKEND_PROTOCOL_FEATURES;
+		rep->payload.u64 = protocol_features(b);
 		return NULL;
 	case VHU_SET_PROTOCOL_FEATURES:
-		if (m->payload.u64 & ~(uint64_t)VHU_BACKEND_PROTOCOL_FEATURES)
+		if (m->payload.u64 & ~protocol_features(b))
 			return "protocol features the back end does not offer";
 		b->protocol_features = m->payload.u64;
 		return NULL;
@@ -307,6 +428,8 @@ static refusal handle(struct vhu_backend *b, const struct vhu_msg *m, int *fds, 
 		return NULL;
 	case VHU_RESET_OWNER:
 		reset_rings(b);
+		inflight_unmap(b);
+		b->inflight = NULL;
 		b->features = 0;
 		return NULL;
 	case VHU_GET_QUEUE_NUM:
@@ -336,6 +459,10 @@ static refusal handle(struct vhu_backend *b, const struct vhu_msg *m, int *fds, 
 		if (r) /* the front end sees a reply of the wrong size: an error */
 			rep->hdr.size = VHU_CONFIG_HDR_SIZE;
 		return r;
+	case VHU_GET_INFLIGHT_FD:
+		return get_inflight(b, &m->payload.inflight, rep, rep_fd);
+	case VHU_SET_INFLIGHT_FD:
+		return set_inflight(b, &m->payload.inflight, fds, nfds);
 	default:
 		for (unsigned int i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -351,7 +478,7 @@ int vhu_backend_serve(struct vhu_backend *b)
 		unsigned int nfds = 0;
 		const char *why = NULL;
 		refusal r;
-		int ret = vhu_recv(b->sock, &m, fds, &nfds, &why);
+		int rep_fd, ret = vhu_recv(b->sock, &m, fds, &nfds, &why);
 
 		if (ret == -ECONNRESET)
 			return 0;
@@ -366,14 +493,15 @@ int vhu_backend_serve(struct vhu_backend *b)
 			return ret;
 		}
 		memset(&rep, 0, sizeof(rep));
-		r = handle(b, &m, fds, nfds, &rep);
+		rep_fd = -1;
+		r = handle(b, &m, fds, nfds, &rep, &rep_fd);
 		b->messages++;
 		if (r)
 			log_layer(LOG_WARN, LAYER_PVIO, "%s: vhost-user %s refused: %s", b->dev->name,
 				  vhu_request_name(m.hdr.request), r);
 		sync_rings(b);
 		if (has_reply(m.hdr.request)) {
-			ret = vhu_reply(b->sock, &m, &rep);
+			ret = vhu_reply_fds(b->sock, &m, &rep, &rep_fd, rep_fd >= 0 ? 1 : 0);
 		} else if ((m.hdr.flags & VHU_F_NEED_REPLY) &&
 			   (b->protocol_features & (1ULL << VHU_PROTOCOL_F_REPLY_ACK))) {
 			rep.hdr.size = sizeof(uint64_t);
@@ -388,23 +516,77 @@ int vhu_backend_serve(struct vhu_backend *b)
 	}
 }
 
+/*
+ * The memfd GET_INFLIGHT_FD hands out, made now so that the locked-down process needs no memfd_create
+ * or ftruncate: sized for every queue at its largest ring, and sealed, so that no one holding it can
+ * shrink it under our mapping (a touch past the end is a SIGBUS). Returns 0 or -errno.
+ */
+static int inflight_create(struct vhu_backend *b)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = (b->dev->nr_queues * virtq_inflight_size(b->dev->queue_max) + page - 1) & ~(page - 1);
+	int fd = memfd_create("kvmini-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING), ret;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto err;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto err;
+	b->inflight_fd = fd;
+	b->inflight_own = p;
+	b->inflight_own_len = len;
+	return 0;
+err:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void inflight_free(struct vhu_backend *b)
+{
+	inflight_unmap(b);
+	if (b->inflight_own)
+		munmap(b->inflight_own, b->inflight_own_len);
+	close_fd(&b->inflight_fd);
+	b->inflight_own = NULL;
+	b->inflight = NULL;
+}
+
 int vhu_backend_init(struct vhu_backend *b, const struct virtio_device *dev, int sock)
 {
+	int ret;
+
 	memset(b, 0, sizeof(*b));
 	b->dev = dev;
 	b->sock = sock;
 	b->mem.fd = -1;
+	b->inflight_fd = -1;
+	/* Only a block device's requests need it: net and vsock lose nothing a driver does not resend. */
+	if (dev->device_id == VIRTIO_ID_BLOCK && (ret = inflight_create(b)) < 0)
+		log_warn("%s: no inflight region (%s): requests in flight when this process ends are served "
+			 "again from the ring's used index",
+			 dev->name, strerror(-ret));
 	b->nr_workers = dev->worker_per_queue ? dev->nr_queues : 1;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		b->q[i] = (struct vhu_backend_queue){ .kick_fd = -1, .call_fd = -1, .err_fd = -1 };
 	pthread_mutex_init(&b->err_lock, NULL);
-	return virtio_workers_init(b->workers, b->nr_workers, dev->name);
+	ret = virtio_workers_init(b->workers, b->nr_workers, dev->name);
+	if (ret) {
+		inflight_free(b);
+		pthread_mutex_destroy(&b->err_lock);
+	}
+	return ret;
 }
 
 void vhu_backend_destroy(struct vhu_backend *b)
 {
 	reset_rings(b);
 	virtio_workers_destroy(b->workers, b->nr_workers);
+	inflight_free(b);
 	vhu_mem_unmap(&b->vmem);
 	close_fd(&b->sock);
 	pthread_mutex_destroy(&b->err_lock);

@@ -18,6 +18,9 @@
 /* How long one answer may take: a back end that hangs is an error, not a hung vCPU. */
 #define ANSWER_MS 5000
 
+/* The largest inflight region kvmini takes: 8 queues of 32768 entries need about 4 MiB. */
+#define INFLIGHT_MAX (64ULL << 20)
+
 /* The protocol features kvmini uses when the back end has them. */
 #define FRONT_PROTOCOL_FEATURES \
 	((1ULL << VHU_PROTOCOL_F_MQ) | (1ULL << VHU_PROTOCOL_F_REPLY_ACK) | (1ULL << VHU_PROTOCOL_F_CONFIG))
@@ -124,6 +127,77 @@ static int start_ring(struct vhu_front *f, unsigned int i, const struct virtio_q
 	return ret;
 }
 
+static bool inflight_on(const struct vhu_front *f)
+{
+	return f->protocol_features & (1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD);
+}
+
+/* A region the back end describes: kvmini never maps it, but hands it on, so it must make sense. */
+static const char *inflight_check(const struct vhu_inflight *r)
+{
+	if (!r->mmap_size)
+		return "an inflight region of 0 bytes";
+	if (r->mmap_size > INFLIGHT_MAX)
+		return "an inflight region larger than 64 MiB";
+	if (r->mmap_offset > UINT64_MAX - r->mmap_size)
+		return "an inflight region whose offset and size overflow";
+	return NULL;
+}
+
+/* GET_INFLIGHT_FD: a new region for every queue at the largest ring, in place of the one kept. */
+static int get_inflight(struct vhu_front *f)
+{
+	struct vhu_msg m = { .hdr = { .request = VHU_GET_INFLIGHT_FD, .size = sizeof(struct vhu_inflight) } };
+	struct vhu_msg reply;
+	const char *why;
+	int fd, ret;
+
+	m.payload.inflight = (struct vhu_inflight){ .num_queues = (uint16_t)f->backend.nr_queues,
+						    .queue_size = f->backend.queue_max };
+	ret = vhu_call_fd(f->sock, &m, NULL, 0, &reply, &fd);
+	why = ret == -EIO ? "the back end refused it (no region came)" : strerror(-ret);
+	if (!ret && (why = inflight_check(&reply.payload.inflight))) {
+		close(fd);
+		ret = -EPROTO;
+	}
+	if (ret) {
+		log_layer(LOG_ERR, LAYER_PVIO, "%s: vhost-user GET_INFLIGHT_FD: %s", f->name, why);
+		return ret;
+	}
+	if (f->inflight_fd >= 0)
+		close(f->inflight_fd);
+	f->inflight_fd = fd;
+	/* SET_INFLIGHT_FD gives back what was asked for, where the back end says it is. */
+	f->inflight = m.payload.inflight;
+	f->inflight.mmap_size = reply.payload.inflight.mmap_size;
+	f->inflight.mmap_offset = reply.payload.inflight.mmap_offset;
+	f->inflight_new = false;
+	log_debug("%s: inflight region from the back end: %" PRIu64 " bytes at offset %" PRIu64
+		  " for %u queues of %u entries",
+		  f->name, f->inflight.mmap_size, f->inflight.mmap_offset, f->inflight.num_queues,
+		  f->inflight.queue_size);
+	return 0;
+}
+
+/*
+ * Before the rings start: the region the back end notes requests in flight in. A new one when the driver
+ * starts anew (or none is kept), else the one kept: a new back end then finds what the old had in flight.
+ */
+static int set_inflight(struct vhu_front *f)
+{
+	bool handed_over = !f->inflight_new && f->inflight_fd >= 0;
+	int ret = handed_over ? 0 : get_inflight(f);
+
+	if (!ret)
+		ret = call(f, VHU_SET_INFLIGHT_FD, &f->inflight, sizeof(f->inflight), &f->inflight_fd, 1,
+			   NULL);
+	if (!ret && handed_over)
+		log_info("%s: handed the inflight region over to the new back end: it serves again the "
+			 "requests in flight when the old one went",
+			 f->name);
+	return ret;
+}
+
 /* Where a ring goes on when its back end is gone: after the last request completed (its used index). */
 static uint16_t used_index(const struct vhu_front *f, const struct virtio_queue_setup *q)
 {
@@ -163,6 +237,8 @@ static int start_locked(struct vhu_front *f)
 	int ret = call_u64(f, VHU_SET_FEATURES,
 			   f->driver_features | (f->offers_protocol ? 1ULL << VHU_F_PROTOCOL_FEATURES : 0));
 
+	if (!ret && inflight_on(f))
+		ret = set_inflight(f);
 	for (unsigned int i = 0; !ret && i < f->nr_setup; i++)
 		if (f->setup[i].enabled)
 			ret = start_ring(f, i, &f->setup[i]);
@@ -184,6 +260,8 @@ static int front_start(void *opaque, uint64_t features, const struct virtio_queu
 	memcpy(f->setup, q, nr * sizeof(*q));
 	f->nr_setup = nr;
 	f->running = true;
+	/* New rings: nothing of a region from before is in flight on them. */
+	f->inflight_new = true;
 	/* With no back end, the rings start when one reconnects. */
 	ret = f->hung_up ? 0 : start_locked(f);
 	if (ret)
@@ -220,7 +298,8 @@ static int negotiate(struct vhu_front *f, unsigned int max_queues, uint64_t *off
 		ret = get_u64(f, VHU_GET_PROTOCOL_FEATURES, &protocol);
 		if (ret)
 			return ret;
-		protocol &= FRONT_PROTOCOL_FEATURES;
+		protocol &= FRONT_PROTOCOL_FEATURES |
+			    (f->wants_inflight ? 1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD : 0);
 		ret = call_u64(f, VHU_SET_PROTOCOL_FEATURES, protocol);
 		if (ret)
 			return ret;
@@ -347,6 +426,11 @@ int vhu_front_reconnect(struct vhu_front *f, int sock, unsigned int *outstanding
 	}
 	if (!ret)
 		ret = share_memory(f);
+	if (!ret && f->running && f->wants_inflight && !inflight_on(f))
+		log_debug(
+			"%s: the new back end does not track requests in flight: the rings go on from their "
+			"used index",
+			f->name);
 	if (!ret && f->running) {
 		/* Requests taken and never completed are taken again: the rings go on after the last used. */
 		for (unsigned int i = 0; i < f->nr_setup; i++) {
@@ -376,6 +460,9 @@ int vhu_front_init(struct vhu_front *f, const char *name, const struct vhu_front
 	f->mem = mem;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		f->err_fd[i] = -1;
+	f->inflight_fd = -1;
+	/* A disk's requests may complete out of order and must each be done once a restart; a NIC's not. */
+	f->wants_inflight = want->device_id == VIRTIO_ID_BLOCK;
 	f->backend = (struct virtio_backend){
 		.ops = &front_ops,
 		.opaque = f,
@@ -414,5 +501,8 @@ void vhu_front_destroy(struct vhu_front *f)
 	if (f->sock >= 0)
 		close(f->sock);
 	f->sock = -1;
+	if (f->inflight_fd >= 0)
+		close(f->inflight_fd);
+	f->inflight_fd = -1;
 	pthread_mutex_destroy(&f->lock);
 }

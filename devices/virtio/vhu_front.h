@@ -11,6 +11,12 @@
  * The front end has no thread: the VMM's event loop watches its socket (a hang-up: the back end is
  * gone) and its rings' error eventfds (vhu_front_ring_error), and connects a new back end in place of
  * one that died (vhu_front_reconnect): the rings the driver runs go on from their used index.
+ *
+ * For a block device, when the back end offers INFLIGHT_SHMFD, each start of the driver's gets a new
+ * inflight region from the back end (GET_INFLIGHT_FD) and gives it back (SET_INFLIGHT_FD) before the
+ * rings start; kvmini keeps its fd (it never maps it), and hands it to a back end that reconnects, which
+ * then serves again exactly the requests the one before had taken and not completed, in the order it
+ * took them, whatever order it completed others in.
  */
 #ifndef KVMINI_VIRTIO_VHU_FRONT_H
 #define KVMINI_VIRTIO_VHU_FRONT_H
@@ -20,6 +26,7 @@
 #include <stdint.h>
 
 #include "../base/mem.h"
+#include "../vhost_user.h"
 #include "backend.h"
 #include "device.h"
 
@@ -42,6 +49,11 @@ struct vhu_front {
 	uint64_t driver_features;
 	struct virtio_queue_setup setup[VIRTIO_MAX_QUEUES];
 	unsigned int nr_setup;
+	/* Inflight tracking, for a block device (INFLIGHT_SHMFD): the back end's region, kept across them. */
+	bool wants_inflight;	      /* asked for when the back end offers it */
+	int inflight_fd;	      /* the region (GET_INFLIGHT_FD's fd), -1: none */
+	struct vhu_inflight inflight; /* its description, given back with SET_INFLIGHT_FD */
+	bool inflight_new;	      /* the driver started anew since it was made: a new region is needed */
 };
 
 /* What kvmini wants of the device: its kind, configuration size, most queues and largest ring. */
@@ -73,10 +85,12 @@ void vhu_front_lost(struct vhu_front *f);
  * vhu_front_reconnect: a new back end on connected socket (sock) (owned from now on) takes the place of
  * the one that was lost: the same negotiation, at least the features and queues the driver was offered,
  * guest RAM shared, and the rings the driver runs started again at their used index, so that requests
- * the old back end took and never completed are served again (a back end completes a ring's requests
- * in order). (*outstanding): the requests the driver had posted past the used index then (taken by the
- * old back end and not completed, or not yet taken). Returns 0 or -errno (logged); the front end stays
- * lost on failure.
+ * the old back end took and never completed are served again. Where both back ends track requests in
+ * flight (INFLIGHT_SHMFD), the new one is handed the old one's region and serves again exactly those it
+ * had not completed, in whatever order it completed the others; without it, a back end must complete a
+ * ring's requests in order. (*outstanding): the requests the driver had posted past the used index then
+ * (taken by the old back end and not completed, or not yet taken). Returns 0 or -errno (logged); the
+ * front end stays lost on failure.
  */
 int vhu_front_reconnect(struct vhu_front *f, int sock, unsigned int *outstanding);
 

@@ -20,6 +20,18 @@ _Static_assert(sizeof(struct virtq_desc) == 16, "struct virtq_desc must match th
 #define USED_IDX    2
 #define USED_RING   4
 
+/* The inflight region of one queue (vhost-user.rst): its header, then one entry a descriptor. */
+#define INF_VERSION    8 /* u16, after the u64 features */
+#define INF_DESC_NUM   10
+#define INF_BATCH_HEAD 12
+#define INF_USED_IDX   14
+#define INF_DESC       16
+#define INF_DESC_SIZE  16
+#define INF_D_INFLIGHT 0 /* u8, then 5 bytes of padding */
+#define INF_D_NEXT     6
+#define INF_D_COUNTER  8
+#define INF_VERSION_1  1
+
 /* A descriptor table being walked: the queue's own or one indirect table. */
 struct table {
 	const uint8_t *host;
@@ -87,6 +99,143 @@ int virtq_configure(struct virtq *q, const struct gmem *mem, uint16_t size, uint
 	q->indirect = features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	q->broken = false;
 	return 0;
+}
+
+/*
+ * The inflight region's fields. It is memory the front end shares: read each once, with atomics (the
+ * front end could write it meanwhile), and check what is read before it indexes anything.
+ */
+static uint8_t *inf_desc(const struct virtq *q, uint16_t i)
+{
+	return q->inflight + INF_DESC + (size_t)i * INF_DESC_SIZE;
+}
+
+static uint16_t inf_load16(const struct virtq *q, size_t off)
+{
+	return __atomic_load_n(field16(q->inflight, off), __ATOMIC_ACQUIRE);
+}
+
+static void inf_store16(const struct virtq *q, size_t off, uint16_t v)
+{
+	__atomic_store_n(field16(q->inflight, off), v, __ATOMIC_RELEASE);
+}
+
+static bool inf_marked(const struct virtq *q, uint16_t i)
+{
+	return __atomic_load_n(inf_desc(q, i) + INF_D_INFLIGHT, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Release: a mark is cleared only after what came before it (used->idx) is visible. */
+static void inf_mark(const struct virtq *q, uint16_t i, bool on)
+{
+	__atomic_store_n(inf_desc(q, i) + INF_D_INFLIGHT, (uint8_t)on, __ATOMIC_RELEASE);
+}
+
+static uint64_t *inf_counter(const struct virtq *q, uint16_t i)
+{
+	return (uint64_t *)(void *)(inf_desc(q, i) + INF_D_COUNTER);
+}
+
+size_t virtq_inflight_size(uint16_t size)
+{
+	size_t len = INF_DESC + (size_t)size * INF_DESC_SIZE;
+
+	return (len + VIRTQ_INFLIGHT_ALIGN - 1) & ~(size_t)(VIRTQ_INFLIGHT_ALIGN - 1);
+}
+
+int virtq_set_inflight(struct virtq *q, void *region, size_t len)
+{
+	q->inflight = NULL;
+	q->resubmit_left = 0;
+	if (!region)
+		return 0;
+	/* The counters are u64s: the region must be aligned for them (a mapping is page-aligned). */
+	if (!q->size || q->broken || ((uintptr_t)region & 7) || len < virtq_inflight_size(q->size))
+		return -EINVAL;
+	q->inflight = region;
+	return 0;
+}
+
+/* Start the region afresh, nothing in flight, in step with the ring's used index (used). */
+static void inflight_reset(struct virtq *q, uint16_t used)
+{
+	for (uint16_t i = 0; i < q->size; i++) {
+		inf_mark(q, i, false);
+		__atomic_store_n(field16(inf_desc(q, i), INF_D_NEXT), 0, __ATOMIC_RELAXED);
+		__atomic_store_n(inf_counter(q, i), 0, __ATOMIC_RELAXED);
+	}
+	if (inf_load16(q, INF_DESC_NUM) < q->size)
+		inf_store16(q, INF_DESC_NUM, q->size);
+	inf_store16(q, INF_BATCH_HEAD, 0);
+	inf_store16(q, INF_USED_IDX, used);
+	inf_store16(q, INF_VERSION, INF_VERSION_1);
+	q->batch_head = 0;
+	q->counter = 1;
+}
+
+/*
+ * The back end before may have died between publishing used->idx (used) and clearing the marks of the
+ * chains it returned with it: clear them now, following the list from last_batch_head for as many
+ * entries as used->idx moved. Returns 0, or -EINVAL when the batch or its list leaves the ring.
+ */
+static int inflight_fix_batch(struct virtq *q, uint16_t used)
+{
+	uint16_t batch = (uint16_t)(used - inf_load16(q, INF_USED_IDX));
+	uint16_t head = inf_load16(q, INF_BATCH_HEAD);
+
+	if (!batch)
+		return 0;
+	if (batch > q->size)
+		return -EINVAL;
+	for (uint16_t k = 0; k < batch; k++) {
+		if (head >= q->size)
+			return -EINVAL;
+		inf_mark(q, head, false);
+		head = __atomic_load_n(field16(inf_desc(q, head), INF_D_NEXT), __ATOMIC_ACQUIRE);
+	}
+	inf_store16(q, INF_USED_IDX, used);
+	return 0;
+}
+
+int virtq_inflight_resume(struct virtq *q)
+{
+	uint16_t used, posted, n = 0;
+	uint64_t last = 0;
+
+	if (!q->inflight || q->broken || !q->size)
+		return 0;
+	used = __atomic_load_n(field16(q->used, USED_IDX), __ATOMIC_ACQUIRE);
+	if (inf_load16(q, INF_VERSION) == 0) {
+		inflight_reset(q, used);
+		return 0;
+	}
+	if (inf_load16(q, INF_DESC_NUM) < q->size || inflight_fix_batch(q, used) < 0)
+		goto bad;
+	/* Only entries of the ring's own heads count: the loop is bounded by its size. */
+	for (uint16_t i = 0; i < q->size; i++) {
+		uint64_t counter = __atomic_load_n(inf_counter(q, i), __ATOMIC_RELAXED);
+
+		if (!inf_marked(q, i))
+			continue;
+		n++;
+		last = counter > last ? counter : last;
+	}
+	/* Each chain in flight was posted by the driver past used->idx: no more can be. */
+	posted = (uint16_t)(__atomic_load_n(field16(q->avail, AVAIL_IDX), __ATOMIC_ACQUIRE) - used);
+	if (posted < n)
+		goto bad;
+	q->used_idx = used;
+	q->last_avail = (uint16_t)(used + n);
+	q->avail_shadow = q->last_avail;
+	q->in_flight = 0;
+	q->resubmit_left = n;
+	q->resubmit_started = false;
+	q->counter = last + 1;
+	q->batch_head = 0;
+	return n;
+bad:
+	inflight_reset(q, used);
+	return -EINVAL;
 }
 
 int virtq_set_base(struct virtq *q, uint16_t base)
@@ -202,28 +351,83 @@ static int avail_pending(struct virtq *q)
 	return idx != q->last_avail;
 }
 
-int virtq_pop(struct virtq *q, struct virtq_chain *c)
+/* Whether order mark (c, h) comes before (c2, h2): by counter, then by head (a region may repeat one). */
+static bool before(uint64_t c, uint16_t h, uint64_t c2, uint16_t h2)
+{
+	return c < c2 || (c == c2 && h < h2);
+}
+
+/*
+ * The next chain to take again: the marked entry whose (counter, head) comes next after the last one
+ * taken again. A scan of the ring's entries each time: no list to keep, and it happens once a restart.
+ * Returns whether there is one, in (*head); none left ends the resubmission.
+ */
+static bool next_resubmit(struct virtq *q, uint16_t *head)
+{
+	uint64_t best_counter = 0;
+	bool found = false;
+
+	for (uint16_t i = 0; i < q->size; i++) {
+		uint64_t counter = __atomic_load_n(inf_counter(q, i), __ATOMIC_RELAXED);
+
+		if (!inf_marked(q, i))
+			continue;
+		if (q->resubmit_started && !before(q->resubmit_counter, q->resubmit_head, counter, i))
+			continue;
+		if (!found || before(counter, i, best_counter, *head)) {
+			best_counter = counter;
+			*head = i;
+			found = true;
+		}
+	}
+	q->resubmit_left = found ? q->resubmit_left - 1 : 0;
+	q->resubmit_started = true;
+	q->resubmit_counter = best_counter;
+	q->resubmit_head = *head;
+	return found;
+}
+
+/* Read the chain at (head) into (c). Returns 0, or -EINVAL (and (q) broken) when it breaks the rules. */
+static int take(struct virtq *q, struct virtq_chain *c, uint16_t head)
 {
 	struct table t = { .host = q->desc, .n = q->size, .indirect = false };
+
+	c->head = head;
+	c->nbufs = 0;
+	c->readable = 0;
+	c->writable = 0;
+	if (walk(q, c, &t, head)) {
+		q->broken = true;
+		return -EINVAL;
+	}
+	q->in_flight++;
+	return 0;
+}
+
+int virtq_pop(struct virtq *q, struct virtq_chain *c)
+{
+	uint16_t head = 0;
 	size_t slot;
 	int ret;
 
 	if (q->broken || q->size == 0)
 		return -EINVAL;
+	/* Chains in flight when the back end before died go first, still marked, with their counters. */
+	if (q->resubmit_left && next_resubmit(q, &head))
+		return take(q, c, head) < 0 ? -EINVAL : 1;
 	ret = avail_pending(q);
 	if (ret <= 0)
 		return ret;
 	slot = AVAIL_RING + 2 * (size_t)(q->last_avail & (q->size - 1));
-	c->head = __atomic_load_n(field16(q->avail, slot), __ATOMIC_RELAXED);
-	c->nbufs = 0;
-	c->readable = 0;
-	c->writable = 0;
-	if (walk(q, c, &t, c->head)) {
-		q->broken = true;
+	head = __atomic_load_n(field16(q->avail, slot), __ATOMIC_RELAXED);
+	if (take(q, c, head) < 0)
 		return -EINVAL;
-	}
 	q->last_avail++;
-	q->in_flight++;
+	if (q->inflight) {
+		/* The counter first: a mark must never be seen with the counter of a chain before. */
+		__atomic_store_n(inf_counter(q, head), q->counter++, __ATOMIC_RELAXED);
+		inf_mark(q, head, true);
+	}
 	return 1;
 }
 
@@ -231,8 +435,26 @@ void virtq_unpop(struct virtq *q, uint16_t n)
 {
 	if (n > q->in_flight)
 		n = q->in_flight;
+	for (uint16_t k = 1; q->inflight && k <= n; k++) {
+		size_t slot = AVAIL_RING + 2 * (size_t)((uint16_t)(q->last_avail - k) & (q->size - 1));
+		uint16_t head = __atomic_load_n(field16(q->avail, slot), __ATOMIC_RELAXED);
+
+		/* Given back, not in flight: a back end after this one would serve it twice. */
+		if (head < q->size)
+			inf_mark(q, head, false);
+	}
 	q->last_avail -= n;
 	q->in_flight -= n;
+}
+
+/* Before used->idx moves: link the batch's heads into the list a fix-up follows from last_batch_head. */
+static void inflight_batch(struct virtq *q, const uint16_t *heads, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		__atomic_store_n(field16(inf_desc(q, heads[i]), INF_D_NEXT), q->batch_head, __ATOMIC_RELAXED);
+		q->batch_head = heads[i];
+	}
+	inf_store16(q, INF_BATCH_HEAD, q->batch_head);
 }
 
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
@@ -247,6 +469,8 @@ int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written
 	for (uint16_t i = 0; i < n; i++)
 		if (heads[i] >= q->size)
 			return -EINVAL;
+	if (q->inflight)
+		inflight_batch(q, heads, n);
 	for (uint16_t i = 0; i < n; i++) {
 		size_t elem = USED_RING + ELEM_SIZE * (size_t)((uint16_t)(q->used_idx + i) & (q->size - 1));
 
@@ -257,6 +481,12 @@ int virtq_push_n(struct virtq *q, const uint16_t *heads, const uint32_t *written
 	q->in_flight = (uint16_t)(q->in_flight > n ? q->in_flight - n : 0);
 	/* Release: the elements and the data written to the buffers are visible before idx (spec: Used Ring). */
 	__atomic_store_n(field16(q->used, USED_IDX), q->used_idx, __ATOMIC_RELEASE);
+	if (q->inflight) {
+		/* Then the marks, then the region's used_idx: a death between is what the fix-up mends. */
+		for (uint16_t i = 0; i < n; i++)
+			inf_mark(q, heads[i], false);
+		inf_store16(q, INF_USED_IDX, q->used_idx);
+	}
 	return 0;
 }
 
@@ -312,7 +542,7 @@ void virtq_kick_suppress(struct virtq *q, bool suppress)
 
 bool virtq_has_more(struct virtq *q)
 {
-	if (q->broken || q->size == 0)
+	if (q->broken || q->size == 0 || q->resubmit_left)
 		return true;
 	return avail_pending(q) != 0;
 }

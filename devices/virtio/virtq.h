@@ -3,6 +3,7 @@
 #define KVMINI_VIRTQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -65,6 +66,18 @@ struct virtq {
 	uint16_t notified_used; /* used_idx at the last virtq_should_notify() */
 	bool notified_valid;	/* false until the first virtq_should_notify() after configure */
 	bool broken;		/* the driver broke the rules: the device must ask for a reset */
+	/*
+	 * Inflight tracking (virtq_set_inflight): where each chain taken and not yet returned is noted,
+	 * in memory shared with the vhost-user front end, so that a back end started after this one died
+	 * takes exactly those again. Everything read from the region is checked as guest RAM is.
+	 */
+	uint8_t *inflight;	   /* this queue's region; NULL: no tracking */
+	uint64_t counter;	   /* the order mark the next chain taken gets */
+	uint16_t batch_head;	   /* the last head returned: the region's last_batch_head, our copy */
+	uint16_t resubmit_left;	   /* chains of the region still to be taken again, before new ones */
+	bool resubmit_started;	   /* one was taken again: (resubmit_counter, resubmit_head) is the last */
+	uint64_t resubmit_counter; /* its order mark */
+	uint16_t resubmit_head;	   /* and its head */
 };
 
 /*
@@ -83,18 +96,53 @@ int virtq_configure(struct virtq *q, const struct gmem *mem, uint16_t size, uint
 int virtq_set_base(struct virtq *q, uint16_t base);
 
 /*
+ * Inflight I/O tracking for a vhost-user back end (vhost-user.rst, "Inflight I/O tracking", split
+ * virtqueues). Each queue has a region in memory shared with the front end: a 16-byte header
+ * (u64 features, u16 version, u16 desc_num, u16 last_batch_head, u16 used_idx) and desc_num 16-byte
+ * entries, one a descriptor (u8 inflight, 5 bytes padding, u16 next, u64 counter). A chain taken is
+ * marked in flight with an increasing counter; one returned is cleared after used->idx is published.
+ * A back end that starts on a region its predecessor wrote takes the chains still marked again, in
+ * the order they were first taken, before new ones.
+ */
+#define VIRTQ_INFLIGHT_ALIGN 64 /* each queue's region starts 64-byte aligned (as libvhost-user lays them) */
+
+/* virtq_inflight_size: the bytes of one queue's region for rings of up to (size) entries, 64-aligned. */
+size_t virtq_inflight_size(uint16_t size);
+
+/*
+ * virtq_set_inflight: after virtq_configure() (and virtq_set_base()), note (q)'s chains in (region) of
+ * (len) bytes (NULL: no tracking, as in-process). Then call virtq_inflight_resume(). Returns 0, or
+ * -EINVAL when (q) is not configured, (region) is not 8-byte aligned or (len) is less than
+ * virtq_inflight_size(q->size); then (q) tracks nothing.
+ */
+int virtq_set_inflight(struct virtq *q, void *region, size_t len);
+
+/*
+ * virtq_inflight_resume: as a ring starts on a region: a fresh one (version 0) is initialised; one a
+ * back end before wrote is checked (desc_num at least the ring's size, the last batch's list and size
+ * within the ring, no more chains in flight than the driver posted past used->idx), its last batch of
+ * returned chains is cleared where that back end died before it could, and (q) goes on after the
+ * chains in flight: virtq_pop() takes them again, in the order they were first taken, then new ones.
+ * Returns how many are taken again (0 with no region), or -EINVAL when the region does not match the
+ * ring: then it is reset to none in flight and (q) goes on from its base.
+ */
+int virtq_inflight_resume(struct virtq *q);
+
+/*
  * virtq_pop: take the next available chain of (q) into (c). Returns 1 with a chain, 0 when none, or
  * -EINVAL when the driver broke the rules (index too far ahead, bad head or next, loop, chain over
  * the queue size or VIRTQ_CHAIN_MAX, buffer outside RAM, readable after writable, bad indirect
  * table); then (q) stays broken and every later pop returns -EINVAL until virtq_configure().
- * On -EINVAL (c) holds garbage.
+ * On -EINVAL (c) holds garbage. With an inflight region, the chains to be taken again come first
+ * (their descriptors read afresh and checked as any), and each chain taken is marked in flight.
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 
 /*
  * virtq_unpop: give back the last (n) chains popped and not pushed: the next virtq_pop() takes them
  * again, re-reading their descriptors (nothing was done with the first reading). (n) beyond what was
- * popped since virtq_configure() is an error of the caller: it is clamped to that.
+ * popped since virtq_configure() is an error of the caller: it is clamped to that. For receive queues:
+ * with an inflight region, only chains taken from the avail ring (not ones taken again) may be given back.
  */
 void virtq_unpop(struct virtq *q, uint16_t n);
 

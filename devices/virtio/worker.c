@@ -292,6 +292,30 @@ static int model_start(struct virtio_worker *w, uint64_t features)
 	return w->model->start(w->model->opaque, w, features);
 }
 
+/* Queue (qi) goes on from its inflight region, where it has one: the chains in flight first. */
+static void inflight_start(struct virtio_worker *w, unsigned int qi)
+{
+	const struct virtio_queue_setup *s = &w->setup[qi];
+	int n;
+
+	if (!s->inflight || w->q[qi].broken)
+		return;
+	if (virtq_set_inflight(&w->q[qi], s->inflight, s->inflight_len) < 0) {
+		log_warn("%s: queue %u: its inflight region (%zu bytes) is too small for %u entries: its "
+			 "requests are not tracked",
+			 w->model->name, qi, s->inflight_len, s->size);
+		return;
+	}
+	n = virtq_inflight_resume(&w->q[qi]);
+	if (n < 0)
+		log_warn(
+			"%s: queue %u: its inflight region does not match the ring: reset, the queue goes on "
+			"from its base",
+			w->model->name, qi);
+	else if (n > 0)
+		log_info("%s: queue %u resubmits %d requests in flight", w->model->name, qi, n);
+}
+
 int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *model, const struct gmem *mem,
 			uint64_t features, const struct virtio_queue_setup *setup, unsigned int nr_queues,
 			virtio_needs_reset_fn *needs_reset, void *opaque)
@@ -315,6 +339,8 @@ int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *mode
 							 setup[i].avail, setup[i].used, features) < 0 ||
 					 virtq_set_base(&w->q[i], setup[i].base) < 0))
 			broken(w, i, "its size or ring addresses are invalid");
+		else if (setup[i].enabled)
+			inflight_start(w, i);
 	}
 	ret = model_start(w, features);
 	if (ret < -1)

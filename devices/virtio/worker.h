@@ -59,6 +59,9 @@ struct virtio_queue_setup {
 	uint16_t base; /* the avail index to take first (0 after a reset; vhost-user's VRING_BASE) */
 	int kick_fd;   /* signalled when the driver notifies this queue */
 	int call_fd;   /* signal it for a used-buffer notification; -1: none */
+	/* vhost-user's inflight tracking: this queue's region (virtq_set_inflight), NULL: none. */
+	void *inflight;
+	size_t inflight_len;
 };
 
 /* needs_reset: the driver broke the rules on a queue; the transport sets DEVICE_NEEDS_RESET. Any thread. */
@@ -107,8 +110,9 @@ void virtio_workers_destroy(struct virtio_worker *w, unsigned int n);
 
 /*
  * virtio_worker_start: serve the (nr_queues) queues of (setup) on guest RAM (mem) with the negotiated
- * (features), through (model), on the worker's thread, each from its (base). A queue whose rings are bad
- * is broken from the start (needs_reset is called). Returns 0, -EBUSY when it already serves, or -errno.
+ * (features), through (model), on the worker's thread, each from its (base), or, with an inflight region,
+ * after the chains it has in flight, which are served again first. A queue whose rings are bad is broken
+ * from the start (needs_reset is called). Returns 0, -EBUSY when it already serves, or -errno.
  */
 int virtio_worker_start(struct virtio_worker *w, const struct virtio_model *model, const struct gmem *mem,
 			uint64_t features, const struct virtio_queue_setup *setup, unsigned int nr_queues,

@@ -1,16 +1,18 @@
 /*
  * fuzz_vhu_front.c: libFuzzer target for kvmini's vhost-user front end (virtio/vhu_front.c) against a
  * hostile back end: the input is every byte the back end answers with, in order, on the other end of a
- * socketpair (then its end is shut for writing). The front end negotiates, reads the configuration,
- * shares guest RAM, and when that succeeds starts two rings; then that back end is lost and what it had
- * not yet said comes from a new one the front end reconnects to (vhu_front_reconnect: negotiation again,
- * RAM, the rings at their used index); then the configuration is read, the rings stopped, and the front
- * end hangs up.
+ * socketpair (then its end is shut for writing); wherever a header there names GET_INFLIGHT_FD, that
+ * message carries a 64 KiB memfd, as a back end's region. The front end (of a block device: it asks
+ * for INFLIGHT_SHMFD) negotiates, reads the configuration, shares guest RAM, and when that succeeds
+ * starts two rings (with GET and SET_INFLIGHT_FD when negotiated); then that back end is lost and what it
+ * had not yet said comes from a new one the front end reconnects to (vhu_front_reconnect: negotiation
+ * again, RAM, the inflight region handed over, the rings at their used index); then the configuration is
+ * read, the rings stopped, and the front end hangs up.
  *
  * Checked: nothing crashes and nothing waits (a short answer ends at the end of the stream); a front end
  * that came up shows the transport at least one and at most the asked-for number of queues, and never
- * the vhost-user bit 30 or a transport feature past VERSION_1 it cannot carry; no input leaves an fd
- * open (fds 0 to 1023 are counted).
+ * the vhost-user bit 30 or a transport feature past VERSION_1 it cannot carry; an inflight region it
+ * keeps is of a sane size; no input leaves an fd open (fds 0 to 1023 are counted).
  *
  * Build: make build/tests/fuzz/fuzz_vhu_front
  * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_vhu_front.c \
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,21 +55,62 @@ static void noop_reset(void *opaque)
 	(void)opaque;
 }
 
+/* Send (data) of (size) on (sock), with (fd) when it is not -1; false when the socket is full. */
+static bool send_part(int sock, const uint8_t *data, size_t size, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { (void *)data, size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (!size)
+		return true;
+	check(vhu_attach_fds(&mh, ctl.buf, sizeof(ctl.buf), &fd, fd >= 0) == 0, "control message");
+	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)size;
+}
+
+/*
+ * Write the answer stream (data) into (sock): the bytes before each message whose header names
+ * GET_INFLIGHT_FD in one piece, that message (its header, and its payload as far as the stream goes)
+ * in another with a memfd riding on it. A stream too large for the socket ends where it filled.
+ */
+static void write_answers(int sock, const uint8_t *data, size_t size)
+{
+	size_t done = 0, at = 0;
+	int memfd = memfd_create("fuzz-inflight", MFD_CLOEXEC);
+
+	check(memfd >= 0 && ftruncate(memfd, 64 * 1024) == 0, "memfd");
+	while (at + 12 <= size) {
+		uint32_t hdr[3];
+		size_t len;
+
+		memcpy(hdr, data + at, sizeof(hdr));
+		len = 12 + (hdr[2] < size - at - 12 ? hdr[2] : size - at - 12);
+		if (hdr[0] == VHU_GET_INFLIGHT_FD) {
+			if (!send_part(sock, data + done, at - done, -1) ||
+			    !send_part(sock, data + at, len, memfd))
+				break;
+			done = at + len;
+		}
+		at += len;
+	}
+	if (done < size)
+		send_part(sock, data + done, size - done, -1);
+	close(memfd);
+}
+
 /*
  * A socket whose peer (*peer, to close after) has answered (data) and shut its end for writing: kvmini's
- * end, or -1.
+ * end.
  */
 static int answers(const uint8_t *data, size_t size, int *peer)
 {
 	int sv[2];
 
 	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
-	/* The whole answer stream waits in the socket (the inputs are far smaller than its buffer). */
-	if (size && write(sv[1], data, size) != (ssize_t)size) {
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
+	write_answers(sv[1], data, size);
 	shutdown(sv[1], SHUT_WR);
 	*peer = sv[1];
 	return sv[0];
@@ -103,6 +147,8 @@ static void drive(struct vhu_front *f, const struct vhu_front_want *want)
 						    .kick_fd = ev[2 * i],
 						    .call_fd = ev[2 * i + 1] };
 	f->backend.ops->start(f->backend.opaque, 1ULL << 32, q, f->backend.nr_queues, noop_reset, NULL);
+	check(f->inflight_fd < 0 || (f->inflight.mmap_size && f->inflight.mmap_size <= (64 << 20)),
+	      "an inflight region kept is one of a sane size");
 	/* The rest of the answers are the new back end's. */
 	while (kept < sizeof(rest) && (n = recv(f->sock, rest + kept, sizeof(rest) - kept, MSG_DONTWAIT)) > 0)
 		kept += (size_t)n;
@@ -193,16 +239,27 @@ static void greet(uint64_t features, uint64_t protocol, uint64_t queues)
 	ack(VHU_SET_OWNER);
 }
 
-static void start_rings(void)
+/* The rings start: with INFLIGHT_SHMFD, a new region first (GET, then SET) or the one handed over (SET). */
+static void start_rings_inflight(bool get, bool set)
 {
 	static const uint32_t ring[] = { VHU_SET_VRING_NUM,   VHU_SET_VRING_ADDR, VHU_SET_VRING_BASE,
 					 VHU_SET_VRING_CALL,  VHU_SET_VRING_ERR,  VHU_SET_VRING_KICK,
 					 VHU_SET_VRING_ENABLE };
+	struct vhu_inflight region = { .mmap_size = 2 * 4160, .num_queues = 2, .queue_size = 256 };
 
 	ack(VHU_SET_FEATURES);
+	if (get)
+		reply(VHU_GET_INFLIGHT_FD, &region, sizeof(region));
+	if (set)
+		ack(VHU_SET_INFLIGHT_FD);
 	for (uint32_t i = 0; i < 2; i++)
 		for (size_t r = 0; r < sizeof(ring) / sizeof(ring[0]); r++)
 			ack(ring[r]);
+}
+
+static void start_rings(void)
+{
+	start_rings_inflight(false, false);
 }
 
 int main(int argc, char **argv)
@@ -242,6 +299,21 @@ int main(int argc, char **argv)
 		reply(VHU_GET_VRING_BASE, &base, sizeof(base));
 	}
 	put(argv[1], "reconnect", len);
+	/* A block device's back end with INFLIGHT_SHMFD: a region at the start, handed over at the reconnect. */
+	len = 0;
+	protocol |= 1 << VHU_PROTOCOL_F_INFLIGHT_SHMFD;
+	greet(features, protocol, queues);
+	reply(VHU_GET_CONFIG, &cfg, (uint32_t)VHU_CONFIG_HDR_SIZE + CFG_LEN);
+	ack(VHU_SET_MEM_TABLE);
+	start_rings_inflight(true, true);
+	greet(features, protocol, queues);
+	ack(VHU_SET_MEM_TABLE);
+	start_rings_inflight(false, true);
+	for (uint32_t i = 0; i < 2; i++) {
+		base.index = i;
+		reply(VHU_GET_VRING_BASE, &base, sizeof(base));
+	}
+	put(argv[1], "inflight-reconnect", len);
 	return 0;
 }
 #endif

@@ -414,7 +414,7 @@ Test(serial8250, input_is_kept_through_fifo_clears)
 	wr(UART_IIR_FCR, UART_FCR_ENABLE | UART_FCR_CLEAR_RX); /* the port's start-up */
 	cr_assert(rd(UART_LSR) & UART_LSR_DR, "held console input was dropped by the start-up's FIFO clear");
 	cr_assert_eq(rd(UART_RBR_THR), 'h'); /* start-up reads the receive register... */
-	wr(UART_IIR_FCR, 0x07); /* ...then starts again */
+	wr(UART_IIR_FCR, 0x07);		     /* ...then starts again */
 	cr_assert_eq(rd(UART_RBR_THR), 'i', "console input was dropped by a second FIFO clear");
 	cr_assert_eq(rd(UART_RBR_THR), '!');
 	cr_assert_not(rd(UART_LSR) & UART_LSR_DR);

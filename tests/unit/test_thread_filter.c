@@ -504,7 +504,8 @@ Test(thread_filter, main_exit_with_its_leak_check_completes)
 	if (waitpid(pid, &st, WNOHANG) == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
-		cr_assert_fail("the process did not end within 10 s of exit() under the main thread's filter");
+		cr_assert_fail(
+			"the process did not end within 10 s of exit() under the main thread's filter");
 	}
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }

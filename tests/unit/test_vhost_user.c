@@ -609,6 +609,7 @@ struct fake {
 	int sock;
 	uint32_t request, flags, size;
 	union vhu_payload payload;
+	int fd;		     /* one fd the answer carries; -1 or 0 (unset): none */
 	bool silent;	     /* answer nothing */
 	struct vhu_msg seen; /* the request as it arrived */
 	int seen_ret;
@@ -624,7 +625,7 @@ static void *fake_backend(void *arg)
 	f->seen_ret = vhu_recv(f->sock, &f->seen, fds, &nfds, &why);
 	close_all(fds, nfds);
 	if (!f->silent)
-		raw_send(f->sock, f->request, f->flags, f->size, &f->payload, f->size, NULL, 0);
+		raw_send(f->sock, f->request, f->flags, f->size, &f->payload, f->size, &f->fd, f->fd > 0);
 	return NULL;
 }
 
@@ -735,6 +736,98 @@ Test(vhu, call_refuses_get_inflight_fd)
 	struct vhu_msg m = { .hdr = { VHU_GET_INFLIGHT_FD, 0, sizeof(struct vhu_inflight) } }, r;
 
 	cr_assert_eq(vhu_call(sv[0], &m, NULL, 0, &r, false), -EINVAL);
+}
+
+/* vhu_call_fd(): GET_INFLIGHT_FD, whose reply carries the region's fd. */
+static int call_fd_with(struct fake *f, struct vhu_msg *m, struct vhu_msg *reply, int *fd)
+{
+	pthread_t t;
+	int ret;
+
+	f->sock = sv[1];
+	cr_assert_eq(pthread_create(&t, NULL, fake_backend, f), 0);
+	ret = vhu_call_fd(sv[0], m, NULL, 0, reply, fd);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(f->seen_ret, 0);
+	return ret;
+}
+
+Test(vhu, call_fd_get_inflight_returns_the_region_and_its_fd)
+{
+	struct fake f = { .request = VHU_GET_INFLIGHT_FD,
+			  .flags = VHU_VERSION | VHU_F_REPLY,
+			  .size = sizeof(struct vhu_inflight),
+			  .payload.inflight = { 2 * PAGE, 0, 2, 256 },
+			  .fd = new_memfd(2 * PAGE) };
+	struct vhu_msg m = { .hdr = { VHU_GET_INFLIGHT_FD, 0, sizeof(struct vhu_inflight) },
+			     .payload.inflight = { 0, 0, 2, 256 } },
+		       r;
+	struct stat st;
+	int fd;
+
+	cr_assert_eq(call_fd_with(&f, &m, &r, &fd), 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_neq(fd, f.fd, "a descriptor of kvmini's own");
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_size, 2 * PAGE);
+	cr_assert_eq(r.payload.inflight.mmap_size, 2 * PAGE);
+	cr_assert_eq(f.seen.hdr.flags & VHU_F_NEED_REPLY, 0, "it has its own reply: no NEED_REPLY");
+	close(fd);
+	close(f.fd);
+}
+
+Test(vhu, call_fd_reply_without_its_fd_is_eio)
+{
+	struct fake f = { .request = VHU_GET_INFLIGHT_FD,
+			  .flags = VHU_VERSION | VHU_F_REPLY,
+			  .size = sizeof(struct vhu_inflight),
+			  .fd = -1 };
+	struct vhu_msg m = { .hdr = { VHU_GET_INFLIGHT_FD, 0, sizeof(struct vhu_inflight) } }, r;
+	int fd;
+
+	cr_assert_eq(call_fd_with(&f, &m, &r, &fd), -EIO, "the back end's refusal: no region");
+	cr_assert_eq(fd, -1);
+}
+
+Test(vhu, call_fd_reply_with_two_fds_is_eproto_and_leaves_none_open)
+{
+	struct vhu_msg m = { .hdr = { VHU_GET_INFLIGHT_FD, 0, sizeof(struct vhu_inflight) } }, r;
+	struct vhu_inflight in = { PAGE, 0, 1, 8 };
+	int two[2] = { new_memfd(PAGE), new_eventfd() }, fd;
+	uint32_t hdr[3] = { VHU_GET_INFLIGHT_FD, VHU_VERSION | VHU_F_REPLY, sizeof(in) };
+
+	/* The answer waits in the socket before the request goes: the call reads it at once. */
+	raw_send(sv[1], hdr[0], hdr[1], hdr[2], &in, sizeof(in), two, 2);
+	cr_assert_eq(vhu_call_fd(sv[0], &m, NULL, 0, &r, &fd), -EPROTO);
+	cr_assert_eq(fd, -1);
+	close_all(two, 2);
+}
+
+Test(vhu, call_fd_refuses_a_request_whose_reply_carries_none)
+{
+	struct vhu_msg m = { .hdr = { VHU_GET_FEATURES, 0, 0 } }, r;
+	int fd;
+
+	cr_assert_eq(vhu_call_fd(sv[0], &m, NULL, 0, &r, &fd), -EINVAL);
+	cr_assert_eq(fd, -1);
+}
+
+Test(vhu, reply_fds_carries_the_region_to_the_front_end)
+{
+	struct vhu_msg req = { .hdr = { VHU_GET_INFLIGHT_FD, 0, sizeof(struct vhu_inflight) } };
+	struct vhu_msg rep = { .hdr = { .size = sizeof(struct vhu_inflight) },
+			       .payload.inflight = { PAGE, 0, 1, 8 } },
+		       r;
+	int memfd = new_memfd(PAGE), fds[VHU_MAX_FDS];
+	unsigned int nfds;
+
+	cr_assert_eq(vhu_reply_fds(sv[0], &req, &rep, &memfd, 1), 0);
+	recv_ok(&r, fds, &nfds);
+	cr_assert_eq(r.hdr.flags & VHU_F_REPLY, VHU_F_REPLY);
+	cr_assert_eq(nfds, 1);
+	cr_assert_eq(r.payload.inflight.mmap_size, PAGE);
+	close_all(fds, nfds);
+	close(memfd);
 }
 
 /* --- The memory table --- */

@@ -3,7 +3,8 @@
  * (devproc/vhu_backend.c) over a socketpair, a test device model behind it: negotiation, the
  * configuration, guest RAM shared as its memfd, a ring started, served (kick in, used entry and call
  * out, the data path through eventfds only), stopped with its base, resumed from it, and a back end that
- * hangs up replaced by a new one that goes on from the ring's used index.
+ * hangs up replaced by a new one that goes on from the ring's used index, or, the test device being a
+ * block device, serves again what the one before had in flight (GET/SET_INFLIGHT_FD).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,12 +40,20 @@ static struct virtio_device dev;
 static pthread_t server;
 static int serve_result;
 static atomic_int chains;
+static atomic_int drop_next; /* the next chain is taken and never completed, as by a back end that dies */
+static uint16_t handled[16]; /* the heads handed to the model, in order */
 
 static int model_handle(void *opaque, unsigned int qi, const struct virtq_chain *c, uint32_t *used)
 {
+	int n = atomic_fetch_add(&chains, 1);
+
 	(void)opaque;
 	(void)qi;
-	atomic_fetch_add(&chains, 1);
+	if (n < 16)
+		handled[n] = c->head;
+	/* -EINVAL: the worker stops serving the ring without returning the chain, which stays in flight. */
+	if (atomic_exchange(&drop_next, 0))
+		return -EINVAL;
 	c->bufs[0].host[0] = STAMP;
 	*used = 1;
 	return 0;
@@ -83,6 +93,7 @@ static void setup(void)
 		.model = { .name = "virtio-test", .handle = model_handle },
 	};
 	atomic_store(&chains, 0);
+	atomic_store(&drop_next, 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	cr_assert_eq(vhu_backend_init(&b, &dev, sv[1]), 0);
 	cr_assert_eq(pthread_create(&server, NULL, serve, NULL), 0);
@@ -283,4 +294,134 @@ Test(vhu_backend, a_new_back_end_that_offers_less_is_refused)
 	sock = new_back_end();
 	cr_assert_eq(vhu_front_reconnect(&f, sock, &outstanding), -EPROTO);
 	cr_assert(f.hung_up, "the front end stays without a back end");
+}
+
+/* --- Inflight tracking (INFLIGHT_SHMFD): the test device is a block device --- */
+
+Test(vhu_backend, a_block_device_negotiates_inflight_and_each_start_gets_a_region)
+{
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_queue_setup q[2] = { ring(kick, call, 0), { .kick_fd = -1, .call_fd = -1 } };
+	uint16_t bases[2] = { 0 };
+	uint8_t *region;
+	uint16_t version, desc_num;
+
+	cr_assert(f.protocol_features & (1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD));
+	cr_assert_eq(f.inflight_fd, -1, "no region before the driver starts the device");
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
+	cr_assert_geq(f.inflight_fd, 0);
+	cr_assert_eq(f.inflight.num_queues, 2);
+	cr_assert_eq(f.inflight.queue_size, 256);
+	cr_assert_eq(f.inflight.mmap_size, 2 * virtq_inflight_size(256));
+	cr_assert_not_null(b.inflight);
+	cr_assert_eq(b.inflight_queues, 2);
+	post_and_kick(kick, 0, 0);
+	cr_assert(used_reaches(1));
+
+	/* The region the back end tracks in is the memory behind the fd kvmini keeps. */
+	region = mmap(NULL, f.inflight.mmap_size, PROT_READ, MAP_SHARED, f.inflight_fd,
+		      (off_t)f.inflight.mmap_offset);
+	cr_assert_neq(region, MAP_FAILED);
+	memcpy(&version, region + 8, 2);
+	memcpy(&desc_num, region + 10, 2);
+	cr_assert_eq(version, 1, "the ring's start initialised its region");
+	cr_assert_eq(desc_num, QSIZE);
+	cr_assert_eq(region[16], 0, "chain 0 was returned: not in flight");
+	munmap(region, f.inflight.mmap_size);
+	f.backend.ops->stop(f.backend.opaque, bases);
+	close(kick);
+	close(call);
+}
+
+Test(vhu_backend, a_new_back_end_serves_again_exactly_what_the_old_one_had_in_flight)
+{
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_queue_setup q[2] = { ring(kick, call, 0), { .kick_fd = -1, .call_fd = -1 } };
+	uint16_t bases[2] = { 0 };
+	unsigned int outstanding;
+
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
+	post_and_kick(kick, 3, 0);
+	cr_assert(used_reaches(1));
+	/* The back end takes chain 5 and dies before it completes it; chain 6 it never takes. */
+	atomic_store(&drop_next, 1);
+	post(5, 1);
+	post_and_kick(kick, 6, 2);
+	for (int ms = 0; ms < WAIT_MS && atomic_load(&chains) < 2; ms++)
+		usleep(1000);
+	cr_assert_eq(atomic_load(&chains), 2);
+	back_end_dies();
+	cr_assert_eq(get16(USED_GPA + 2), 1, "only chain 3 was completed");
+
+	cr_assert_eq(vhu_front_reconnect(&f, new_back_end(), &outstanding), 0);
+	cr_assert_eq(outstanding, 2);
+	cr_assert(used_reaches(3), "the new back end did not serve what was left");
+	cr_assert_eq(atomic_load(&chains), 4);
+	cr_assert_eq(handled[2], 5, "the chain in flight is served again first");
+	cr_assert_eq(handled[3], 6, "then the one never taken");
+	f.backend.ops->stop(f.backend.opaque, bases);
+	cr_assert_eq(bases[0], 3);
+	close(kick);
+	close(call);
+}
+
+Test(vhu_backend, a_new_back_end_without_inflight_goes_on_from_the_used_index)
+{
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_queue_setup q[2] = { ring(kick, call, 0), { .kick_fd = -1, .call_fd = -1 } };
+	uint16_t bases[2] = { 0 };
+	unsigned int outstanding;
+
+	cr_assert_eq(f.backend.ops->start(f.backend.opaque, F_VERSION, q, 2, reset_needed, NULL), 0);
+	back_end_dies();
+	post(2, 0);
+	dev.device_id = 1; /* a NIC's back end: no INFLIGHT_SHMFD */
+	cr_assert_eq(vhu_front_reconnect(&f, new_back_end(), &outstanding), 0);
+	cr_assert_not(f.protocol_features & (1ULL << VHU_PROTOCOL_F_INFLIGHT_SHMFD));
+	cr_assert_null(b.inflight);
+	cr_assert(used_reaches(1));
+	f.backend.ops->stop(f.backend.opaque, bases);
+	close(kick);
+	close(call);
+}
+
+/* A request straight to the back end on kvmini's socket, with REPLY_ACK: 0, or -EIO when refused. */
+static int set_inflight_raw(const struct vhu_inflight *in, int fd)
+{
+	struct vhu_msg m = { .hdr = { .request = VHU_SET_INFLIGHT_FD, .size = sizeof(*in) } };
+
+	m.payload.inflight = *in;
+	return vhu_call(f.sock, &m, &fd, 1, NULL, true);
+}
+
+Test(vhu_backend, inflight_requests_that_do_not_fit_the_device_are_refused)
+{
+	struct vhu_msg m = { .hdr = { .request = VHU_GET_INFLIGHT_FD, .size = sizeof(struct vhu_inflight) } };
+	struct vhu_msg reply;
+	size_t len = 2 * virtq_inflight_size(256);
+	int memfd = memfd_create("test-inflight", MFD_CLOEXEC), evfd = eventfd(0, EFD_CLOEXEC), fd;
+
+	cr_assert_eq(ftruncate(memfd, (off_t)len), 0);
+	m.payload.inflight = (struct vhu_inflight){ .num_queues = 2, .queue_size = 512 };
+	cr_assert_eq(vhu_call_fd(f.sock, &m, NULL, 0, &reply, &fd), -EIO, "rings larger than the device's");
+	cr_assert_eq(fd, -1);
+	m.payload.inflight = (struct vhu_inflight){ .num_queues = 4, .queue_size = 256 };
+	cr_assert_eq(vhu_call_fd(f.sock, &m, NULL, 0, &reply, &fd), -EIO, "queues the device lacks");
+
+	cr_assert_eq(set_inflight_raw(&(struct vhu_inflight){ len, 0, 2, 256 }, memfd), 0);
+	cr_assert_not_null(b.inflight_map);
+	cr_assert_eq(set_inflight_raw(&(struct vhu_inflight){ len - 1, 0, 2, 256 }, memfd), -EIO,
+		     "smaller than its queues need");
+	cr_assert_eq(set_inflight_raw(&(struct vhu_inflight){ len, 4096, 2, 256 }, memfd), -EIO,
+		     "beyond the end of its file");
+	cr_assert_eq(set_inflight_raw(&(struct vhu_inflight){ len, 100, 2, 256 }, memfd), -EIO,
+		     "offset not page aligned");
+	cr_assert_eq(set_inflight_raw(&(struct vhu_inflight){ len, 0, 0, 256 }, memfd), -EIO, "no queue");
+	cr_assert_eq(set_inflight_raw(&(struct vhu_inflight){ len, 0, 2, 0 }, memfd), -EIO,
+		     "rings of size 0");
+	cr_assert_eq(set_inflight_raw(&(struct vhu_inflight){ len, 0, 2, 256 }, evfd), -EIO,
+		     "not a memory file");
+	cr_assert_not_null(b.inflight_map, "a refused region leaves the one before");
+	close(memfd);
+	close(evfd);
 }

@@ -913,3 +913,286 @@ Test(virtq, set_base_refuses_a_queue_not_configured)
 {
 	cr_assert_eq(virtq_set_base(&q, 1), -EINVAL);
 }
+
+/*
+ * Inflight tracking (vhost-user's INFLIGHT_SHMFD): the region a back end notes its chains in, and a back
+ * end after it that dies takes exactly the uncompleted ones again, in the order they were first taken.
+ */
+
+/* Room for a region of 16 entries; u64s, so that it is aligned as a mapping is. */
+static uint64_t region_mem[(16 + 16 * 16 + 64) / 8];
+#define REGION ((uint8_t *)region_mem)
+
+static uint16_t region16(size_t off)
+{
+	uint16_t v;
+
+	memcpy(&v, REGION + off, 2);
+	return v;
+}
+
+static void region_put16(size_t off, uint16_t v)
+{
+	memcpy(REGION + off, &v, 2);
+}
+
+static uint8_t marked(uint16_t i)
+{
+	return REGION[16 + 16 * (size_t)i];
+}
+
+static void mark(uint16_t i, uint8_t v)
+{
+	REGION[16 + 16 * (size_t)i] = v;
+}
+
+static uint64_t counter_of(uint16_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, REGION + 16 + 16 * (size_t)i + 8, 8);
+	return v;
+}
+
+static void set_counter(uint16_t i, uint64_t v)
+{
+	memcpy(REGION + 16 + 16 * (size_t)i + 8, &v, 8);
+}
+
+#define R_VERSION    8
+#define R_DESC_NUM   10
+#define R_BATCH_HEAD 12
+#define R_USED_IDX   14
+
+/* A back end starting on the queue: its rings as the driver left them, the region as it finds it. */
+static int start_on_region(uint16_t size)
+{
+	cr_assert_eq(virtq_configure(&q, &m, size, DESC_GPA, AVAIL_GPA, USED_GPA, 0), 0);
+	cr_assert_eq(virtq_set_base(&q, used_idx()), 0);
+	cr_assert_eq(virtq_set_inflight(&q, REGION, virtq_inflight_size(size)), 0);
+	return virtq_inflight_resume(&q);
+}
+
+/* A fresh queue of 8 tracking in a zeroed region. */
+static void setup_tracked(void)
+{
+	memset(region_mem, 0, sizeof(region_mem));
+	setup_queue(8, 0);
+	cr_assert_eq(virtq_set_inflight(&q, REGION, virtq_inflight_size(8)), 0);
+	cr_assert_eq(virtq_inflight_resume(&q), 0);
+}
+
+Test(virtq, inflight_size_is_header_and_entries_64_aligned)
+{
+	cr_assert_eq(virtq_inflight_size(1), 64);
+	cr_assert_eq(virtq_inflight_size(8), 192);
+	cr_assert_eq(virtq_inflight_size(256), 16 + 16 * 256 + 48);
+}
+
+Test(virtq, inflight_region_too_small_or_misaligned_is_refused)
+{
+	setup_queue(8, 0);
+	cr_assert_eq(virtq_set_inflight(&q, REGION, virtq_inflight_size(8) - 1), -EINVAL);
+	cr_assert_null(q.inflight);
+	cr_assert_eq(virtq_set_inflight(&q, REGION + 4, virtq_inflight_size(8)), -EINVAL);
+	cr_assert_eq(virtq_set_inflight(&q, NULL, 0), 0, "none: no tracking, as in-process");
+	cr_assert_eq(virtq_inflight_resume(&q), 0);
+}
+
+Test(virtq, inflight_fresh_region_is_initialised)
+{
+	setup_tracked();
+	cr_assert_eq(region16(R_VERSION), 1);
+	cr_assert_eq(region16(R_DESC_NUM), 8);
+	cr_assert_eq(region16(R_USED_IDX), 0);
+}
+
+Test(virtq, inflight_pop_marks_with_increasing_counters_and_push_clears)
+{
+	setup_tracked();
+	publish_simple(5);
+	publish_simple(2);
+	publish_simple(7);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert(marked(5) && marked(2) && marked(7));
+	cr_assert(counter_of(5) < counter_of(2) && counter_of(2) < counter_of(7), "counters in taking order");
+	cr_assert_eq(virtq_push(&q, 2, 1), 0);
+	cr_assert_not(marked(2), "returned: no longer in flight");
+	cr_assert(marked(5) && marked(7));
+	cr_assert_eq(region16(R_USED_IDX), 1);
+	cr_assert_eq(region16(R_BATCH_HEAD), 2);
+}
+
+Test(virtq, inflight_restart_resubmits_exactly_the_uncompleted_in_counter_order_then_new_ones)
+{
+	setup_tracked();
+	publish_simple(6);
+	publish_simple(1);
+	publish_simple(4);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(virtq_pop(&q, &c), 1);
+	/* Completed out of order: the middle one only. Then the back end dies. */
+	cr_assert_eq(virtq_push(&q, 1, 1), 0);
+	publish_simple(3);
+
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(start_on_region(8), 2, "two were in flight");
+	cr_assert_eq(q.last_avail, 3, "new chains after used 1 + 2 in flight");
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 6, "the first taken comes first");
+	cr_assert_eq(c.nbufs, 1, "its descriptors read afresh");
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 4);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 3, "then the new one");
+	cr_assert(counter_of(3) > counter_of(4), "its counter after those of the chains in flight");
+	cr_assert_eq(virtq_pop(&q, &c), 0);
+}
+
+Test(virtq, inflight_restart_with_nothing_in_flight_goes_on_after_the_used_index)
+{
+	setup_tracked();
+	publish_simple(0);
+	publish_simple(1);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_push(&q, c.head, 1), 0);
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(start_on_region(8), 0);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 1);
+}
+
+Test(virtq, inflight_death_after_used_idx_clears_the_last_batch)
+{
+	static const uint16_t heads[] = { 2, 5 };
+	static const uint32_t lens[] = { 1, 1 };
+
+	setup_tracked();
+	for (uint16_t i = 0; i < 4; i++)
+		publish_simple(i == 0 ? 2 : i == 1 ? 5 : i == 2 ? 0 : 7);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_push_n(&q, heads, lens, 2), 0);
+	/* As if the back end died after used->idx and before it cleared the marks and used_idx. */
+	mark(2, 1);
+	mark(5, 1);
+	region_put16(R_USED_IDX, 0);
+
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(start_on_region(8), 1, "only descriptor 0 was in flight");
+	cr_assert_not(marked(2));
+	cr_assert_not(marked(5));
+	cr_assert_eq(region16(R_USED_IDX), 2);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 0);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 7);
+}
+
+Test(virtq, inflight_duplicate_or_huge_counters_take_each_once)
+{
+	setup_tracked();
+	for (uint16_t i = 0; i < 4; i++)
+		publish_simple(i);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(virtq_pop(&q, &c), 1);
+	set_counter(0, UINT64_MAX);
+	set_counter(1, 7);
+	set_counter(2, 7);
+	set_counter(3, 0);
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(start_on_region(8), 4);
+	static const uint16_t order[] = { 3, 1, 2, 0 };
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(virtq_pop(&q, &c), 1);
+		cr_assert_eq(c.head, order[i]);
+	}
+	cr_assert_eq(virtq_pop(&q, &c), 0);
+}
+
+Test(virtq, inflight_marks_beyond_the_ring_are_not_heads)
+{
+	setup_tracked();
+	/* A region laid out for 16 entries: one past the ring's 8 marked. */
+	region_put16(R_DESC_NUM, 16);
+	mark(12, 1);
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(start_on_region(8), 0);
+	cr_assert_eq(virtq_pop(&q, &c), 0);
+}
+
+/* A region that does not match the ring is reset: nothing in flight, the queue goes on from its base. */
+static void assert_reset_and_from_base(void)
+{
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(start_on_region(8), -EINVAL);
+	for (uint16_t i = 0; i < 8; i++)
+		cr_assert_not(marked(i));
+	cr_assert_eq(region16(R_VERSION), 1);
+	cr_assert_eq(region16(R_USED_IDX), used_idx());
+	cr_assert_eq(q.last_avail, used_idx());
+	cr_assert_eq(q.resubmit_left, 0);
+}
+
+Test(virtq, inflight_desc_num_smaller_than_the_ring_is_reset)
+{
+	setup_tracked();
+	publish_simple(1);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	region_put16(R_DESC_NUM, 4);
+	assert_reset_and_from_base();
+}
+
+Test(virtq, inflight_last_batch_head_out_of_range_is_reset)
+{
+	setup_tracked();
+	publish_simple(1);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_push(&q, 1, 1), 0);
+	region_put16(R_USED_IDX, 0);
+	region_put16(R_BATCH_HEAD, 200);
+	assert_reset_and_from_base();
+}
+
+Test(virtq, inflight_last_batch_larger_than_the_ring_is_reset)
+{
+	setup_tracked();
+	region_put16(R_USED_IDX, 0x8000);
+	assert_reset_and_from_base();
+}
+
+Test(virtq, inflight_more_in_flight_than_posted_is_reset)
+{
+	setup_tracked();
+	publish_simple(1);
+	mark(1, 1);
+	mark(2, 1);
+	assert_reset_and_from_base();
+}
+
+Test(virtq, inflight_resubmitted_chain_is_checked_as_any)
+{
+	setup_tracked();
+	publish_simple(3);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	set_desc(3, BUF_GPA, 64, WRITE | NEXT, 9); /* the driver rewrote it: next out of the table */
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(start_on_region(8), 1);
+	assert_pop_breaks();
+}
+
+Test(virtq, inflight_unpop_clears_the_marks_of_chains_given_back)
+{
+	setup_tracked();
+	publish_simple(4);
+	publish_simple(6);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	virtq_unpop(&q, 1);
+	cr_assert(marked(4));
+	cr_assert_not(marked(6), "given back: not in flight");
+	cr_assert_eq(virtq_pop(&q, &c), 1);
+	cr_assert_eq(c.head, 6);
+	cr_assert(marked(6));
+}
