@@ -58,6 +58,13 @@ struct bench_row {
 	uint64_t *samples;
 };
 
+struct host_info {
+	char cpu[128];
+	char kernel[128];
+	int nested;
+	long tsc_khz;
+};
+
 struct bench {
 	struct vm vm;
 	struct vm_config cfg;
@@ -71,7 +78,8 @@ struct bench {
 	atomic_bool protocol_error; /* the guest sent something malformed (logged once) */
 	atomic_uint_fast64_t progress_ns;
 	atomic_bool watchdog_stop;
-	unsigned int nmis; /* watchdog NMIs sent */
+	unsigned int nmis;     /* watchdog NMIs sent */
+	struct host_info host; /* read before the run: the main thread's filter then opens no file */
 };
 
 static void result_write(struct dev *d, uint64_t off, const void *data, uint32_t len)
@@ -184,13 +192,6 @@ static void *watchdog(void *arg)
 	return NULL;
 }
 
-struct host_info {
-	char cpu[128];
-	char kernel[128];
-	int nested;
-	long tsc_khz;
-};
-
 static void read_host_info(struct bench *b, struct host_info *h)
 {
 	char line[4096];
@@ -288,20 +289,18 @@ static void print_table(const struct bench *b, const struct host_info *h, const 
 static int report(struct bench *b, int status)
 {
 	struct stats_summary st[EXITLAT_NR_ROWS];
-	struct host_info h;
 
 	if (status != 1 || !atomic_load(&b->done) || atomic_load(&b->protocol_error)) {
 		log_err("the exit-latency guest did not finish its run (exit status %d%s): run with -v to see its console",
 			status, atomic_load(&b->protocol_error) ? ", malformed results" : "");
 		return VM_EXIT_ERROR;
 	}
-	read_host_info(b, &h);
 	for (int i = 0; i < EXITLAT_NR_ROWS; i++)
 		stats_summarize(b->rows[i].samples, b->rows[i].seen ? b->rows[i].count : 0, &st[i]);
 	if (b->json)
-		print_json(b, &h, st);
+		print_json(b, &b->host, st);
 	else
-		print_table(b, &h, st);
+		print_table(b, &b->host, st);
 	return 0;
 }
 
@@ -428,6 +427,7 @@ static int run_bench(struct bench *b, char *cmdline, size_t cmdline_len)
 	}
 	if (vm_create(&b->vm, &b->cfg) < 0 || add_devices(b) < 0)
 		return VM_EXIT_ERROR;
+	read_host_info(b, &b->host);
 	atomic_store(&b->progress_ns, vm_now_ns());
 	if (pthread_create(&wd, NULL, watchdog, b) != 0) {
 		log_err("cannot start the benchmark's watchdog thread");
