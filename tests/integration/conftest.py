@@ -33,11 +33,11 @@ from harness.results import field, matching, read  # noqa: E402
 
 # The emulator's known losses. In kvmini's messages: a vCPU thread the kernel below never gave back
 # (the CPU running it takes no interrupts); a guest that triple-faulted where it should not have (seen
-# three times in some hundreds of nested boots, at start-up with no device as well as mid-transfer, and
-# never on the same test twice: a test that does so on its second run fails). In the kernel log of the
-# machine running KVM, or in the guest kernel's own console: a CPU starved long enough for the
-# soft-lockup, RCU-stall or hung-task detectors (QEMU's TCG threads are descheduled on a busy 2-core
-# host).
+# four times in some hundreds of nested boots, vCPU 0 or 1, at start-up with no device as well as
+# mid-transfer, never on the same test twice; cause unknown: a test that does so on its second run
+# fails). In the kernel log of the machine running KVM, or in the guest kernel's own console: a CPU
+# starved long enough for the soft-lockup, RCU-stall or hung-task detectors (QEMU's TCG threads are
+# descheduled on a busy 2-core host).
 LOSSES = [
     ("kvmini", r"has not come out of KVM_RUN|the guest triple-faulted"),
     ("kernel", r"soft lockup|hard LOCKUP|rcu: INFO: .*detected .*stall|rcu_.*self-detected stall|"
