@@ -127,23 +127,24 @@ static void close_fds(int *fds, unsigned int *nfds)
 	*nfds = 0;
 }
 
-/* The fds of one SCM_RIGHTS message into (fds); any beyond VHU_MAX_FDS are closed and make it an error. */
-static void take_fds(struct cmsghdr *c, int *fds, unsigned int *nfds, const char **fd_err)
+bool vhu_take_fds(const struct cmsghdr *c, int *fds, unsigned int *nfds, unsigned int max)
 {
 	size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 	const unsigned char *data = CMSG_DATA(c);
+	bool all = true;
 
 	for (size_t i = 0; i < n; i++) {
 		int fd;
 
 		memcpy(&fd, data + i * sizeof(int), sizeof(fd));
-		if (*nfds < VHU_MAX_FDS) {
+		if (*nfds < max) {
 			fds[(*nfds)++] = fd;
 		} else {
 			close(fd);
-			*fd_err = "more file descriptors than a message may carry";
+			all = false;
 		}
 	}
+	return all;
 }
 
 /*
@@ -173,8 +174,9 @@ static int read_full(int sock, void *buf, size_t len, int *fds, unsigned int *nf
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-				take_fds(c, fds, nfds, fd_err);
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+			    !vhu_take_fds(c, fds, nfds, VHU_MAX_FDS))
+				*fd_err = "more file descriptors than a message may carry";
 		/* The kernel closed what did not fit: the message is not as it was sent. */
 		if (mh.msg_flags & MSG_CTRUNC)
 			*fd_err =

@@ -207,6 +207,11 @@ int vhu_recv(int sock, struct vhu_msg *m, int *fds, unsigned int *nfds, const ch
  * do not fit in (buf).
  */
 int vhu_attach_fds(struct msghdr *mh, void *buf, size_t len, const int *fds, unsigned int nfds);
+/*
+ * vhu_take_fds: append the descriptors of SCM_RIGHTS control message (c) to (fds), which holds (*nfds)
+ * of at most (max); any beyond (max) are closed. Returns false when some were.
+ */
+bool vhu_take_fds(const struct cmsghdr *c, int *fds, unsigned int *nfds, unsigned int max);
 
 /*
  * vhu_send: write (m) (its header and (m->hdr.size) bytes of payload) with (nfds) file descriptors

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../devices/devproc/sandbox.h"
+#include "../devices/vhost_user.h"
 #include "../devices/base/log.h"
 
 #define MAX_ARGS 24
@@ -61,18 +62,8 @@ static int send_fds(int sock, const void *buf, size_t len, const int *fds, unsig
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
+	if (vhu_attach_fds(&mh, u.buf, sizeof(u.buf), fds, nfds) < 0)
+		return -EINVAL;
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : errno ? -errno : -EIO;
 }
 
@@ -100,19 +91,10 @@ static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, unsigned int 
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (got < max)
-				fds[got++] = fd;
-			else
-				close(fd);
-		}
-	}
+	/* More than (max): the extra ones are closed, and the message is taken as it is. */
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			(void)vhu_take_fds(c, fds, &got, max);
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		for (unsigned int i = 0; i < got; i++)
 			close(fds[i]);

@@ -370,7 +370,6 @@ static void *vcpu_thread(void *arg)
 	sigset_t kick;
 	char name[16];
 
-	atomic_store(&v->tid, gettid());
 	/* Opened here: neither this thread's filter nor the main thread's lets a file be opened later. */
 	atomic_store(&v->wchan_fd, open("/proc/thread-self/wchan", O_RDONLY | O_CLOEXEC));
 	snprintf(name, sizeof(name), "kvmini-vcpu%u", v->id);

@@ -39,7 +39,6 @@ struct vcpu {
 	bool started;
 	atomic_bool nmi_pending;   /* vcpu_request_nmi() asked; injected before the next entry */
 	atomic_bool in_run;	   /* inside KVM_RUN: for vcpu_join()'s diagnosis of a thread that hangs */
-	_Atomic pid_t tid;	   /* its thread's id, for the same */
 	_Atomic int wchan_fd;	   /* its /proc wait channel, opened by the thread before its filter; -1 */
 	_Atomic uint64_t io_exits; /* port and MMIO exits so far, for the boot watch; this thread writes it */
 	/* Written by this vCPU's thread only; read after it is joined. */

@@ -629,17 +629,26 @@ static void *fake_backend(void *arg)
 	return NULL;
 }
 
-static int call_with(struct fake *f, struct vhu_msg *m, struct vhu_msg *reply, bool reply_ack)
+/*
+ * vhu_call(), or vhu_call_fd() where (fd) is not NULL (GET_INFLIGHT_FD, whose reply carries the region's
+ * fd), against the fake back end (f).
+ */
+static int call_with_fd(struct fake *f, struct vhu_msg *m, struct vhu_msg *reply, bool reply_ack, int *fd)
 {
 	pthread_t t;
 	int ret;
 
 	f->sock = sv[1];
 	cr_assert_eq(pthread_create(&t, NULL, fake_backend, f), 0);
-	ret = vhu_call(sv[0], m, NULL, 0, reply, reply_ack);
+	ret = fd ? vhu_call_fd(sv[0], m, NULL, 0, reply, fd) : vhu_call(sv[0], m, NULL, 0, reply, reply_ack);
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(f->seen_ret, 0);
 	return ret;
+}
+
+static int call_with(struct fake *f, struct vhu_msg *m, struct vhu_msg *reply, bool reply_ack)
+{
+	return call_with_fd(f, m, reply, reply_ack, NULL);
 }
 
 Test(vhu, call_get_features_returns_the_reply)
@@ -738,18 +747,9 @@ Test(vhu, call_refuses_get_inflight_fd)
 	cr_assert_eq(vhu_call(sv[0], &m, NULL, 0, &r, false), -EINVAL);
 }
 
-/* vhu_call_fd(): GET_INFLIGHT_FD, whose reply carries the region's fd. */
 static int call_fd_with(struct fake *f, struct vhu_msg *m, struct vhu_msg *reply, int *fd)
 {
-	pthread_t t;
-	int ret;
-
-	f->sock = sv[1];
-	cr_assert_eq(pthread_create(&t, NULL, fake_backend, f), 0);
-	ret = vhu_call_fd(sv[0], m, NULL, 0, reply, fd);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(f->seen_ret, 0);
-	return ret;
+	return call_with_fd(f, m, reply, false, fd);
 }
 
 Test(vhu, call_fd_get_inflight_returns_the_region_and_its_fd)
