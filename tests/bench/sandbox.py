@@ -3,9 +3,8 @@
 default) against the same model on threads in kvmini (--devices in-process), interleaved, in one run:
 virtio-blk (blkbench in the guest, as bench-blk), also against qemu-storage-daemon's vhost-user-blk export
 behind kvmini's front end; virtio-net (TCP each way and ping over a tap, as bench-net); virtio-vsock (a
-stream each way and connection latency, as bench-vsock); and
-the memory kvmini keeps beside guest RAM with a disk, a NIC and vsock, each in a device process of its own
-or all in kvmini."""
+stream each way and connection latency, as bench-vsock); and the memory kvmini keeps beside guest RAM with
+a disk, a NIC and vsock, each in a device process of its own or all in kvmini."""
 
 import os
 import re
@@ -31,16 +30,16 @@ IN_PROCESS = ["--devices", "in-process"]
 def tree_kib(pid, fields=r"Rss(?:Anon|File)", where="status"):
     """Resident memory of process PID and its descendants (the launcher, the device processes), guest RAM
     left out: the anonymous and file-backed pages, not the shared memfd (its Shmem) that is guest RAM. By
-    default each process's RSS (a page shared by two processes, libc's, counts twice); with Pss(?:Anon|File) from
-    smaps_rollup, each page once, shared among those that map it."""
+    default each process's RSS (a page shared by two processes, libc's, counts twice); with
+    Pss(?:Anon|File) from smaps_rollup, each page once, shared among those that map it."""
     total = 0
     try:
-        text = results.read(f"/proc/{pid}/{where}")
-        total = sum(int(m) for m in re.findall(rf"^{fields}:\s+([0-9]+)", text, re.M))
-        kids = results.read(f"/proc/{pid}/task/{pid}/children").split()
+        for p in proc.tree(pid):
+            text = results.read(f"/proc/{p}/{where}")
+            total += sum(int(m) for m in re.findall(rf"^{fields}:\s+([0-9]+)", text, re.M))
     except OSError:
         return None
-    return total + sum(tree_kib(int(k), fields, where) or 0 for k in kids)
+    return total
 
 
 def tree_rss_kib(pid):

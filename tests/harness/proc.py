@@ -130,6 +130,14 @@ def children(pid):
         return []
 
 
+def tree(pid):
+    """PID and every process below it (kvmini, its launcher, the device processes), parents first."""
+    pids = [pid]
+    for p in pids:  # grows as it goes: each one's children join the end
+        pids += children(p)
+    return pids
+
+
 def device_processes(pid):
     """kvmini PID's device processes: the children of its launcher, its child named kvmini-launch."""
     launchers = [c for c in children(pid) if read(f"/proc/{c}/comm").strip() == "kvmini-launch"]

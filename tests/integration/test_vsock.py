@@ -53,10 +53,9 @@ def test_vsock_streams_both_ways(t):
 
 
 def vm_rss_kib(pid):
-    """kvmini's resident memory with its device processes'."""
-    m = re.search(r"^VmRSS:\s+([0-9]+)", read(f"/proc/{pid}/status"), re.M)
-    kids = read(f"/proc/{pid}/task/{pid}/children").split()
-    return int(m.group(1)) + sum(vm_rss_kib(int(k)) or 0 for k in kids) if m else None
+    """kvmini's resident memory with its launcher's and device processes'."""
+    rss = [re.search(r"^VmRSS:\s+([0-9]+)", read(f"/proc/{p}/status"), re.M) for p in proc.tree(pid)]
+    return sum(int(m.group(1)) for m in rss if m) if rss[0] else None
 
 
 def test_vsock_slow_reader_back_pressure(t):
