@@ -22,9 +22,7 @@
 #include "probe.h"
 
 #define HOST_TEXT_MAX (64u << 10) /* of /proc/cpuinfo: the first CPU's lines are all that is read */
-#define PVM_FIX                                                                                \
-	"run on a host with VT-x/AMD-V, or in a VM with nested virtualisation enabled; here, " \
-	"scripts/kvm-env runs kvmini inside QEMU instead; --allow-pvm tries anyway"
+#define PVM_FIX	      HOST_PVM_FIX " instead; --allow-pvm tries anyway"
 
 /* Whether (word) stands in (line) as a whole word (separated by blanks or at either end). */
 static bool has_word(const char *line, size_t len, const char *word)

@@ -14,6 +14,11 @@ enum host_kvm_kind {
 	HOST_KVM_UNKNOWN,  /* the reports leave doubt: only running a guest (the canary) can tell */
 };
 
+/* What to do on a PVM host (kvmini run adds its --allow-pvm; kvmini doctor prints it as is). */
+#define HOST_PVM_FIX                                                                           \
+	"run on a host with VT-x/AMD-V, or in a VM with nested virtualisation enabled; here, " \
+	"scripts/kvm-env runs kvmini inside QEMU"
+
 #define HOST_SIG_LEN 12 /* a CPUID hypervisor signature: EBX, ECX, EDX of its leaf */
 
 /* The facts, from /proc/cpuinfo, the loaded modules and CPUID. */

@@ -12,13 +12,7 @@
 #include "host.h"
 #include "../devices/base/log.h"
 
-struct cap {
-	int id;
-	const char *name;
-	const char *why;
-};
-
-static const struct cap required_caps[] = {
+const struct kvm_cap kvm_required_caps[] = {
 	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest RAM is host memory" },
 	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", "in-kernel PIC, IOAPIC and LAPICs" },
 	{ KVM_CAP_PIT2, "KVM_CAP_PIT2", "in-kernel PIT" },
@@ -30,6 +24,7 @@ static const struct cap required_caps[] = {
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "stopping vCPUs without races" },
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "application processors wait for INIT/SIPI" },
 };
+const unsigned int kvm_nr_required_caps = sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]);
 
 /* Reads one line of (path) into (buf); returns 0 or -errno. */
 static int read_first_line(const char *path, char *buf, size_t len)
@@ -44,82 +39,112 @@ static int read_first_line(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* Why (path) is missing, from the bottom layer up, by the host's own reports. */
-static void explain_missing(const char *path)
+/* Why (path) is missing, from the bottom layer up, by the host's own reports, into (w). */
+static void explain_missing(const char *path, struct kvm_why *w)
 {
 	struct host_facts f;
 	const char *mod;
-	char buf[8];
+	char buf[16];
 
 	if (host_gather(&f) < 0)
 		memset(&f, 0, sizeof(f));
 	mod = f.svm ? "kvm_amd" : f.vmx ? "kvm_intel" : NULL;
-	if (!mod) {
-		log_layer(LOG_ERR, LAYER_HARDWARE,
-			  "this CPU shows no virtualisation extensions (no svm or vmx flag in "
-			  "/proc/cpuinfo), so %s cannot exist: enable AMD-V/VT-x in the firmware, or, where "
-			  "there are none, run under scripts/kvm-env",
-			  path);
-		return;
+	if (!mod && !f.kvm_pvm) {
+		snprintf(w->cause, sizeof(w->cause),
+			 "this CPU shows no virtualisation extensions (no svm or vmx flag in "
+			 "/proc/cpuinfo), so %s cannot exist",
+			 path);
+		snprintf(
+			w->fix, sizeof(w->fix),
+			"enable AMD-V/VT-x in the firmware, or, where there are none, run under scripts/kvm-env");
+	} else if (mod && !f.kvm_pvm && (!f.kvm || !(f.svm ? f.kvm_amd : f.kvm_intel))) {
+		snprintf(w->cause, sizeof(w->cause), "the %s module is not loaded, so %s is missing",
+			 f.kvm ? mod : "kvm", path);
+		snprintf(w->fix, sizeof(w->fix),
+			 "run 'modprobe %s' as root (if it fails, see dmesg: virtualisation may be disabled "
+			 "in the firmware)",
+			 mod);
+	} else if (read_first_line("/sys/class/misc/kvm/dev", buf, sizeof(buf)) == 0) {
+		char *colon = strchr(buf, ':');
+
+		if (colon)
+			*colon = ' '; /* "10:232" there; mknod takes major and minor apart */
+		snprintf(w->cause, sizeof(w->cause), "%s is missing although KVM is loaded", path);
+		snprintf(w->fix, sizeof(w->fix), "create it with 'mknod %s c %.*s' or let udev do it", path,
+			 (int)strcspn(buf, "\n"), buf);
+	} else {
+		snprintf(w->cause, sizeof(w->cause), "%s does not exist", path);
 	}
-	if (!f.kvm || !(f.svm ? f.kvm_amd : f.kvm_intel)) {
-		log_layer(LOG_ERR, LAYER_HARDWARE,
-			  "the %s module is not loaded, so %s is missing: run 'modprobe %s' as "
-			  "root (if it fails, see dmesg: virtualisation may be disabled in the firmware)",
-			  f.kvm ? mod : "kvm", path, mod);
-		return;
+}
+
+void kvm_explain_open(const char *path, int err, struct kvm_why *w)
+{
+	*w = (struct kvm_why){ .cause = "" };
+	if (err == ENOENT) {
+		explain_missing(path, w);
+	} else if (err == EACCES || err == EPERM) {
+		snprintf(w->cause, sizeof(w->cause), "no permission to open %s", path);
+		snprintf(w->fix, sizeof(w->fix),
+			 "add your user to its group ('sudo usermod -aG kvm $USER', then log in again) or "
+			 "run as root");
+	} else {
+		snprintf(w->cause, sizeof(w->cause), "cannot open %s: %s", path, strerror(err));
 	}
-	if (read_first_line("/sys/class/misc/kvm/dev", buf, sizeof(buf)) == 0)
-		log_layer(LOG_ERR, LAYER_HARDWARE,
-			  "%s is missing although KVM is loaded: create it with 'mknod %s c %.*s' "
-			  "or let udev do it",
-			  path, path, (int)strcspn(buf, "\n"), buf);
-	else
-		log_layer(LOG_ERR, LAYER_HARDWARE, "%s does not exist", path);
 }
 
 static int open_device(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	int err = errno;
+	struct kvm_why w;
 
 	if (fd >= 0)
 		return fd;
-	if (err == ENOENT)
-		explain_missing(path);
-	else if (err == EACCES || err == EPERM)
-		log_layer(LOG_ERR, LAYER_HARDWARE,
-			  "no permission to open %s: add your user to its group ('sudo usermod "
-			  "-aG kvm $USER', then log in again) or run as root",
-			  path);
-	else
-		log_layer(LOG_ERR, LAYER_HARDWARE, "cannot open %s: %s", path, strerror(err));
+	kvm_explain_open(path, err, &w);
+	log_layer(LOG_ERR, LAYER_HARDWARE, "%s%s%s", w.cause, w.fix[0] ? ": " : "", w.fix);
 	return -err;
+}
+
+int kvm_missing_caps(int fd, char *buf, size_t len)
+{
+	size_t used = 0;
+	int n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (unsigned int i = 0; i < kvm_nr_required_caps; i++) {
+		const struct kvm_cap *c = &kvm_required_caps[i];
+
+		if (ioctl(fd, KVM_CHECK_EXTENSION, c->id) > 0)
+			continue;
+		n++;
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s (%s)", used ? ", " : "",
+						 c->name, c->why);
+	}
+	return n;
+}
+
+int kvm_max_vcpus(int fd)
+{
+	int n = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	if (n <= 0)
+		n = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	return n > 0 ? n : 4; /* the documented floor when neither is reported */
 }
 
 static int check_caps(struct kvm *k)
 {
-	char missing[512] = "";
-	size_t used = 0;
+	char missing[512];
 
-	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
-		const struct cap *c = &required_caps[i];
-
-		if (ioctl(k->fd, KVM_CHECK_EXTENSION, c->id) > 0)
-			continue;
-		used += (size_t)snprintf(missing + used, sizeof(missing) - used, "%s%s (%s)",
-					 used ? ", " : "", c->name, c->why);
-		if (used >= sizeof(missing))
-			break;
-	}
-	if (used) {
-		log_layer(LOG_ERR, LAYER_HARDWARE,
-			  "this kernel's KVM lacks capabilities kvmini needs: %s; use a newer "
-			  "host kernel",
-			  missing);
-		return -ENOTSUP;
-	}
-	return 0;
+	if (kvm_missing_caps(k->fd, missing, sizeof(missing)) == 0)
+		return 0;
+	log_layer(LOG_ERR, LAYER_HARDWARE,
+		  "this kernel's KVM lacks capabilities kvmini needs: %s; use a newer "
+		  "host kernel",
+		  missing);
+	return -ENOTSUP;
 }
 
 int kvm_open(struct kvm *k, const char *path)
@@ -142,11 +167,7 @@ int kvm_open(struct kvm *k, const char *path)
 	if (ret)
 		goto fail;
 	k->vcpu_mmap_size = ioctl(k->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	k->max_vcpus = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-	if (k->max_vcpus <= 0)
-		k->max_vcpus = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
-	if (k->max_vcpus <= 0)
-		k->max_vcpus = 4; /* the documented floor when neither is reported */
+	k->max_vcpus = kvm_max_vcpus(k->fd);
 	k->tsc_deadline = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	k->ioeventfd_any_length = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	if (k->vcpu_mmap_size <= 0) {

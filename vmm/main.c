@@ -7,6 +7,7 @@
 #include "../devices/devproc/devproc.h"
 #include "bench.h"
 #include "cli.h"
+#include "doctor.h"
 #include "host.h"
 #include "../devices/base/log.h"
 #include "vm.h"
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
 		return host_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "device") == 0)
 		return devproc_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "doctor") == 0)
+		return doctor_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &cli) < 0)
 		return VM_EXIT_ERROR;
 	if (cli.action == CLI_HELP) {

@@ -489,12 +489,19 @@ static int limits_set(const struct sandbox_policy *p)
 	return 0;
 }
 
-/* landlock_version: the kernel's Landlock ABI, 0 where it has none (or it is disabled at boot). */
-static int landlock_version(void)
+int sandbox_landlock_abi(void)
 {
 	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 
-	return v < 0 ? 0 : (int)v;
+	return v < 0 ? -errno : (int)v;
+}
+
+/* landlock_version: the kernel's Landlock ABI, 0 where it has none (or it is disabled at boot). */
+static int landlock_version(void)
+{
+	int v = sandbox_landlock_abi();
+
+	return v < 0 ? 0 : v;
 }
 
 /* landlock_handled: every file right ABI (abi) knows: those not granted below are refused. */

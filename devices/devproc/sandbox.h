@@ -90,6 +90,12 @@ int sandbox_spawn(const struct sandbox_policy *p, int (*fn)(void *arg), void *ar
 int sandbox_lock(const struct sandbox_policy *p, struct sandbox_report *r);
 
 /*
+ * sandbox_landlock_abi: the kernel's Landlock ABI version (1 and up), or -ENOSYS where the kernel has no
+ * Landlock built in, -EOPNOTSUPP where it is built in but not enabled at boot (the lsm= list).
+ */
+int sandbox_landlock_abi(void);
+
+/*
  * sandbox_describe_refusal: the line kvmini prints for refusal (rf) of the device process named (name),
  * into (buf) of (len) bytes. Returns the line's length (truncated to fit when it is >= len), or -EINVAL
  * when (rf) is not a refusal (a bad magic).

@@ -1,6 +1,7 @@
 """Which KVM the host has (L-0). Tests marked host run on the host itself (run --host), before the
 rest go to scripts/kvm-env; the others run with the rest, on the KVM that kvm-env chose."""
 
+import json
 import os
 import re
 import subprocess
@@ -64,6 +65,98 @@ def test_kvmini_host_summary(t):
         t.expect_line("^verdict ")
     t.kvmini("host", "--frobnicate")
     t.expect_error(2, "host: unknown option")
+
+
+# kvmini doctor's table: a line per check, "L-n  RESULT  name  finding".
+DOCTOR_LINE = r"^L-[0-3]  (PASS|WARN|FAIL|SKIP)  "
+
+
+@pytest.mark.host
+def test_doctor_on_this_host(t):
+    """kvmini doctor checks this host by layer without running a guest; on PVM it fails L-0, saying
+    what PVM does to a guest kernel and what to do, and exits 1."""
+    t0 = time.monotonic()
+    t.kvmini("doctor")
+    ms = (time.monotonic() - t0) * 1000
+    t.check(ms < 5000, f"kvmini doctor took {ms:.0f} ms")
+    for layer in range(4):
+        t.expect_line(rf"^L-{layer}  (PASS|WARN|FAIL|SKIP)  ")
+    t.expect_line(r"^summary +[0-9]+ checks: [0-9]+ PASS, [0-9]+ WARN, [0-9]+ FAIL, [0-9]+ SKIP: ")
+    t.expect_no_line(r"^L-0  (PASS|WARN|FAIL|SKIP)  canary")
+    if KVM_KIND == "pvm":
+        t.expect_status(1)
+        t.expect_line(r"^L-0  FAIL  virtualisation extensions  none: /dev/kvm is PVM \(kvm_pvm\)")
+        t.expect_line(r"^ +cause: PVM has no hardware virtualisation: guest kernel code is emulated instruction "
+                      r"by instruction, so a stock kernel cannot boot in useful time$")
+        t.expect_line(r"^ +fix: +run on a host with VT-x/AMD-V, or in a VM with nested virtualisation enabled; "
+                      r"here, scripts/kvm-env runs kvmini inside QEMU$")
+        # Short KVM ioctls work on PVM: the device, a scratch VM and its event channels pass.
+        for name in ("KVM device", "API version", "capabilities", "scratch VM", "ioeventfd", "irqfd",
+                     "MSI routing"):
+            t.expect_line(rf"^L-[12]  PASS  {re.escape(name)} ")
+        t.expect_line(r"^summary .*, [1-9][0-9]* FAIL, .*: fix each FAIL before running a VM here$")
+    else:
+        t.check(t.rc in (0, 1), f"exit status {t.rc}, expected 0 or 1")
+    # Every WARN and FAIL has its cause and fix on the lines below it.
+    lines = t.text().split("\n")
+    for i, line in enumerate(lines):
+        if re.match(r"^L-[0-3]  (WARN|FAIL)  ", line):
+            t.check(i + 2 < len(lines) and lines[i + 1].lstrip().startswith("cause: ")
+                    and lines[i + 2].lstrip().startswith("fix: "), f"no cause and fix under: {line}")
+    t.kvmini("doctor", "--frobnicate")
+    t.expect_error(2, "^kvmini: error: doctor: unknown option or missing value '--frobnicate'")
+
+
+@pytest.mark.host
+def test_doctor_without_kvm_device(t):
+    """Where the KVM device is missing (when doctor is needed most) L-1 fails, naming the cause and fix,
+    the checks that need KVM are skipped with why, the others are still made, and the status is 1."""
+    binary = env.KVMINI_SAN if env.KVMINI_SAN.exists() else env.KVMINI
+    t.run([binary, "doctor", "--kvm-device", "/nonexistent"])
+    t.expect_status(1)
+    t.expect_line(r"^L-1  FAIL  KVM device +cannot open /nonexistent: No such file or directory$")
+    t.expect_line(r"^ +cause: .*/nonexistent")
+    t.expect_line(r"^ +fix: ")
+    for layer, name in (("L-1", "API version"), ("L-1", "scratch VM"), ("L-2", "ioeventfd"), ("L-2", "irqfd"),
+                        ("L-2", "MSI routing")):
+        t.expect_line(rf"^{layer}  SKIP  {name} +needs the KVM device \(L-1 KVM device failed\)$")
+    for name in ("shared memory (memfd)", "fd passing (SCM_RIGHTS)", "seccomp filters", "Landlock",
+                 "user namespace", "device-process lock-down", "cgroup v2 mounted"):
+        t.expect_line(rf"^L-[23]  (PASS|WARN|FAIL)  {re.escape(name)} ")
+    t.expect_line("^summary ")
+    t.expect_sanitizers_clean()
+
+
+@pytest.mark.host
+def test_doctor_json(t):
+    """kvmini doctor --json is one JSON object: each check's layer, name, result, finding, cause, fix
+    (cause and fix for each WARN and FAIL, null for the others), the summary and ok, as the status says."""
+    t.run([env.KVMINI, "doctor", "--json"], stderr=t.scratch / "stderr")
+    try:
+        report = json.loads(t.text())
+    except ValueError as e:
+        t.fail(f"not JSON: {e}")
+        return
+    t.check(t.rc in (0, 1), f"exit status {t.rc}, expected 0 or 1")
+    t.check(report.get("ok") is (t.rc == 0), f"ok is {report.get('ok')} with exit status {t.rc}")
+    t.check(report.get("kvm_device") == "/dev/kvm", f"kvm_device {report.get('kvm_device')}")
+    t.check(re.match(r"^[0-9]+ checks: ", str(report.get("summary"))), f"summary {report.get('summary')!r}")
+    checks = report.get("checks", [])
+    t.check(len(checks) >= 20, f"only {len(checks)} checks")
+    for c in checks:
+        t.check(set(c) == {"layer", "name", "result", "finding", "cause", "fix"}, f"fields {sorted(c)}")
+        t.check(c.get("layer") in ("L-0", "L-1", "L-2", "L-3"), f"layer {c.get('layer')}")
+        t.check(c.get("result") in ("PASS", "WARN", "FAIL", "SKIP"), f"result {c.get('result')}")
+        failing = c.get("result") in ("WARN", "FAIL")
+        t.check(bool(c.get("cause")) == failing and bool(c.get("fix")) == failing,
+                f"{c.get('name')}: {c.get('result')} with cause {c.get('cause')!r}, fix {c.get('fix')!r}")
+    layers = [c.get("layer") for c in checks]
+    t.check(layers == sorted(layers), "checks not in layer order")
+    if KVM_KIND == "pvm":
+        cpu = next((c for c in checks if c.get("name") == "virtualisation extensions"), {})
+        t.check(cpu.get("result") == "FAIL" and "emulated instruction by instruction" in (cpu.get("cause") or ""),
+                f"L-0 on PVM: {cpu}")
+        t.check(report.get("ok") is False, "ok on PVM")
 
 
 def test_host_summary_nested_or_hardware(t):
