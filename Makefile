@@ -5,7 +5,7 @@ VERSION := 0.1.0
 WARN := -Wall -Wextra -Wmissing-prototypes -Wshadow -Werror
 CFLAGS ?= -O2 -g
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DKVMINI_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS += -lpthread -lseccomp
+LDLIBS += -lpthread -lseccomp -lhttp_parser -ljson-c
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c devices/base/*.c devices/virtio/*.c) \
@@ -82,7 +82,7 @@ $(BUILD)/tests/fuzz/fuzz_virtq: devices/virtio/virtq.c devices/base/mem.c
 $(BUILD)/tests/fuzz/fuzz_blk: devices/virtio/blk.c devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_net: devices/virtio/net.c devices/virtio/worker.c devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_vsock: devices/virtio/vsock.c devices/virtio/worker.c devices/virtio/virtq.c devices/base/mem.c \
-	devices/base/log.c
+	devices/base/log.c devices/base/sockpath.c
 $(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/device.c devices/virtio/local.c \
 	devices/virtio/worker.c devices/virtio/virtq.c \
 	devices/pci.c devices/msix.c devices/base/mem.c devices/base/log.c
@@ -92,6 +92,7 @@ $(BUILD)/tests/fuzz/fuzz_multiboot: vmm/boot_multiboot.c vmm/file.c devices/base
 $(BUILD)/tests/fuzz/fuzz_vhu_front: devices/virtio/vhu_front.c devices/vhost_user.c devices/virtio/worker.c \
 	devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_vhost_user: devices/vhost_user.c devices/base/mem.c devices/base/log.c
+$(BUILD)/tests/fuzz/fuzz_api: vmm/api.c vmm/event.c devices/base/sockpath.c devices/base/log.c
 
 # fuzz_net and fuzz_vsock see every used length as the device publishes it: the guest may overwrite its
 # used ring.
@@ -99,6 +100,8 @@ FUZZ_LDFLAGS_fuzz_net := -Wl,--wrap=virtq_push,--wrap=virtq_push_n
 FUZZ_LDFLAGS_fuzz_vsock := $(FUZZ_LDFLAGS_fuzz_net)
 # fuzz_virtio_pci tells a device reset by the workers it stops.
 FUZZ_LDFLAGS_fuzz_virtio_pci := -Wl,--wrap=virtio_worker_stop
+# fuzz_api's server parses with http-parser and answers with json-c.
+FUZZ_LDFLAGS_fuzz_api := -lhttp_parser -ljson-c
 
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)

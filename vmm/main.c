@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "../devices/devproc/devproc.h"
+#include "api_client.h"
 #include "bench.h"
 #include "cli.h"
 #include "doctor.h"
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
 		return devproc_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "doctor") == 0)
 		return doctor_main(argc - 1, argv + 1);
+	if (argc > 1 && api_client_command(argv[1]))
+		return api_client_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &cli) < 0)
 		return VM_EXIT_ERROR;
 	if (cli.action == CLI_HELP) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../base/log.h"
+#include "../base/sockpath.h"
 #include "../dev.h"
 #include "worker.h"
 
@@ -1136,63 +1137,6 @@ void vsock_device(struct vsock_dev *v, const char *name, struct virtio_device *c
 
 /* Opening */
 
-/* A socket file at (path) already: replaced when nobody listens on it, else refused. Returns 0 or -errno. */
-static int replace_stale(const char *path, const struct stat *st)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd, err;
-
-	if (!S_ISSOCK(st->st_mode)) {
-		log_err("vsock socket path %s exists and is not a socket: remove it or pick another path",
-			path);
-		return -EEXIST;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	err = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ? 0 : errno;
-	close(fd);
-	if (err == ECONNREFUSED)
-		return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
-	if (err == 0 || err == EAGAIN) {
-		log_err("vsock socket path %s is in use by a listening program (another kvmini?): "
-			"stop it, remove the file, or pick another path",
-			path);
-		return -EADDRINUSE;
-	}
-	log_err("vsock socket path %s: %s", path, strerror(err));
-	return -err;
-}
-
-/* The directory (path) names a file in, into (dir) of VSOCK_UDS_PATH_MAX bytes. */
-static void dir_of(const char *path, char *dir)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash)
-		snprintf(dir, VSOCK_UDS_PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	else
-		snprintf(dir, VSOCK_UDS_PATH_MAX, ".");
-}
-
-int vsock_dir_open(const char *path)
-{
-	char dir[VSOCK_UDS_PATH_MAX];
-	int fd;
-
-	dir_of(path, dir);
-	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-const char *vsock_socket_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
-
 /* Whether a socket can be made at (path): its length, its directory, what is there now. Returns 0 or -errno. */
 static int check_path(const char *path)
 {
@@ -1206,14 +1150,14 @@ static int check_path(const char *path)
 			path, len ? "too long" : "empty", PATH_LEN_MAX);
 		return len ? -ENAMETOOLONG : -EINVAL;
 	}
-	dir_of(path, dir);
+	sockpath_dir(path, dir, sizeof(dir));
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		log_err("vsock socket path %s: directory %s does not exist: create it or pick another path",
 			path, dir);
 		return -ENOENT;
 	}
 	if (lstat(path, &st) == 0)
-		return replace_stale(path, &st);
+		return sockpath_replace_stale("vsock socket path", path, &st);
 	if (errno != ENOENT) {
 		log_err("vsock socket path %s: %s", path, strerror(errno));
 		return -errno;
@@ -1294,7 +1238,7 @@ static void explain_bind(const char *path, int err)
 	char dir[VSOCK_UDS_PATH_MAX];
 	const char *fs;
 
-	dir_of(path, dir);
+	sockpath_dir(path, dir, sizeof(dir));
 	fs = socketless_fs(dir);
 	if (fs)
 		log_err("vsock socket path %s: the file system holding %s (%s) cannot hold Unix sockets (%s): "
@@ -1364,7 +1308,7 @@ int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path)
 		return -ENOMEM;
 	ret = check_path(uds_path);
 	if (!ret) {
-		v->dir_fd = vsock_dir_open(uds_path);
+		v->dir_fd = sockpath_dir_open(uds_path);
 		ret = v->dir_fd < 0 ? v->dir_fd : 0;
 		if (ret)
 			log_err("vsock socket path %s: cannot open its directory: %s", uds_path,
@@ -1388,7 +1332,7 @@ void vsock_close(struct vsock_dev *v)
 	if (v->listen_fd >= 0)
 		close(v->listen_fd);
 	if (v->uds_path[0] && v->dir_fd >= 0)
-		unlinkat(v->dir_fd, vsock_socket_name(v->uds_path), 0);
+		unlinkat(v->dir_fd, sockpath_name(v->uds_path), 0);
 	if (v->dir_fd >= 0)
 		close(v->dir_fd);
 	v->dir_fd = -1;

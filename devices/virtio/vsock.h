@@ -81,14 +81,6 @@ int vsock_open(struct vsock_dev *v, uint64_t guest_cid, const char *uds_path);
 /* vsock_close: close every connection and the listener, and remove (uds_path). Safe after a failed open. */
 void vsock_close(struct vsock_dev *v);
 /*
- * vsock_dir_open: an O_PATH descriptor of the directory socket (path) is in, so that the socket can be
- * looked at and removed relative to it, by its vsock_socket_name (a syscall filter can pin those calls to
- * that directory). Returns the descriptor or -errno.
- */
-int vsock_dir_open(const char *path);
-/* vsock_socket_name: the last component of socket (path): its name in its directory. */
-const char *vsock_socket_name(const char *path);
-/*
  * vsock_device: describe (v), called (name), to any transport and back end: device type 19, PCI class
  * "other communication device" as QEMU's vhost-vsock-pci, three queues (rx, tx, event) served by one
  * thread, the guest_cid configuration, and the model: handle() for tx, start/io/stop for the rest.
