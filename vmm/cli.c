@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../devices/base/log.h"
+#include "cgroup.h"
 
 int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
@@ -92,6 +94,9 @@ const char *cli_usage(void)
 	return "usage: kvmini run --kernel BZIMAGE [options]\n"
 	       "       kvmini host [-q] [--no-canary]   what this machine offers kvmini, by layer\n"
 	       "       kvmini bench exits [options]     what each kind of VM exit costs\n"
+	       "       kvmini doctor [--json]           check this host before running a VM, by layer\n"
+	       "       kvmini stat|inspect|pause|resume|quit --api-sock PATH\n"
+	       "                                        a running VM's counters, state by layer, control\n"
 	       "       kvmini --version | --help\n"
 	       "\n"
 	       "Boot a Linux kernel in a KVM microVM, its console on this terminal.\n"
@@ -119,6 +124,14 @@ const char *cli_usage(void)
 	       "                        where the device models run: each disk, NIC and vsock device in\n"
 	       "                        a sandboxed device process of its own (the default), or on\n"
 	       "                        threads of kvmini's\n"
+	       "      --api-sock PATH   serve the API (HTTP/1.1 and JSON, Firecracker's paths where it has\n"
+	       "                        them) on Unix socket PATH, owner-only: GET / /machine-config /stats\n"
+	       "                        /inspect[?layer=L-n][&dirty=1], PATCH /vm {\"state\": \"Paused\"},\n"
+	       "                        PUT /actions {\"action_type\": \"Quit\"}\n"
+	       "      --cgroup PATH[,cpu.max=QUOTA[/PERIOD]][,memory.max=SIZE]\n"
+	       "                        run kvmini, its vCPU threads and device processes in cgroup v2\n"
+	       "                        PATH (absolute: under /sys/fs/cgroup; relative: under kvmini's\n"
+	       "                        own), made when missing and removed at the end, with these limits\n"
 	       "      --kvm-device PATH the KVM device (default /dev/kvm)\n"
 	       "      --allow-pvm       run even where /dev/kvm is PVM (no hardware virtualisation: a\n"
 	       "                        stock kernel does not boot in useful time there)\n"
@@ -128,7 +141,7 @@ const char *cli_usage(void)
 	       "Console: Ctrl-A x quits, Ctrl-A a sends Ctrl-A, Ctrl-A h helps (on a terminal only).\n"
 	       "Exit status: 0 guest powered off, 1/3/5/... debug-exit port 0xf4 ((value << 1) | 1),\n"
 	       "2 kvmini's own error, 4 guest reboot, 6 guest panic (pvpanic), 8 guest crashed its vCPU\n"
-	       "(triple fault, KVM emulation failure), 10 quit from the console, 12 a device process\n"
+	       "(triple fault, KVM emulation failure), 10 quit from the console or the API, 12 a device process\n"
 	       "failed for good (died again and again, or could not be started again), 14 a vCPU thread's\n"
 	       "syscall filter refused a call (a bug in kvmini), 128+N signal N.\n";
 }
@@ -369,6 +382,14 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 		return parse_net(&c->vm, arg);
 	case 'V':
 		return parse_vsock(&c->vm, arg);
+	case 'G':
+		return cgroup_parse(arg, &c->vm.cgroup);
+	case 'A':
+		if (strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return bad_value("--api-sock", arg,
+					 "the path is too long for a Unix socket: give a shorter one");
+		c->vm.api_sock = arg;
+		return 0;
 	case 'v':
 		c->verbosity++;
 		return 0;
@@ -398,6 +419,8 @@ static const struct option run_options[] = {
 	{ "net", required_argument, NULL, 'n' },
 	{ "vsock", required_argument, NULL, 'V' },
 	{ "devices", required_argument, NULL, 'D' },
+	{ "api-sock", required_argument, NULL, 'A' },
+	{ "cgroup", required_argument, NULL, 'G' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -461,7 +484,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return parse_run(argc - 1, argv + 1, c);
-	log_err("unknown command '%s': the commands are 'run', 'host', 'bench', '--help' and '--version'",
+	log_err("unknown command '%s': the commands are 'run', 'host', 'doctor', 'bench', 'stat', 'inspect', "
+		"'pause', 'resume', 'quit', 'device', '--help' and '--version'",
 		argv[1]);
 	return -EINVAL;
 }

@@ -37,16 +37,21 @@ struct launch_req {
 	uint32_t slot;
 	int32_t ms;
 	uint32_t args_len; /* bytes of (args) used: "device\0blk\0...\0" */
+	uint32_t fds;	   /* LAUNCH_SPAWN's first: which descriptors come with it, in this order: */
+#define LAUNCH_FD_PASS	1  /* the one handed to the device (a tap) */
+#define LAUNCH_FD_STATS 2  /* its counters' page */
 	char name[32];
 	char args[ARGS_BYTES];
 };
 
 struct launch_rep {
-	int32_t err;	/* 0 or -errno */
-	int32_t pid;	/* LAUNCH_SPAWN: the device process, as kvmini sees it */
-	int32_t status; /* LAUNCH_WAIT: its wait status; -1: it still runs */
+	int32_t err;	      /* 0 or -errno */
+	int32_t pid;	      /* LAUNCH_SPAWN: the device process, as kvmini sees it */
+	int32_t status;	      /* LAUNCH_WAIT: its wait status; -1: it still runs */
+	uint32_t nr_syscalls; /* LAUNCH_SPAWN: its seccomp allowlist's size */
+	int32_t landlock_abi; /* the Landlock ABI it locks itself down with (0: none) */
 	uint32_t pad;
-	uint64_t namespaces; /* LAUNCH_SPAWN: those it was given */
+	uint64_t namespaces; /* those it was given */
 	char why[256];	     /* and what it could not have */
 };
 
@@ -108,7 +113,7 @@ static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, unsigned int 
 /* What the child needs to exec the device process: built before the fork, so the child only execs. */
 struct exec_args {
 	char *argv[MAX_ARGS];
-	int fds[3]; /* the child's ends: the vhost-user socket, the refusal pipe; what is passed */
+	int fds[4]; /* the child's ends: the vhost-user socket, the refusal pipe; what is passed; counters */
 	unsigned int nfds;
 };
 
@@ -130,7 +135,8 @@ struct slot {
 	char name[32];
 	char args[ARGS_BYTES]; /* NUL-separated, (nargs) of them */
 	unsigned int nargs;
-	int pass; /* the launcher's copy of the descriptor handed to it; -1: none */
+	int pass;  /* the launcher's copy of the descriptor handed to it; -1: none */
+	int stats; /* and of its counters' page; -1: none */
 	pid_t pid;
 	int pidfd;
 };
@@ -143,7 +149,7 @@ static int start_slot(struct slot *s, struct launch_rep *rep, int out[3])
 {
 	static const struct sandbox_policy spawn_policy = { .name = "device process", .kind = SANDBOX_BLK };
 	struct exec_args a = { 0 };
-	char fd_arg[16], report_arg[16], pass_arg[16];
+	char fd_arg[16], report_arg[16], pass_arg[16], stats_arg[16];
 	struct sandbox_report r;
 	int sv[2], pipefd[2], ret;
 	unsigned int n = 0;
@@ -161,18 +167,26 @@ static int start_slot(struct slot *s, struct launch_rep *rep, int out[3])
 	}
 	a.fds[0] = sv[1];
 	a.fds[1] = pipefd[1];
-	a.fds[2] = s->pass;
-	a.nfds = s->pass >= 0 ? 3 : 2;
+	a.nfds = 2;
+	if (s->pass >= 0)
+		a.fds[a.nfds++] = s->pass;
+	if (s->stats >= 0)
+		a.fds[a.nfds++] = s->stats;
 	snprintf(fd_arg, sizeof(fd_arg), "%d", sv[1]);
 	snprintf(report_arg, sizeof(report_arg), "%d", pipefd[1]);
 	snprintf(pass_arg, sizeof(pass_arg), "%d", s->pass);
+	snprintf(stats_arg, sizeof(stats_arg), "%d", s->stats);
 	a.argv[n++] = "kvmini";
-	for (unsigned int i = 0; i < s->nargs && n < MAX_ARGS - 6; i++, arg += strlen(arg) + 1)
+	for (unsigned int i = 0; i < s->nargs && n < MAX_ARGS - 8; i++, arg += strlen(arg) + 1)
 		a.argv[n++] = strcmp(arg, DEVICE_PROCESS_PASSED_FD) ? (char *)arg : pass_arg;
 	a.argv[n++] = "--fd";
 	a.argv[n++] = fd_arg;
 	a.argv[n++] = "--report-fd";
 	a.argv[n++] = report_arg;
+	if (s->stats >= 0) {
+		a.argv[n++] = "--stats-fd";
+		a.argv[n++] = stats_arg;
+	}
 	if (log_enabled(LOG_INFO))
 		a.argv[n++] = "-v";
 	a.argv[n] = NULL;
@@ -187,6 +201,8 @@ static int start_slot(struct slot *s, struct launch_rep *rep, int out[3])
 	}
 	rep->pid = (int32_t)s->pid;
 	rep->namespaces = r.namespaces;
+	rep->nr_syscalls = r.nr_syscalls;
+	rep->landlock_abi = r.landlock_abi;
 	memcpy(rep->why, r.why, sizeof(rep->why));
 	out[0] = sv[0];
 	out[1] = pipefd[0];
@@ -194,22 +210,33 @@ static int start_slot(struct slot *s, struct launch_rep *rep, int out[3])
 	return 0;
 }
 
-/* Records slot (s) from request (q): its name, arguments and descriptor (pass). 0 or -EINVAL. */
-static int record_slot(struct slot *s, const struct launch_req *q, int pass)
+/* Records slot (s) from request (q): its name, arguments and descriptors (fds), as (q) names them. */
+static int record_slot(struct slot *s, const struct launch_req *q, int fds[2])
 {
+	bool pass = q->fds & LAUNCH_FD_PASS, stats = q->fds & LAUNCH_FD_STATS;
+	unsigned int want = (unsigned int)pass + (unsigned int)stats;
+
 	unsigned int nargs = 0;
 
 	if (q->args_len == 0 || q->args_len > sizeof(q->args) || q->args[q->args_len - 1] != '\0')
 		return -EINVAL;
 	for (uint32_t i = 0; i < q->args_len; i++)
 		nargs += q->args[i] == '\0';
-	if (nargs > MAX_ARGS - 7)
+	if (nargs > MAX_ARGS - 9)
 		return -E2BIG;
+	/* Exactly the descriptors it names, no more. */
+	if (q->fds & ~(uint32_t)(LAUNCH_FD_PASS | LAUNCH_FD_STATS))
+		return -EINVAL;
+	for (unsigned int i = 0; i < 2; i++)
+		if ((fds[i] >= 0) != (i < want))
+			return -EINVAL;
 	memcpy(s->name, q->name, sizeof(s->name));
 	s->name[sizeof(s->name) - 1] = '\0';
 	memcpy(s->args, q->args, q->args_len);
 	s->nargs = nargs;
-	s->pass = pass;
+	s->pass = pass ? fds[0] : -1;
+	s->stats = stats ? fds[pass] : -1;
+	fds[0] = fds[1] = -1; /* the slot's now */
 	s->used = true;
 	return 0;
 }
@@ -234,8 +261,8 @@ static int reap_slot(struct slot *s, int ms)
 	return info.si_code == CLD_EXITED ? info.si_status << 8 : info.si_status;
 }
 
-/* Carries out request (q), which came with descriptor (fd) (-1: none; kept or closed). */
-static void serve_one(int sock, struct slot *slots, bool *sealed, const struct launch_req *q, int fd)
+/* Carries out request (q), which came with descriptors (fds) (-1: none; kept or closed). */
+static void serve_one(int sock, struct slot *slots, bool *sealed, const struct launch_req *q, int fds[2])
 {
 	struct launch_rep rep = { .status = -1 };
 	int out[3] = { -1, -1, -1 };
@@ -251,16 +278,17 @@ static void serve_one(int sock, struct slot *slots, bool *sealed, const struct l
 		rep.err = -EINVAL;
 	} else if (!s->used && *sealed) {
 		rep.err = -EPERM; /* sealed: only what was started before */
-	} else if (!s->used && (rep.err = record_slot(s, q, fd)) == 0) {
-		fd = -1; /* the slot's now */
+	} else if (!s->used) {
+		rep.err = record_slot(s, q, fds);
 	}
 	if (s && q->op == LAUNCH_SPAWN && !rep.err) {
 		if (s->pid)
 			reap_slot(s, 0); /* one that ended, not yet reaped */
 		rep.err = start_slot(s, &rep, out);
 	}
-	if (fd >= 0)
-		close(fd);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	/* The launcher keeps the pidfd (out[2]); kvmini gets a copy of each. */
 	send_fds(sock, &rep, sizeof(rep), out, rep.err || q->op != LAUNCH_SPAWN ? 0 : 3);
 	for (int i = 0; i < 2; i++)
@@ -276,24 +304,25 @@ static void __attribute__((noreturn)) launcher_serve(int sock)
 	bool sealed = false;
 
 	for (unsigned int i = 0; i < DEVICE_LAUNCHER_SLOTS; i++)
-		slots[i] = (struct slot){ .pass = -1, .pidfd = -1 };
+		slots[i] = (struct slot){ .pass = -1, .stats = -1, .pidfd = -1 };
 	for (;;) {
-		int fd;
-		ssize_t n = recv_fds(sock, &q, sizeof(q), &fd, 1);
+		int fds[2];
+		ssize_t n = recv_fds(sock, &q, sizeof(q), fds, 2);
 
 		if (n == 0 || (n < 0 && n != -EMSGSIZE))
 			break;
 		if (n < (ssize_t)offsetof(struct launch_req, args)) {
 			struct launch_rep rep = { .err = -EINVAL, .status = -1 };
 
-			if (fd >= 0)
-				close(fd);
+			for (int i = 0; i < 2; i++)
+				if (fds[i] >= 0)
+					close(fds[i]);
 			send_fds(sock, &rep, sizeof(rep), NULL, 0);
 			continue;
 		}
 		if ((size_t)n < sizeof(q))
 			memset((char *)&q + n, 0, sizeof(q) - (size_t)n);
-		serve_one(sock, slots, &sealed, &q, fd);
+		serve_one(sock, slots, &sealed, &q, fds);
 	}
 	for (unsigned int i = 0; i < DEVICE_LAUNCHER_SLOTS; i++) {
 		if (slots[i].pid && reap_slot(&slots[i], 2000) < 0) {
@@ -346,8 +375,8 @@ int device_launcher_start(struct device_launcher *l)
  * One request to the launcher and its answer, which may carry (nfds) descriptors into (fds). Bounded:
  * the launcher's own wait (q->ms) and LAUNCHER_ANSWER_MS. Returns 0 (the launcher's err in rep) or -errno.
  */
-static int launcher_call(struct device_launcher *l, const struct launch_req *q, size_t len, int pass,
-			 struct launch_rep *rep, int *fds, unsigned int nfds)
+static int launcher_call(struct device_launcher *l, const struct launch_req *q, size_t len, const int *pass,
+			 unsigned int npass, struct launch_rep *rep, int *fds, unsigned int nfds)
 {
 	int ms = LAUNCHER_ANSWER_MS + (q->op == LAUNCH_WAIT ? q->ms : 0);
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -358,7 +387,7 @@ static int launcher_call(struct device_launcher *l, const struct launch_req *q, 
 		return -ENOTCONN;
 	ret = setsockopt(l->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ? -errno : 0;
 	if (!ret)
-		ret = send_fds(l->sock, q, len, &pass, pass >= 0 ? 1 : 0);
+		ret = send_fds(l->sock, q, len, pass, npass);
 	if (ret)
 		return ret;
 	n = recv_fds(l->sock, rep, sizeof(*rep), fds, nfds);
@@ -376,7 +405,8 @@ int device_launcher_seal(struct device_launcher *l)
 {
 	struct launch_req q = { .op = LAUNCH_SEAL };
 	struct launch_rep rep;
-	int ret = l->pid ? launcher_call(l, &q, offsetof(struct launch_req, args), -1, &rep, NULL, 0) : 0;
+	int ret =
+		l->pid ? launcher_call(l, &q, offsetof(struct launch_req, args), NULL, 0, &rep, NULL, 0) : 0;
 
 	return ret ? ret : l->pid ? rep.err : 0;
 }
@@ -397,15 +427,16 @@ void device_launcher_stop(struct device_launcher *l)
 
 /* ---- kvmini's side of a device process ---- */
 
-/* Asks for slot (p)'s process to start, with (q) as built by the caller. */
-static int spawn(struct device_process *p, struct launch_req *q, size_t len, int pass)
+/* Asks for slot (p)'s process to start, with (q) as built by the caller and the (npass) descriptors at (pass). */
+static int spawn(struct device_process *p, struct launch_req *q, size_t len, const int *pass,
+		 unsigned int npass)
 {
 	struct launch_rep rep;
 	int fds[3] = { -1, -1, -1 }, ret;
 
 	q->op = LAUNCH_SPAWN;
 	q->slot = p->slot;
-	ret = launcher_call(p->launcher, q, len, pass, &rep, fds, 3);
+	ret = launcher_call(p->launcher, q, len, pass, npass, &rep, fds, 3);
 	if (!ret && rep.err)
 		ret = rep.err;
 	else if (!ret && (fds[0] < 0 || fds[1] < 0 || fds[2] < 0))
@@ -422,6 +453,9 @@ static int spawn(struct device_process *p, struct launch_req *q, size_t len, int
 	p->sock = fds[0];
 	p->report_fd = fds[1];
 	p->pidfd = fds[2];
+	p->namespaces = rep.namespaces;
+	p->nr_syscalls = rep.nr_syscalls;
+	p->landlock_abi = rep.landlock_abi;
 	rep.why[sizeof(rep.why) - 1] = '\0';
 	log_layer(LOG_INFO, LAYER_SANDBOX, "%s: device process %d, namespaces %#llx%s%s", p->name,
 		  (int)p->pid, (unsigned long long)rep.namespaces, rep.why[0] ? "; not had: " : "", rep.why);
@@ -429,9 +463,11 @@ static int spawn(struct device_process *p, struct launch_req *q, size_t len, int
 }
 
 int device_process_spawn(struct device_process *p, struct device_launcher *l, unsigned int slot,
-			 const char *name, const char *const *args, int pass)
+			 const char *name, const char *const *args, int pass, int stats)
 {
 	static struct launch_req q; /* 6 KiB: off the stack; the main thread starts devices */
+	int fds[2];
+	unsigned int nfds = 0;
 	size_t used = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -450,7 +486,15 @@ int device_process_spawn(struct device_process *p, struct device_launcher *l, un
 		used += n;
 	}
 	q.args_len = (uint32_t)used;
-	return spawn(p, &q, offsetof(struct launch_req, args) + used, pass);
+	if (pass >= 0) {
+		q.fds |= LAUNCH_FD_PASS;
+		fds[nfds++] = pass;
+	}
+	if (stats >= 0) {
+		q.fds |= LAUNCH_FD_STATS;
+		fds[nfds++] = stats;
+	}
+	return spawn(p, &q, offsetof(struct launch_req, args) + used, fds, nfds);
 }
 
 int device_process_respawn(struct device_process *p)
@@ -459,7 +503,7 @@ int device_process_respawn(struct device_process *p)
 
 	p->pid = 0;
 	p->pidfd = p->report_fd = p->sock = -1;
-	return spawn(p, &q, offsetof(struct launch_req, args), -1);
+	return spawn(p, &q, offsetof(struct launch_req, args), NULL, 0);
 }
 
 /* Reap the process within (ms), through the launcher: its wait status, or -1 when it still runs. */
@@ -470,8 +514,8 @@ static int reap(struct device_process *p, int ms)
 
 	if (!p->pid || !p->launcher)
 		return -1;
-	if (launcher_call(p->launcher, &q, offsetof(struct launch_req, args), -1, &rep, NULL, 0) || rep.err ||
-	    rep.status < 0)
+	if (launcher_call(p->launcher, &q, offsetof(struct launch_req, args), NULL, 0, &rep, NULL, 0) ||
+	    rep.err || rep.status < 0)
 		return -1;
 	p->pid = 0;
 	return rep.status;

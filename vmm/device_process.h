@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* kvmini's exit status when a device process fails (dies, or its syscall filter stops it). */
@@ -36,7 +37,10 @@ struct device_process {
 	pid_t pid;			  /* 0: none */
 	int pidfd;			  /* polled for its end */
 	int report_fd;			  /* kvmini's end of the refusal pipe */
-	int sock; /* kvmini's end of the vhost-user channel, until the front end takes it */
+	int sock;		  /* kvmini's end of the vhost-user channel, until the front end takes it */
+	uint64_t namespaces;	  /* CLONE_NEW* it was started in (sandbox.h) */
+	unsigned int nr_syscalls; /* its seccomp allowlist's size */
+	int landlock_abi;	  /* the Landlock ABI it locks itself down with (0: none) */
 };
 
 /*
@@ -56,12 +60,13 @@ void device_launcher_stop(struct device_launcher *l);
 /*
  * device_process_spawn: have launcher (l) start `kvmini ARGS...` (ARGS: "device", "blk", ..., NULL;
  * "--fd N" and "--report-fd N" are added) for device (slot) named (name), in new namespaces where the
- * host allows them, handing it descriptor (pass) (-1: none; a tap: ARGS name it DEVICE_PROCESS_PASSED_FD). The launcher
- * records all of it for device_process_respawn. Returns 0 with (p)->sock connected to the device process,
- * or -errno (logged).
+ * host allows them, handing it descriptor (pass) (-1: none; a tap: ARGS name it DEVICE_PROCESS_PASSED_FD)
+ * and the memfd of its counters' page (stats) (-1: none; "--stats-fd N" is added: every start of it
+ * counts on in the same page). The launcher records all of it for device_process_respawn. Returns 0 with
+ * (p)->sock connected to the device process, or -errno (logged).
  */
 int device_process_spawn(struct device_process *p, struct device_launcher *l, unsigned int slot,
-			 const char *name, const char *const *args, int pass);
+			 const char *name, const char *const *args, int pass, int stats);
 /* device_process_respawn: start (p)'s device process again, as it was first started. 0 or -errno (logged). */
 int device_process_respawn(struct device_process *p);
 /*

@@ -89,3 +89,19 @@ int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data)
 			  (unsigned long long)addr, data, *gsi, strerror(-ret));
 	return ret;
 }
+
+int irq_route_find(struct irq_routes *r, int gsi, uint64_t *addr, uint32_t *data)
+{
+	struct kvm_irq_routing_entry *e;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&r->lock);
+	e = find_msi(r, gsi);
+	if (e) {
+		*addr = (uint64_t)e->u.msi.address_hi << 32 | e->u.msi.address_lo;
+		*data = e->u.msi.data;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}

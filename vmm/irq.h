@@ -32,4 +32,7 @@ void irq_routes_free(struct irq_routes *r);
  */
 int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data);
 
+/* irq_route_find: the MSI message GSI (gsi) is routed to, into (addr, data). 0, or -ENOENT when none. */
+int irq_route_find(struct irq_routes *r, int gsi, uint64_t *addr, uint32_t *data);
+
 #endif

@@ -194,6 +194,9 @@ static const struct ioctl_rule ioctls_main[] = {
 	{ KVM_IOEVENTFD, ON_VM },
 	{ KVM_IRQFD, ON_VM },
 	{ KVM_SET_GSI_ROUTING, ON_VM },
+	/* The API's inspect: KVM's dirty log of guest RAM, turned on at the first request for it */
+	{ KVM_SET_USER_MEMORY_REGION, ON_VM },
+	{ KVM_GET_DIRTY_LOG, ON_VM },
 	/* The console's terminal put back as it was (tcgetattr, tcsetattr), and log.c's look at stderr */
 	{ TCGETS, ON_STDIN },
 	{ TCSETS, ON_STDIN },
@@ -295,6 +298,8 @@ struct thread_list {
 	int vcpu_fd, vm_fd;
 	const int *dirs; /* unlinkat and newfstatat relative to these directories only */
 	unsigned int nr_dirs;
+	int api_fd;   /* accept4 on this listening socket only; -1: none */
+	int rmdir_fd; /* unlinkat(AT_REMOVEDIR) in this directory only; -1: none */
 };
 
 static int add_ioctls(scmp_filter_ctx ctx, const struct thread_list *l)
@@ -332,6 +337,23 @@ static int add_dirs(scmp_filter_ctx ctx, const struct thread_list *l)
 	return ret;
 }
 
+/* The API socket's clients: taken from its listening socket only, non-blocking, as api.c asks. */
+static int add_api(scmp_filter_ctx ctx, const struct thread_list *l)
+{
+	struct scmp_arg_cmp on[2] = { ARG_EQ(0, (scmp_datum_t)l->api_fd),
+				      ARG_EQ(3, SOCK_NONBLOCK | SOCK_CLOEXEC) };
+
+	return l->api_fd < 0 ? 0 : seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 2, on);
+}
+
+/* The cgroups --cgroup made, removed at the end (cgroup_leave): in that one directory only. */
+static int add_rmdir(scmp_filter_ctx ctx, const struct thread_list *l)
+{
+	struct scmp_arg_cmp in[2] = { ARG_EQ(0, (scmp_datum_t)l->rmdir_fd), ARG_EQ(2, AT_REMOVEDIR) };
+
+	return l->rmdir_fd < 0 ? 0 : seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 2, in);
+}
+
 static int list_load(const struct thread_list *l)
 {
 	scmp_filter_ctx ctx = seccomp_rules_context();
@@ -358,6 +380,10 @@ static int list_load(const struct thread_list *l)
 		ret = add_ioctls(ctx, l);
 	if (!ret)
 		ret = add_dirs(ctx, l);
+	if (!ret)
+		ret = add_api(ctx, l);
+	if (!ret)
+		ret = add_rmdir(ctx, l);
 	/* tgkill: kicks of this process's threads (vm_stop, an NMI), and abort(); nothing else. */
 	if (!ret)
 		ret = seccomp_rules_own_signal(ctx, SIGUSR1);
@@ -415,6 +441,8 @@ int thread_filter_vcpu(const struct thread_filter_vcpu *t)
 		.nr_ioctls = sizeof(ioctls_vcpu) / sizeof(ioctls_vcpu[0]),
 		.vcpu_fd = t->vcpu_fd,
 		.vm_fd = t->vm_fd,
+		.api_fd = -1,
+		.rmdir_fd = -1,
 	};
 	int ret;
 
@@ -447,6 +475,8 @@ int thread_filter_main(const struct thread_filter_main *t)
 		.vm_fd = t->vm_fd,
 		.dirs = t->dirs,
 		.nr_dirs = t->nr_dirs,
+		.api_fd = t->api_fd,
+		.rmdir_fd = t->rmdir_fd,
 	};
 	int ret = thread_lock(&l);
 
@@ -460,6 +490,10 @@ int thread_filter_main(const struct thread_filter_main *t)
 
 unsigned int thread_filter_main_count(const struct thread_filter_main *t)
 {
-	/* ioctl and tgkill, and unlinkat where a directory is named (newfstatat is in the list) */
-	return count(rules_main, sizeof(rules_main) / sizeof(rules_main[0]), t && t->nr_dirs ? 3 : 2);
+	/*
+	 * ioctl and tgkill, unlinkat where a directory is named or a cgroup is to be removed (newfstatat is
+	 * in the list), accept4 where the API listens.
+	 */
+	return count(rules_main, sizeof(rules_main) / sizeof(rules_main[0]),
+		     2u + (t && (t->nr_dirs || t->rmdir_fd >= 0)) + (t && t->api_fd >= 0));
 }

@@ -63,14 +63,16 @@ int thread_filter_vcpu(const struct thread_filter_vcpu *t);
  */
 unsigned int thread_filter_vcpu_count(void);
 
-#define THREAD_FILTER_DIRS 2
+#define THREAD_FILTER_DIRS 4
 
 /* What the main thread's filter pins its calls to. */
 struct thread_filter_main {
 	int vm_fd; /* KVM_IOEVENTFD, KVM_IRQFD, KVM_SET_GSI_ROUTING (the VM's end): on this fd only */
-	/* unlinkat and newfstatat (no link followed): in these directories only (a vsock socket's) */
+	/* unlinkat and newfstatat (no link followed): in these directories only (the API's and a vsock socket's) */
 	int dirs[THREAD_FILTER_DIRS];
 	unsigned int nr_dirs;
+	int api_fd;   /* accept4 of the API's clients: on this listening socket only; -1: none */
+	int rmdir_fd; /* unlinkat(AT_REMOVEDIR) in this directory only (what --cgroup made); -1: none */
 };
 
 /*

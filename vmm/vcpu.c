@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -40,6 +41,8 @@ int vcpu_create(struct vcpu *v, const struct vcpu_ctx *ctx, unsigned int id)
 
 	memset(v, 0, sizeof(*v));
 	atomic_init(&v->wchan_fd, -1);
+	atomic_init(&v->stat_fd, -1);
+	v->kstats.fd = -1;
 	v->ctx = *ctx;
 	v->id = id;
 	v->fd = ioctl(ctx->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
@@ -57,6 +60,9 @@ int vcpu_create(struct vcpu *v, const struct vcpu_ctx *ctx, unsigned int id)
 		return err;
 	}
 	v->run = run;
+	/* Older kernels have none: the API then shows KVM's own counters as absent. */
+	if (kvm_stats_open(&v->kstats, v->fd) < 0)
+		log_debug("vCPU %u: no KVM binary statistics (KVM_GET_STATS_FD): %s", id, strerror(errno));
 	return 0;
 }
 
@@ -68,7 +74,11 @@ void vcpu_destroy(struct vcpu *v)
 		close(v->fd);
 	if (atomic_load(&v->wchan_fd) >= 0)
 		close(atomic_load(&v->wchan_fd));
+	if (atomic_load(&v->stat_fd) >= 0)
+		close(atomic_load(&v->stat_fd));
 	atomic_store(&v->wchan_fd, -1);
+	atomic_store(&v->stat_fd, -1);
+	kvm_stats_close(&v->kstats);
 	v->run = NULL;
 	v->fd = -1;
 }
@@ -354,6 +364,57 @@ static void log_where(struct vcpu *v)
 		log_debug("vCPU %u stopped at rip 0x%llx rsp 0x%llx", v->id, regs.rip, regs.rsp);
 }
 
+/* (v)'s registers into its snapshot; under the pause lock, on (v)'s thread. */
+static void take_snapshot(struct vcpu *v)
+{
+	v->snap.err = 0;
+	if (ioctl(v->fd, KVM_GET_REGS, &v->snap.regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &v->snap.sregs) < 0)
+		v->snap.err = -errno;
+	v->snap_gen++;
+	atomic_store(&v->snap_wanted, false);
+}
+
+/*
+ * Between two KVM_RUNs, when a pause or a snapshot was asked for: take the snapshot, park while the VM is
+ * paused (taking more as asked), then enter again. Returns -1 when the VM is stopping meanwhile.
+ */
+static int attend(struct vcpu *v)
+{
+	struct vcpu_pause *p = v->ctx.pause;
+	bool parked = false;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		if (atomic_load(&v->snap_wanted)) {
+			take_snapshot(v);
+			pthread_cond_broadcast(&p->cond);
+		}
+		if (!p->paused || atomic_load(v->ctx.stopping))
+			break;
+		if (!parked) {
+			parked = true;
+			p->parked++;
+			atomic_store(&v->parked, true);
+			pthread_cond_broadcast(&p->cond);
+		}
+		pthread_cond_wait(&p->cond, &p->lock);
+	}
+	if (parked) {
+		p->parked--;
+		atomic_store(&v->parked, false);
+	}
+	pthread_mutex_unlock(&p->lock);
+	/* The kick that asked may have set immediate_exit; a stop sets 'stopping' before it kicks. */
+	((volatile struct kvm_run *)v->run)->immediate_exit = 0;
+	return atomic_load(v->ctx.stopping) ? -1 : 0;
+}
+
+/* Adds one to counter (c), which only this thread writes: no locked instruction on the exit path. */
+static void bump(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 /* CLOCK_MONOTONIC in nanoseconds, as vm_now_ns() (kept here: the vCPU knows no VM). */
 static uint64_t now_ns(void)
 {
@@ -372,6 +433,8 @@ static void *vcpu_thread(void *arg)
 
 	/* Opened here: neither this thread's filter nor the main thread's lets a file be opened later. */
 	atomic_store(&v->wchan_fd, open("/proc/thread-self/wchan", O_RDONLY | O_CLOEXEC));
+	atomic_store(&v->stat_fd, open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC));
+	atomic_store(&v->tid, (int)gettid());
 	snprintf(name, sizeof(name), "kvmini-vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
@@ -386,6 +449,10 @@ static void *vcpu_thread(void *arg)
 		/* A plain load first: the exchange is a locked instruction, kept off the hot path. */
 		if (atomic_load_explicit(&v->nmi_pending, memory_order_relaxed) &&
 		    atomic_exchange(&v->nmi_pending, false) && inject_nmi(v) < 0)
+			break;
+		if ((atomic_load_explicit(&v->ctx.pause->requested, memory_order_relaxed) ||
+		     atomic_load_explicit(&v->snap_wanted, memory_order_relaxed)) &&
+		    attend(v) < 0)
 			break;
 		if (!v->first_run_ns)
 			v->first_run_ns = now_ns();
@@ -403,10 +470,8 @@ static void *vcpu_thread(void *arg)
 			stop_vm(v, VM_EXIT_ERROR, why);
 			break;
 		}
-		v->exits[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : 0]++;
-		if (v->run->exit_reason == KVM_EXIT_IO || v->run->exit_reason == KVM_EXIT_MMIO)
-			atomic_store_explicit(&v->io_exits, v->exits[KVM_EXIT_IO] + v->exits[KVM_EXIT_MMIO],
-					      memory_order_relaxed);
+		bump(&v->exits[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : 0]);
+		atomic_store_explicit(&v->last_exit, v->run->exit_reason, memory_order_relaxed);
 		handle_exit(v);
 	}
 	log_where(v);
@@ -484,4 +549,143 @@ void vcpu_request_nmi(struct vcpu *v)
 {
 	atomic_store(&v->nmi_pending, true);
 	vcpu_kick(v);
+}
+
+int vcpu_pause_init(struct vcpu_pause *p)
+{
+	int ret = pthread_mutex_init(&p->lock, NULL);
+
+	if (ret)
+		return -ret;
+	ret = pthread_cond_init(&p->cond, NULL);
+	if (ret) {
+		pthread_mutex_destroy(&p->lock);
+		return -ret;
+	}
+	p->paused = false;
+	p->parked = 0;
+	atomic_init(&p->requested, false);
+	return 0;
+}
+
+void vcpu_pause_destroy(struct vcpu_pause *p)
+{
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* An absolute CLOCK_REALTIME deadline (timedwait's clock) (ms) from now. */
+static struct timespec deadline_ms(unsigned int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+int vcpu_pause_all(struct vcpu *v, unsigned int n, bool paused, unsigned int timeout_ms, unsigned int *late)
+{
+	struct vcpu_pause *p = n ? v[0].ctx.pause : NULL;
+	struct timespec until = deadline_ms(timeout_ms);
+	unsigned int started = 0;
+	int ret = 0;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	p->paused = paused;
+	atomic_store(&p->requested, paused);
+	pthread_cond_broadcast(&p->cond);
+	for (unsigned int i = 0; i < n; i++)
+		if (v[i].started) {
+			started++;
+			if (paused)
+				vcpu_kick(&v[i]);
+		}
+	while (paused && p->parked < started && !atomic_load(v[0].ctx.stopping) && ret == 0)
+		ret = pthread_cond_timedwait(&p->cond, &p->lock, &until);
+	if (paused && p->parked < started) {
+		for (unsigned int i = 0; i < n; i++)
+			if (v[i].started && !atomic_load(&v[i].parked)) {
+				*late = i;
+				break;
+			}
+		ret = -ETIMEDOUT;
+	} else {
+		ret = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int vcpu_snapshot(struct vcpu *v, unsigned int timeout_ms, struct vcpu_snapshot *out)
+{
+	struct vcpu_pause *p = v->ctx.pause;
+	struct timespec until = deadline_ms(timeout_ms);
+	uint64_t gen;
+	int ret = 0;
+
+	if (!v->started)
+		return -ESRCH;
+	pthread_mutex_lock(&p->lock);
+	gen = v->snap_gen;
+	atomic_store(&v->snap_wanted, true);
+	pthread_cond_broadcast(&p->cond); /* a parked vCPU */
+	vcpu_kick(v);			  /* a running one */
+	while (v->snap_gen == gen && !atomic_load(v->ctx.stopping) && ret == 0)
+		ret = pthread_cond_timedwait(&p->cond, &p->lock, &until);
+	if (v->snap_gen != gen) {
+		*out = v->snap;
+		ret = out->err;
+	} else {
+		ret = -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int vcpu_thread_stat(const struct vcpu *v, struct vcpu_thread_stat *st)
+{
+	int fd = atomic_load(&v->stat_fd);
+	char buf[1024], *p;
+	unsigned long long f[52] = { 0 };
+	long tick = sysconf(_SC_CLK_TCK);
+	uint64_t ns_per_tick = tick > 0 ? 1000000000ULL / (uint64_t)tick : 10000000ULL;
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+	unsigned int i = 4; /* the field after the state */
+
+	if (n <= 0)
+		return fd < 0 ? -ESRCH : -EIO;
+	buf[n] = '\0';
+	/* The name, in parentheses, may hold anything: the fields start after its last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -EPROTO;
+	st->state = p[2];
+	for (p += 3; i < 52 && *p; i++) {
+		while (*p == ' ')
+			p++;
+		f[i] = strtoull(p, &p, 10);
+	}
+	/* proc(5): 14 utime and 15 stime (guest time is counted in utime too), 39 processor, 43 guest_time. */
+	st->cpu = (int)f[39];
+	st->guest_ns = f[43] * ns_per_tick;
+	st->user_ns = (f[14] > f[43] ? f[14] - f[43] : 0) * ns_per_tick;
+	st->kernel_ns = f[15] * ns_per_tick;
+	return 0;
+}
+
+const char *vcpu_state_name(const struct vcpu *v)
+{
+	if (!v->started)
+		return "not started";
+	if (atomic_load(v->ctx.stopping))
+		return "stopped";
+	return atomic_load(&v->parked) ? "paused" : "running";
 }

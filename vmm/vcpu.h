@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvm_stats.h"
+
 struct bus;
 struct cpuid_table;
 
@@ -20,6 +22,23 @@ struct cpuid_table;
  */
 typedef void vcpu_stop_vm_fn(void *opaque, int status, const char *why);
 
+/*
+ * Pausing a VM's vCPUs (the API's PATCH /vm): one for all of them, shared through their contexts. A
+ * vCPU sees (requested) between two KVM_RUNs and parks until (paused) is false or the VM stops; while
+ * parked it still answers snapshot requests.
+ */
+struct vcpu_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* broadcast on every change below */
+	bool paused;	       /* under (lock) */
+	unsigned int parked;   /* vCPUs waiting, under (lock) */
+	atomic_bool requested; /* (paused), for the vCPU loop's check without the lock */
+};
+
+/* vcpu_pause_init/destroy: an unpaused (p). */
+int vcpu_pause_init(struct vcpu_pause *p);
+void vcpu_pause_destroy(struct vcpu_pause *p);
+
 /* What a vCPU needs of its VM, given by whoever creates it; all of it outlives the vCPU. */
 struct vcpu_ctx {
 	int vm_fd;
@@ -27,7 +46,15 @@ struct vcpu_ctx {
 	struct bus *pio, *mmio;	    /* where its port and MMIO exits go */
 	const atomic_int *stopping; /* non-zero once the VM stops: the vCPU's thread then returns */
 	vcpu_stop_vm_fn *stop;
-	void *opaque; /* for (stop) */
+	void *opaque;		  /* for (stop) */
+	struct vcpu_pause *pause; /* the VM's */
+};
+
+/* Where a vCPU was, taken on its own thread (KVM_GET_REGS waits for KVM_RUN to end). */
+struct vcpu_snapshot {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	int err; /* 0, or -errno from KVM */
 };
 
 struct vcpu {
@@ -37,13 +64,21 @@ struct vcpu {
 	struct kvm_run *run; /* shared with KVM; immediate_exit is written by other threads */
 	pthread_t thread;
 	bool started;
-	atomic_bool nmi_pending;   /* vcpu_request_nmi() asked; injected before the next entry */
-	atomic_bool in_run;	   /* inside KVM_RUN: for vcpu_join()'s diagnosis of a thread that hangs */
-	_Atomic int wchan_fd;	   /* its /proc wait channel, opened by the thread before its filter; -1 */
-	_Atomic uint64_t io_exits; /* port and MMIO exits so far, for the boot watch; this thread writes it */
-	/* Written by this vCPU's thread only; read after it is joined. */
-	uint64_t exits[VCPU_EXIT_REASONS];
-	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
+	atomic_bool nmi_pending; /* vcpu_request_nmi() asked; injected before the next entry */
+	atomic_bool in_run;	 /* inside KVM_RUN: for vcpu_join()'s diagnosis of a thread that hangs */
+	_Atomic int wchan_fd;	 /* its /proc wait channel, opened by the thread before its filter; -1 */
+	_Atomic int stat_fd;	 /* its /proc stat (times, CPU, state), opened the same way; -1 */
+	_Atomic int tid;	 /* its host thread ID, 0 before it runs */
+	struct kvm_stats kstats; /* KVM's own counters for it */
+	/* Live counters: written by this vCPU's thread only, read by any (relaxed). */
+	_Atomic uint64_t exits[VCPU_EXIT_REASONS]; /* exits to kvmini by reason */
+	_Atomic unsigned int last_exit;		   /* the latest's reason */
+	_Atomic bool parked;			   /* waiting in a pause */
+	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before; this thread's */
+	/* A snapshot asked for by vcpu_snapshot(): the flag read without the lock, the rest under it. */
+	atomic_bool snap_wanted;
+	uint64_t snap_gen; /* snapshots taken */
+	struct vcpu_snapshot snap;
 };
 
 /* vcpu_create: KVM vCPU (id) of the VM (ctx) describes, its run page mapped. Returns 0 or -errno (logged). */
@@ -76,6 +111,31 @@ void vcpu_request_nmi(struct vcpu *v);
  * then it must be left alone (its vCPU and memory stay in use).
  */
 int vcpu_join(struct vcpu *v, unsigned int grace_s);
+/*
+ * vcpu_pause_all: park the (n) vCPUs at (v) (paused) or let them go on; with (paused), wait up to
+ * (timeout_ms) for every one to park. Returns 0, or -ETIMEDOUT with (*late) the first not parked (they
+ * park when they can; a resume lets them go). Any thread but a vCPU's.
+ */
+int vcpu_pause_all(struct vcpu *v, unsigned int n, bool paused, unsigned int timeout_ms, unsigned int *late);
+/*
+ * vcpu_snapshot: (v)'s registers now, taken by its thread within (timeout_ms), into (out). Returns 0,
+ * -ETIMEDOUT, or -errno from KVM. Any thread but (v)'s.
+ */
+int vcpu_snapshot(struct vcpu *v, unsigned int timeout_ms, struct vcpu_snapshot *out);
+/*
+ * vcpu_thread_stat: what the host says of (v)'s thread now (/proc/.../stat): (state) its scheduler state
+ * letter, (cpu) the CPU it last ran on, and its times: in the guest, in kvmini (user time outside the
+ * guest) and in the host kernel (system time: KVM's in-kernel exits, syscalls), in nanoseconds. -errno
+ * before its thread runs.
+ */
+struct vcpu_thread_stat {
+	char state;
+	int cpu;
+	uint64_t guest_ns, user_ns, kernel_ns;
+};
+int vcpu_thread_stat(const struct vcpu *v, struct vcpu_thread_stat *st);
+/* vcpu_state_name: "running", "paused", "stopped" or "not started" for (v). */
+const char *vcpu_state_name(const struct vcpu *v);
 /* vcpu_exit_name: a KVM_EXIT_* reason as text. */
 const char *vcpu_exit_name(unsigned int reason);
 

@@ -33,10 +33,12 @@
 #include "boot_multiboot.h"
 #include "console.h"
 #include "cpuid.h"
+#include "diagnose.h"
 #include "file.h"
 #include "host.h"
 #include "thread_filter.h"
 #include "../devices/base/log.h"
+#include "../devices/base/sockpath.h"
 
 #define DEFAULT_CMDLINE	  "console=ttyS0 panic=-1"
 #define E820_MAX	  16
@@ -65,6 +67,8 @@ void vm_stop(struct vm *vm, int status, const char *why)
 		log_info("%s (exit status %d)", why, status);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	if (vm->pause_ready) /* parked vCPUs wait on this, not in KVM_RUN */
+		vcpu_pause_all(vm->vcpus, vm->nr_vcpus, false, 0, NULL);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("cannot wake the event loop: %s", strerror(errno));
 }
@@ -124,8 +128,11 @@ static int host_irqfd(struct dev_host *h, int fd, int gsi, bool assign)
 		.gsi = (uint32_t)gsi,
 		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
+	int ret = vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, LAYER_PVIO, "KVM_IRQFD");
 
-	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, LAYER_PVIO, "KVM_IRQFD");
+	if (!ret)
+		registry_irqfd(&vm->registry, &(struct registry_irqfd){ .gsi = irqfd.gsi, .fd = fd }, assign);
+	return ret;
 }
 
 static int host_ioeventfd(struct dev_host *h, uint64_t addr, int fd, bool assign)
@@ -138,8 +145,13 @@ static int host_ioeventfd(struct dev_host *h, uint64_t addr, int fd, bool assign
 		.fd = fd,
 		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
+	int ret = vm_ioctl(vm, KVM_IOEVENTFD, (unsigned long)&io, LAYER_PVIO, "KVM_IOEVENTFD");
 
-	return vm_ioctl(vm, KVM_IOEVENTFD, (unsigned long)&io, LAYER_PVIO, "KVM_IOEVENTFD");
+	if (!ret)
+		registry_ioeventfd(&vm->registry,
+				   &(struct registry_ioeventfd){ .addr = addr, .len = io.len, .fd = fd },
+				   assign);
+	return ret;
 }
 
 static int create_kvm_vm(struct vm *vm)
@@ -191,21 +203,24 @@ static int map_memory(struct vm *vm)
 			       "KVM_SET_USER_MEMORY_REGION (guest RAM into the nested page tables)");
 		if (ret)
 			return ret;
+		registry_slot(&vm->registry, &(struct registry_slot){ .slot = i,
+								      .guest_phys = r->gpa,
+								      .size = r->size,
+								      .host_addr = region.userspace_addr,
+								      .fd = vm->mem.fd,
+								      .fd_offset = r->fd_offset });
 	}
 	return 0;
 }
 
 static int make_irqfd(struct vm *vm, unsigned int gsi, int *fd)
 {
-	struct kvm_irqfd irqfd = { .gsi = gsi };
-
 	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (*fd < 0) {
 		log_layer(LOG_ERR, LAYER_PVIO, "eventfd: %s", strerror(errno));
 		return -errno;
 	}
-	irqfd.fd = (uint32_t)*fd;
-	return vm_ioctl(vm, KVM_IRQFD, (unsigned long)&irqfd, LAYER_PVIO, "KVM_IRQFD");
+	return host_irqfd(&vm->host, *fd, (int)gsi, true);
 }
 
 static int add_devices(struct vm *vm)
@@ -285,7 +300,10 @@ static bool disk_is_duplicate(const struct vm *vm, const struct vm_device *d)
 /* Puts the virtio-pci function of the device that back end (be) serves on the PCI bus. */
 static int add_pci(struct vm *vm, struct vm_virtio *v, struct virtio_backend *be)
 {
-	int ret = virtio_pci_init(&v->vp, be, &vm->host);
+	int ret;
+
+	be->counters = v->counters;
+	ret = virtio_pci_init(&v->vp, be, &vm->host);
 
 	if (ret) {
 		log_err("%s: cannot create its virtio-pci function: %s", be->name, strerror(-ret));
@@ -301,14 +319,27 @@ static int add_pci(struct vm *vm, struct vm_virtio *v, struct virtio_backend *be
 	return 0;
 }
 
+/* (v)'s counters' page (L-2), for the API's stat and inspect. 0 or -errno (logged). */
+static int open_counters(struct vm_virtio *v, const char *name)
+{
+	v->counters = virtio_counters_create(&v->counters_fd);
+	if (v->counters)
+		return 0;
+	log_layer(LOG_ERR, LAYER_PVIO, "%s: cannot make the shared page its queues are counted in: %s", name,
+		  strerror(errno));
+	return -errno;
+}
+
 /*
  * Serves virtio device (dev) with threads of this process and puts its virtio-pci function on the PCI
  * bus: 0, or -errno (logged; destroy_virtio releases what was taken).
  */
 static int add_virtio(struct vm *vm, struct vm_virtio *v, const struct virtio_device *pc)
 {
-	int ret = virtio_local_init(&v->local, pc, &vm->mem);
+	int ret = open_counters(v, pc->name);
 
+	if (!ret)
+		ret = virtio_local_init(&v->local, pc, &vm->mem);
 	if (ret)
 		return ret;
 	v->local_ready = true;
@@ -362,6 +393,11 @@ static void destroy_virtio(struct vm_virtio *v)
 		vhu_front_destroy(&v->front);
 	if (v->proc.pid || v->proc.sock >= 0)
 		device_process_end(&v->proc);
+	virtio_counters_unmap(v->counters);
+	if (v->counters_fd >= 0)
+		close(v->counters_fd);
+	v->counters = NULL;
+	v->counters_fd = -1;
 	v->vp_ready = v->local_ready = v->front_ready = false;
 }
 
@@ -384,8 +420,11 @@ static int spawn_device(struct vm_virtio *v, const char *what, const char *const
 {
 	struct vm *vm = v->vm;
 	unsigned int slot = (unsigned int)(container_of(v, struct vm_device, virtio) - vm->devices);
+	int ret = open_counters(v, what);
 
-	return device_channel(v, device_process_spawn(&v->proc, &vm->launcher, slot, what, args, pass));
+	return device_channel(v, ret ? ret
+				     : device_process_spawn(&v->proc, &vm->launcher, slot, what, args, pass,
+							    v->counters_fd));
 }
 
 /* A NIC served by a device process of its own: `kvmini device net` on the tap kvmini opened. */
@@ -539,7 +578,7 @@ static int add_vsock(struct vm *vm, struct vm_device *v)
 			snprintf(uds, sizeof(uds), "%s", c->uds);
 		else
 			snprintf(uds, sizeof(uds), "%s/%s", cwd, c->uds);
-		v->uds_dir = vsock_dir_open(c->uds);
+		v->uds_dir = sockpath_dir_open(c->uds);
 		if (v->uds_dir < 0)
 			return v->uds_dir;
 		ret = spawn_device(&v->virtio, "virtio-vsock", args, -1);
@@ -553,7 +592,7 @@ static int add_vsock(struct vm *vm, struct vm_device *v)
 
 static void close_vsock(struct vm *vm, struct vm_device *v)
 {
-	const char *base = vsock_socket_name(vm->cfg->vsock.uds);
+	const char *base = sockpath_name(vm->cfg->vsock.uds);
 	struct stat st;
 
 	/*
@@ -625,6 +664,7 @@ static int add_virtio_devices(struct vm *vm)
 			d->index = i;
 			d->virtio.vm = vm;
 			d->virtio.proc.sock = -1;
+			d->virtio.counters_fd = -1;
 			ret = d->kind->add(vm, d);
 		}
 	}
@@ -767,8 +807,13 @@ static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 		.stopping = &vm->stopping,
 		.stop = stop_from_vcpu,
 		.opaque = vm,
+		.pause = &vm->pause,
 	};
-	int ret;
+	int ret = vcpu_pause_init(&vm->pause);
+
+	if (ret)
+		return ret;
+	vm->pause_ready = true;
 
 	supported.nent = CPUID_MAX_ENTRIES;
 	if (ioctl(vm->kvm.fd, KVM_GET_SUPPORTED_CPUID, cpuid_kvm(&supported)) < 0) {
@@ -816,8 +861,23 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return -errno;
+	ret = registry_init(&vm->registry);
+	if (ret)
+		return ret;
+	vm->registry_ready = true;
 	if (host_check_kvm(cfg->kernel, cfg->allow_pvm) < 0)
 		return -ENOTSUP;
+	/* First: the launcher, its device processes and the vCPU threads are made inside. */
+	if (cfg->cgroup.set && cfg->cgroup.memory_max && cfg->cgroup.memory_max < cfg->mem)
+		log_layer(
+			LOG_WARN, LAYER_SANDBOX,
+			"--cgroup memory.max (%" PRIu64 " MiB) is below --mem (%" PRIu64
+			" MiB): once the guest "
+			"touches that much RAM the kernel's OOM killer ends kvmini; raise memory.max above --mem",
+			cfg->cgroup.memory_max >> 20, cfg->mem >> 20);
+	ret = cgroup_enter(&cfg->cgroup, &vm->cgroup);
+	if (ret)
+		return ret;
 	/* Forked while kvmini holds nothing of the VM: no KVM descriptor, no guest RAM. */
 	if (!cfg->devices_in_process && (cfg->nr_disks || cfg->nr_nics || cfg->vsock.enabled)) {
 		ret = device_launcher_start(&vm->launcher);
@@ -847,6 +907,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		ret = load_guest(vm, &entry);
 	if (!ret)
 		ret = create_vcpus(vm, &entry);
+	if (!ret && cfg->api_sock) {
+		ret = api_server_open(&vm->api, cfg->api_sock, control_handle, vm);
+		vm->api_open = ret == 0;
+	}
+	if (!ret)
+		control_gather(vm, &vm->facts);
 	return ret;
 }
 
@@ -859,23 +925,53 @@ static void log_exit_counts(const struct vm *vm)
 		char line[512];
 		size_t used = 0;
 
-		for (unsigned int r = 0; r < VCPU_EXIT_REASONS && used < sizeof(line); r++)
-			if (v->exits[r])
+		for (unsigned int r = 0; r < VCPU_EXIT_REASONS && used < sizeof(line); r++) {
+			uint64_t n = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
+
+			if (n)
 				used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%" PRIu64,
-							 vcpu_exit_name(r), v->exits[r]);
+							 vcpu_exit_name(r), n);
+		}
 		log_info("vCPU %u exits:%s", i, used ? line : " none");
 	}
 	log_info("unclaimed accesses: pio %" PRIu64 ", mmio %" PRIu64,
 		 (uint64_t)atomic_load(&vm->pio.unclaimed), (uint64_t)atomic_load(&vm->mmio.unclaimed));
 }
 
+void vm_device_type(const struct vm_device *d, char *buf, size_t len)
+{
+	const char *name = d->virtio.vp_ready ? d->virtio.vp.be->name : "virtio";
+
+	snprintf(buf, len, "%.*s", (int)strcspn(name, " "), name); /* of "virtio-blk vda" */
+}
+
+unsigned int vm_device_queues(const struct vm_device *d)
+{
+	return d->virtio.vp_ready ? d->virtio.vp.be->nr_queues : 0;
+}
+
+int vm_ring_index(const struct vm *vm, uint64_t ring, uint16_t *idx)
+{
+	/* Both rings start with flags, then idx (virtio 1.2, 2.7.6 and 2.7.8). */
+	return ring ? gmem_read(&vm->mem, ring + 2, idx, sizeof(*idx)) : -EFAULT;
+}
+
 void vm_destroy(struct vm *vm)
 {
+	if (vm->api_open)
+		api_server_close(&vm->api);
+	vm->api_open = false;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
+	if (vm->pause_ready)
+		vcpu_pause_destroy(&vm->pause);
+	vm->pause_ready = false;
+	if (vm->registry_ready)
+		registry_destroy(&vm->registry);
+	vm->registry_ready = false;
 	/* The devices' workers stop before guest RAM goes: a request in hand completes first. */
 	for (unsigned int i = 0; i < vm->nr_devices; i++) {
 		destroy_virtio(&vm->devices[i].virtio);
@@ -902,6 +998,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	device_launcher_stop(&vm->launcher);
+	cgroup_leave(&vm->cgroup); /* with every device process gone: the cgroup it made can go */
 }
 
 /* The main thread's part: the console, signals, and the device back ends, in one event loop. */
@@ -1127,6 +1224,8 @@ static int main_loop_init(struct vm_main *m, int sig_fd)
 	}
 	if (!ret)
 		ret = watch_backends(vm);
+	if (!ret && vm->api_open)
+		ret = api_server_attach(&vm->api, &vm->loop);
 	if (ret)
 		log_err("cannot set up the event loop: %s", strerror(-ret));
 	return ret;
@@ -1156,7 +1255,8 @@ static void boot_watch_tick(struct vm *vm, struct boot_watch *w)
 		return;
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		exits += atomic_load_explicit(&vm->vcpus[i].io_exits, memory_order_relaxed);
+		exits += atomic_load_explicit(&vm->vcpus[i].exits[KVM_EXIT_IO], memory_order_relaxed) +
+			 atomic_load_explicit(&vm->vcpus[i].exits[KVM_EXIT_MMIO], memory_order_relaxed);
 	if (exits != w->exits || !w->since_ns) {
 		*w = (struct boot_watch){
 			.on = true, .exits = exits, .since_ns = now, .warn_s = BOOT_QUIET_FIRST_S
@@ -1178,19 +1278,28 @@ static void boot_watch_tick(struct vm *vm, struct boot_watch *w)
 /* Serves the console, signals and the device back ends until the VM stops. */
 static void main_loop(struct vm_main *m)
 {
+	static struct diagnose diag; /* large; one VM per process */
 	struct vm *vm = m->vm;
 	struct boot_watch watch = { .on = log_enabled(LOG_INFO) };
 
 	while (!atomic_load(&vm->stopping)) {
 		bool busy = m->in_always && !m->eof && m->off == m->len;
-		int ret = event_wait(&vm->loop, busy ? 0 : watch.on ? 1000 : -1);
+		int wait = busy ? 0 : 1000, ret; /* a tick a second at least: the boot watch, diagnosis */
+		/* An API client's deadline (a slow or idle one is closed) may come first. */
+		int api = vm->api_open ? api_server_timeout_ms(&vm->api, vm_now_ns()) : -1;
 
+		if (api >= 0 && (wait < 0 || api < wait))
+			wait = api;
+		ret = event_wait(&vm->loop, wait);
 		if (ret < 0) {
 			vm_stop(vm, VM_EXIT_ERROR, "the event loop failed");
 			break;
 		}
+		if (vm->api_open)
+			api_server_expire(&vm->api, vm_now_ns());
 		if (watch.on)
 			boot_watch_tick(vm, &watch);
+		diagnose_tick(&diag, vm, vm_now_ns());
 		console_pump(m);
 	}
 }
@@ -1201,7 +1310,9 @@ static void main_loop(struct vm_main *m)
  */
 static int lock_main_thread(struct vm *vm)
 {
-	struct thread_filter_main t = { .vm_fd = vm->fd };
+	struct thread_filter_main t = { .vm_fd = vm->fd,
+					.api_fd = vm->api_open ? vm->api.listen.fd : -1,
+					.rmdir_fd = vm->cgroup.active ? vm->cgroup.dir_fd : -1 };
 	int ret = device_launcher_seal(&vm->launcher);
 
 	if (ret) {
@@ -1209,7 +1320,9 @@ static int lock_main_thread(struct vm *vm)
 			  strerror(-ret));
 		return ret;
 	}
-	/* The vsock socket's directory: where the VM's end removes the socket. */
+	/* The API socket's and the vsock socket's directories: where the VM's end removes the sockets. */
+	if (vm->api_open && vm->api.dir_fd >= 0)
+		t.dirs[t.nr_dirs++] = vm->api.dir_fd;
 	for (unsigned int i = 0; i < vm->nr_devices && t.nr_dirs < THREAD_FILTER_DIRS; i++) {
 		const struct vm_device *d = &vm->devices[i];
 		int dir = d->kind->add != add_vsock ? -1 : d->open ? d->vsock.dir_fd : d->uds_dir;
@@ -1217,6 +1330,7 @@ static int lock_main_thread(struct vm *vm)
 		if (dir >= 0)
 			t.dirs[t.nr_dirs++] = dir;
 	}
+	vm->facts.main_syscalls = thread_filter_main_count(&t);
 	return thread_filter_main(&t);
 }
 
@@ -1268,6 +1382,9 @@ int vm_run(struct vm *vm)
 		vm_stop(vm, VM_EXIT_ERROR,
 			"L-3 sandbox: the main thread cannot run without its syscall filter");
 	main_loop(&m);
+	if (vm->api_open) /* its last answers (a quit's) go out, then its socket goes */
+		api_server_close(&vm->api);
+	vm->api_open = false;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu_join(&vm->vcpus[i], VCPU_JOIN_GRACE_S) < 0) {
 			/* Its thread still uses the VM's memory and fds: nothing may be freed under it. */

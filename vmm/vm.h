@@ -16,11 +16,14 @@
 #include "../devices/virtio/net.h"
 #include "../devices/virtio/vsock.h"
 #include "bus.h"
+#include "cgroup.h"
+#include "control.h"
 #include "device_process.h"
 #include "event.h"
 #include "exit_status.h"
 #include "irq.h"
 #include "kvm.h"
+#include "registry.h"
 #include "../devices/base/mem.h"
 #include "vcpu.h"
 
@@ -70,6 +73,8 @@ struct vm_config {
 	struct vm_net_config nics[VM_MAX_NICS]; /* the guest's eth0, eth1, ... in order */
 	unsigned int nr_nics;
 	struct vm_vsock_config vsock;
+	const char *api_sock;	     /* --api-sock PATH: the API's Unix socket; NULL: none */
+	struct cgroup_config cgroup; /* --cgroup: where kvmini and its device processes run; .set: given */
 };
 
 /*
@@ -84,6 +89,9 @@ struct vm_virtio {
 	struct device_process proc;
 	struct virtio_pci vp;
 	bool local_ready, front_ready, vp_ready;
+	/* Its queues' counters (worker.h): a page shared with its device process; NULL: not counted. */
+	struct virtio_counters *counters;
+	int counters_fd;
 	uint64_t restart_ns
 		[VM_DEVICE_RESTARTS]; /* when its device process was last started again, newest first */
 	/* In the VMM's event loop: the back end's hang-up, its process's end, its rings' errors. */
@@ -114,7 +122,7 @@ struct vm_device {
 		struct vsock_dev vsock;
 	};
 	bool uds_ours; /* vsock: its device process listens there: the socket goes with the VM */
-	int uds_dir;   /* vsock with a device process: the socket's directory (vsock_dir_open), or -1 */
+	int uds_dir;   /* vsock with a device process: the socket's directory (sockpath_dir_open), or -1 */
 };
 
 struct vm {
@@ -125,12 +133,16 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct vcpu *vcpus;
-	unsigned int nr_vcpus; /* created so far */
-	struct dev_host host;  /* what devices may ask of this VM */
+	unsigned int nr_vcpus;	 /* created so far */
+	struct vcpu_pause pause; /* the API's pause and resume of every vCPU */
+	bool pause_ready;
+	struct dev_host host; /* what devices may ask of this VM */
 	struct serial8250 com1;
 	int com1_irq_fd, com1_room_fd;
 	struct platform platform;
 	struct irq_routes routes;
+	struct registry registry; /* what kvmini set up with KVM, for inspect */
+	bool registry_ready;
 	struct pci_bus pci;
 	bool pci_ready;
 	struct vm_device *devices;	 /* the virtio devices */
@@ -138,6 +150,10 @@ struct vm {
 	int stop_fd;			 /* eventfd: the VM is stopping, wakes the event loop */
 	struct event_loop loop;		 /* the main thread's (vm_run) */
 	struct device_launcher launcher; /* what starts the device processes */
+	struct cgroup_state cgroup;	 /* --cgroup, entered before anything is started */
+	struct api_server api;		 /* --api-sock */
+	bool api_open;
+	struct control_facts facts; /* what the API tells that is read before the lock-down */
 	atomic_int stopping;
 	int exit_status; /* written once, by whoever wins 'stopping' */
 };
@@ -152,6 +168,15 @@ void vm_destroy(struct vm *vm);
 void vm_stop(struct vm *vm, int status, const char *why);
 /* vm_write_boot_tables: the GDT and identity page tables of the 64-bit and 32-bit entries into (m). Returns 0 or -errno. */
 int vm_write_boot_tables(const struct gmem *m);
+/* vm_device_type: (d)'s virtio type ("virtio-blk") into (buf) of (len) bytes. */
+void vm_device_type(const struct vm_device *d, char *buf, size_t len);
+/* vm_device_queues: how many queues (d)'s transport has (0 before it has one). */
+unsigned int vm_device_queues(const struct vm_device *d);
+/*
+ * vm_ring_index: the index of the avail or used ring at guest-physical (ring), as last written there,
+ * read through the bounds-checked accessor (the guest chose the address). 0, or -EFAULT.
+ */
+int vm_ring_index(const struct vm *vm, uint64_t ring, uint16_t *idx);
 /* vm_now_ns: CLOCK_MONOTONIC in nanoseconds. */
 uint64_t vm_now_ns(void);
 

@@ -44,6 +44,7 @@ static const char usage[] =
 	"                     vsock, as kvmini run's --vsock)\n"
 	"  --name NAME        what messages call the device (default vda or eth0)\n"
 	"  --report-fd N      where a refused syscall is reported (kvmini's own use)\n"
+	"  --stats-fd N       a memfd page the queues are counted in, shared with kvmini (its own use)\n"
 	"  --no-sandbox       skip the lock-down (debugging only)\n"
 	"  -v, --verbose      say what was obtained of the lock-down and the front end's requests\n"
 	"\n"
@@ -71,6 +72,7 @@ struct devproc_opts {
 	unsigned int queues;
 	const char *name;
 	int report_fd;
+	int stats_fd;
 	bool sandbox;
 	int verbosity;
 };
@@ -78,28 +80,25 @@ struct devproc_opts {
 static int parse(int argc, char **argv, struct devproc_opts *o)
 {
 	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "fd", required_argument, NULL, 'f' },
-		{ "disk", required_argument, NULL, 'd' },
-		{ "queues", required_argument, NULL, 'q' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "report-fd", required_argument, NULL, 'r' },
-		{ "no-sandbox", no_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "tap", required_argument, NULL, 't' },
-		{ "tap-fd", required_argument, NULL, 'T' },
-		{ "mac", required_argument, NULL, 'm' },
-		{ "cid", required_argument, NULL, 'c' },
-		{ "uds", required_argument, NULL, 'u' },
-		{ NULL, 0, NULL, 0 },
+		{ "socket", required_argument, NULL, 's' },   { "fd", required_argument, NULL, 'f' },
+		{ "disk", required_argument, NULL, 'd' },     { "queues", required_argument, NULL, 'q' },
+		{ "name", required_argument, NULL, 'n' },     { "report-fd", required_argument, NULL, 'r' },
+		{ "stats-fd", required_argument, NULL, 'C' }, { "no-sandbox", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },	      { "help", no_argument, NULL, 'h' },
+		{ "tap", required_argument, NULL, 't' },      { "tap-fd", required_argument, NULL, 'T' },
+		{ "mac", required_argument, NULL, 'm' },      { "cid", required_argument, NULL, 'c' },
+		{ "uds", required_argument, NULL, 'u' },      { NULL, 0, NULL, 0 },
 	};
 	unsigned long n;
 	int opt;
 
-	*o = (struct devproc_opts){
-		.kind = o->kind, .fd = -1, .tap_fd = -1, .queues = 1, .report_fd = -1, .sandbox = true
-	};
+	*o = (struct devproc_opts){ .kind = o->kind,
+				    .fd = -1,
+				    .tap_fd = -1,
+				    .queues = 1,
+				    .report_fd = -1,
+				    .stats_fd = -1,
+				    .sandbox = true };
 	o->name = o->kind == DEVPROC_NET ? "eth0" : o->kind == DEVPROC_VSOCK ? "vsock" : "vda";
 	optind = 0;
 	opterr = 0;
@@ -111,15 +110,20 @@ static int parse(int argc, char **argv, struct devproc_opts *o)
 		case 'f':
 		case 'r':
 		case 'T':
+		case 'C':
 			if (cli_parse_uint(optarg, 0, 1023, &n) < 0) {
 				log_err("device: --%s '%s': expected a descriptor number",
 					opt == 'f'   ? "fd"
 					: opt == 'r' ? "report-fd"
+					: opt == 'C' ? "stats-fd"
 						     : "tap-fd",
 					optarg);
 				return -EINVAL;
 			}
-			*(opt == 'f' ? &o->fd : opt == 'r' ? &o->report_fd : &o->tap_fd) = (int)n;
+			*(opt == 'f'   ? &o->fd
+			  : opt == 'r' ? &o->report_fd
+			  : opt == 'C' ? &o->stats_fd
+				       : &o->tap_fd) = (int)n;
 			break;
 		case 't':
 			o->tap = optarg;
@@ -345,6 +349,11 @@ int devproc_main(int argc, char **argv)
 		return 2;
 	if (vhu_backend_init(&b, &dev, sock) < 0)
 		return 2;
+	if (o.stats_fd >= 0 && !(b.counters = virtio_counters_map(o.stats_fd))) {
+		log_err("device: --stats-fd %d: cannot map the counters' page: %s (give kvmini's memfd)",
+			o.stats_fd, strerror(errno));
+		return 2;
+	}
 	if (o.sandbox && lock_down(&o, what) < 0)
 		leave(2);
 	ret = vhu_backend_serve(&b);

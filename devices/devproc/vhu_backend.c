@@ -107,6 +107,7 @@ static void sync_rings(struct vhu_backend *b)
 				.base = q->base,
 				.kick_fd = q->kick_fd,
 				.call_fd = q->call_fd,
+				.counters = b->counters ? &b->counters->q[i] : NULL,
 			};
 			inflight_setup(b, i, &setup[i]);
 		}

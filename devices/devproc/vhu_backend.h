@@ -62,7 +62,8 @@ struct vhu_backend {
 	size_t inflight_stride;	      /* bytes of each queue's region */
 	/* Guards the rings' err_fd: a worker reports a broken ring while another ring's is replaced. */
 	pthread_mutex_t err_lock;
-	uint64_t messages; /* handled, for the log */
+	uint64_t messages;		  /* handled, for the log */
+	struct virtio_counters *counters; /* where the rings are counted (kvmini's shared page); NULL: not */
 };
 
 /*

@@ -36,6 +36,11 @@ struct virtio_backend {
 	unsigned int nr_queues; /* 1 to VIRTIO_MAX_QUEUES */
 	uint16_t queue_max;	/* largest queue size, a power of two */
 	uint32_t config_len;	/* bytes of device-specific configuration */
+	/*
+	 * Where its queues are counted (worker.h): the back end in this process counts there; a device
+	 * process counts in its own mapping of the same page. NULL: nowhere (a back end someone else runs).
+	 */
+	struct virtio_counters *counters;
 };
 
 #endif

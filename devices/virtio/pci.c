@@ -131,6 +131,7 @@ static void device_start(struct virtio_pci *vp)
 			.used = q->used,
 			.kick_fd = q->kick_fd,
 			.call_fd = vector_fd(vp, q->vector),
+			.counters = vp->be->counters ? &vp->be->counters->q[i] : NULL,
 		};
 	}
 	if (vp->be->ops->start(vp->be->opaque, vp->driver_features, setup, vp->be->nr_queues, needs_reset,

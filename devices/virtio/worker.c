@@ -2,14 +2,17 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../base/log.h"
 
-void virtio_eventfd_drain(int fd)
+uint64_t virtio_eventfd_drain(int fd)
 {
 	uint64_t v;
 	ssize_t n;
@@ -18,6 +21,7 @@ void virtio_eventfd_drain(int fd)
 		;
 	if (n < 0 && errno != EAGAIN)
 		log_layer(LOG_WARN, LAYER_PVIO, "cannot read an eventfd: %s", strerror(errno));
+	return n == sizeof(v) ? v : 0;
 }
 
 void virtio_eventfd_signal(int fd)
@@ -26,6 +30,83 @@ void virtio_eventfd_signal(int fd)
 
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_layer(LOG_WARN, LAYER_PVIO, "cannot signal an eventfd: %s", strerror(errno));
+}
+
+/* A counters page: whole pages, so that it maps alone. */
+static size_t counters_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t p = page > 0 ? (size_t)page : 4096;
+
+	return (sizeof(struct virtio_counters) + p - 1) / p * p;
+}
+
+struct virtio_counters *virtio_counters_map(int fd)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	/* A shorter file would fault on access (SIGBUS): kvmini's is sealed against shrinking. */
+	if (st.st_size < (off_t)counters_size()) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = mmap(NULL, counters_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+struct virtio_counters *virtio_counters_create(int *fd)
+{
+	struct virtio_counters *c;
+	int f = memfd_create("kvmini-counters", MFD_CLOEXEC | MFD_ALLOW_SEALING), err;
+
+	if (f < 0)
+		return NULL;
+	if (ftruncate(f, (off_t)counters_size()) == 0 &&
+	    fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0 &&
+	    (c = virtio_counters_map(f)) != NULL) {
+		*fd = f;
+		return c;
+	}
+	err = errno;
+	close(f);
+	errno = err;
+	return NULL;
+}
+
+void virtio_counters_read(const struct virtio_counters *c, unsigned int qi, struct virtio_queue_counts *out)
+{
+	*out = (struct virtio_queue_counts){ 0 };
+	if (!c || qi >= VIRTIO_MAX_QUEUES)
+		return;
+	out->kicks = atomic_load_explicit(&c->q[qi].kicks, memory_order_relaxed);
+	out->signals = atomic_load_explicit(&c->q[qi].signals, memory_order_relaxed);
+	out->chains = atomic_load_explicit(&c->q[qi].chains, memory_order_relaxed);
+}
+
+void virtio_counters_unmap(struct virtio_counters *c)
+{
+	if (c)
+		munmap(c, counters_size());
+}
+
+/* Adds (n) to counter (field) of queue (qi), where its counters are kept. */
+#define COUNT(w, qi, field, n)                                                            \
+	do {                                                                              \
+		struct virtio_queue_counters *c_ = (w)->setup[qi].counters;               \
+		if (c_)                                                                   \
+			atomic_fetch_add_explicit(&c_->field, (n), memory_order_relaxed); \
+	} while (0)
+
+/* A used-buffer notification on queue (qi), if the driver wants one. */
+static void notify(struct virtio_worker *w, unsigned int qi)
+{
+	if (virtq_should_notify(&w->q[qi])) {
+		virtio_eventfd_signal(w->setup[qi].call_fd);
+		COUNT(w, qi, signals, 1);
+	}
 }
 
 /* Whether the thread serves queue (qi): enabled, and not broken by the driver. */
@@ -63,8 +144,8 @@ static bool serve(struct virtio_worker *w, unsigned int qi)
 		w->handled = true;
 		budget--;
 	}
-	if (virtq_should_notify(q))
-		virtio_eventfd_signal(w->setup[qi].call_fd);
+	COUNT(w, qi, chains, q->size - budget);
+	notify(w, qi);
 	if (r < 0) {
 		broken(w, qi, "the driver broke the ring rules (bad index, descriptor, chain or address)");
 		return false;
@@ -93,7 +174,7 @@ static bool serve_round(struct virtio_worker *w, const struct pollfd *fds, bool 
 
 	for (unsigned int i = 0; i < w->nr_queues; i++) {
 		if (fds[1 + i].revents & POLLIN) {
-			virtio_eventfd_drain(w->setup[i].kick_fd);
+			COUNT(w, i, kicks, virtio_eventfd_drain(w->setup[i].kick_fd));
 			if (is_rx(w, i))
 				*io_more = true;
 			else
@@ -261,18 +342,19 @@ void virtio_worker_unpop(struct virtio_worker *w, unsigned int qi, unsigned int 
 void virtio_worker_push(struct virtio_worker *w, unsigned int qi, uint16_t head, uint32_t len)
 {
 	virtq_push(&w->q[qi], head, len);
+	COUNT(w, qi, chains, 1);
 }
 
 void virtio_worker_push_n(struct virtio_worker *w, unsigned int qi, const uint16_t *heads,
 			  const uint32_t *lens, uint16_t n)
 {
 	virtq_push_n(&w->q[qi], heads, lens, n);
+	COUNT(w, qi, chains, n);
 }
 
 void virtio_worker_notify(struct virtio_worker *w, unsigned int qi)
 {
-	if (virtq_should_notify(&w->q[qi]))
-		virtio_eventfd_signal(w->setup[qi].call_fd);
+	notify(w, qi);
 }
 
 void virtio_worker_want_io(struct virtio_worker *w, bool want)

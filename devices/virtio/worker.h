@@ -51,6 +51,40 @@ struct virtio_model {
 	void *opaque;
 };
 
+/*
+ * A queue's event-channel counters (L-2), kept for kvmini's API (stat, inspect): relaxed atomics, written
+ * by the thread that serves the queue and read live by kvmini's main thread, across processes when a
+ * device process serves it (the page is shared, see device_process.h). They survive device resets.
+ */
+struct virtio_queue_counters {
+	_Atomic uint64_t kicks;	  /* the driver's notifications, as its kick eventfd counted them */
+	_Atomic uint64_t signals; /* used-buffer notifications signalled on the call eventfd */
+	_Atomic uint64_t chains;  /* chains returned to the driver */
+};
+
+/* A device's counters, one page at most. */
+struct virtio_counters {
+	struct virtio_queue_counters q[VIRTIO_MAX_QUEUES];
+};
+
+/* A queue's counters as read at one moment. */
+struct virtio_queue_counts {
+	uint64_t kicks, signals, chains;
+};
+
+/* virtio_counters_read: queue (qi)'s counters in (c) now (all 0 where c is NULL or qi out of range). */
+void virtio_counters_read(const struct virtio_counters *c, unsigned int qi, struct virtio_queue_counts *out);
+
+/*
+ * virtio_counters_create: a zeroed counters page in a memfd of its own, sealed against shrinking, so that a
+ * device process can map it safely: the page mapped here, its fd in (*fd); NULL with errno set on failure.
+ * virtio_counters_map: map the page of memfd (fd) that another process made, checking it is large
+ * enough; NULL (errno set) when not. virtio_counters_unmap: undo either (NULL: a no-op).
+ */
+struct virtio_counters *virtio_counters_create(int *fd);
+struct virtio_counters *virtio_counters_map(int fd);
+void virtio_counters_unmap(struct virtio_counters *c);
+
 /* One queue as the driver set it up, and its event channels. */
 struct virtio_queue_setup {
 	bool enabled;
@@ -62,6 +96,7 @@ struct virtio_queue_setup {
 	/* vhost-user's inflight tracking: this queue's region (virtq_set_inflight), NULL: none. */
 	void *inflight;
 	size_t inflight_len;
+	struct virtio_queue_counters *counters; /* NULL: not counted */
 };
 
 /* needs_reset: the driver broke the rules on a queue; the transport sets DEVICE_NEEDS_RESET. Any thread. */
@@ -143,8 +178,11 @@ void virtio_worker_push_n(struct virtio_worker *w, unsigned int qi, const uint16
 			  const uint32_t *lens, uint16_t n);
 void virtio_worker_notify(struct virtio_worker *w, unsigned int qi);
 void virtio_worker_want_io(struct virtio_worker *w, bool want);
-/* virtio_eventfd_signal: add 1 to eventfd (fd) (-1: none); virtio_eventfd_drain: reset a non-blocking one. */
+/*
+ * virtio_eventfd_signal: add 1 to eventfd (fd) (-1: none). virtio_eventfd_drain: reset a non-blocking
+ * one; returns the count it held (0 when none, or on error).
+ */
 void virtio_eventfd_signal(int fd);
-void virtio_eventfd_drain(int fd);
+uint64_t virtio_eventfd_drain(int fd);
 
 #endif

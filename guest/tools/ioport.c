@@ -37,13 +37,15 @@ struct op {
 	unsigned int bytes; /* 1, 2 or 4 */
 	unsigned long port;
 	unsigned long value; /* DIR_OUT only */
+	unsigned long count; /* DIR_OUT: writes, one after the other (a known number of VM exits) */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ioport outb|outw|outl PORT VALUE\n"
+	fprintf(f, "usage: ioport outb|outw|outl PORT VALUE [COUNT]\n"
 		   "       ioport inb|inw|inl PORT\n"
-		   "PORT and VALUE are C numbers (123, 0x7b, 0173); in* prints the value read in hex.\n");
+		   "PORT and VALUE are C numbers (123, 0x7b, 0173); in* prints the value read in hex;\n"
+		   "COUNT writes the value that many times (default 1).\n");
 }
 
 /* parse_op_name: "outb" etc. into (o)->dir and (o)->bytes. Returns 0 or -EINVAL. */
@@ -88,8 +90,14 @@ static int parse_args(int argc, char **argv, struct op *o)
 		fprintf(stderr, "ioport: want inb, inw, inl, outb, outw or outl\n");
 		return -EINVAL;
 	}
-	if (argc != (o->dir == DIR_OUT ? 4 : 3)) {
-		fprintf(stderr, "ioport: %s takes %s\n", argv[1], o->dir == DIR_OUT ? "PORT VALUE" : "PORT");
+	o->count = 1;
+	if (o->dir == DIR_OUT ? argc != 4 && argc != 5 : argc != 3) {
+		fprintf(stderr, "ioport: %s takes %s\n", argv[1],
+			o->dir == DIR_OUT ? "PORT VALUE [COUNT]" : "PORT");
+		return -EINVAL;
+	}
+	if (argc == 5 && (parse_num(argv[4], 100000000UL, &o->count) || !o->count)) {
+		fprintf(stderr, "ioport: bad count '%s' (1 to 100000000)\n", argv[4]);
 		return -EINVAL;
 	}
 	if (parse_num(argv[2], PORT_MAX + 1 - o->bytes, &o->port)) {
@@ -202,9 +210,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	ret = run(&o, &val);
-	if (ret)
-		return EXIT_FAILED;
+	for (unsigned long i = 0; i < o.count; i++) {
+		ret = run(&o, &val);
+		if (ret)
+			return EXIT_FAILED;
+	}
 	if (o.dir == DIR_IN)
 		printf("0x%0*lx\n", (int)(2 * o.bytes), val);
 	return 0;

@@ -88,12 +88,12 @@ class Test:
         guest = guest or Guest(**spec)
         return self.run(guest.kvmini_argv(binary, extra), grace=15)
 
-    def boot_bg(self, guest=None, *, extra=(), netns=None, **spec):
-        """Boot the test guest in the background (in network namespace NETNS when given): its Proc,
-        whose log is the test's; host-side lines may be appended to it."""
+    def boot_bg(self, guest=None, *, extra=(), netns=None, stdin=None, **spec):
+        """Boot the test guest in the background (in network namespace NETNS when given; STDIN as
+        Proc takes it): its Proc, whose log is the test's; host-side lines may be appended to it."""
         guest = guest or Guest(**spec)
         self.log.write_bytes(b"")
-        self.vm = self.spawn(guest.kvmini_argv(extra=extra), append=True, netns=netns)
+        self.vm = self.spawn(guest.kvmini_argv(extra=extra), append=True, netns=netns, stdin=stdin)
         return self.vm
 
     def wait(self, p, timeout=env.TIMEOUT):

@@ -35,7 +35,7 @@ Test(device_launcher, a_sealed_launcher_starts_no_new_device)
 	cr_assert_eq(device_launcher_start(&l), 0);
 	cr_assert_gt(l.pid, 0);
 	cr_assert_eq(device_launcher_seal(&l), 0);
-	cr_assert_eq(device_process_spawn(&p, &l, 3, "virtio-blk vdz", blk_args, -1), -EPERM);
+	cr_assert_eq(device_process_spawn(&p, &l, 3, "virtio-blk vdz", blk_args, -1, -1), -EPERM);
 	cr_assert_eq(p.pid, 0);
 	cr_assert_eq(p.sock, -1);
 	/* Nor again what it never started. */
@@ -50,7 +50,7 @@ Test(device_launcher, a_slot_out_of_range_is_refused)
 	struct device_process p;
 
 	cr_assert_eq(device_launcher_start(&l), 0);
-	cr_assert_eq(device_process_spawn(&p, &l, DEVICE_LAUNCHER_SLOTS, "virtio-blk vdz", blk_args, -1),
+	cr_assert_eq(device_process_spawn(&p, &l, DEVICE_LAUNCHER_SLOTS, "virtio-blk vdz", blk_args, -1, -1),
 		     -EINVAL);
 	device_launcher_stop(&l);
 }

@@ -48,7 +48,9 @@ static void *probe_thread(void *arg)
 {
 	struct probe *p = arg;
 	struct thread_filter_vcpu t = { .id = 3, .vcpu_fd = p->vcpu_fd, .vm_fd = p->vm_fd };
-	struct thread_filter_main m = { .vm_fd = p->vm_fd, .dirs = { p->dir }, .nr_dirs = 1 };
+	struct thread_filter_main m = {
+		.vm_fd = p->vm_fd, .dirs = { p->dir }, .nr_dirs = 1, .api_fd = -1, .rmdir_fd = -1
+	};
 
 	p->loaded = p->main ? thread_filter_main(&m) : thread_filter_vcpu(&t);
 	if (p->loaded == 0)
@@ -482,17 +484,19 @@ Test(thread_filter, main_takes_back_event_channels_on_the_vm_fd)
 
 Test(thread_filter, main_count_names_each_syscall_once)
 {
-	struct thread_filter_main t = { .nr_dirs = 1 };
+	struct thread_filter_main t = { .nr_dirs = 1, .api_fd = -1, .rmdir_fd = -1 };
+	struct thread_filter_main api = { .nr_dirs = 1, .api_fd = 5, .rmdir_fd = 6 };
 	unsigned int n = thread_filter_main_count(&t);
 
 	cr_assert(n >= 30 && n <= 50, "%u syscalls", n);
 	cr_assert_eq(thread_filter_main_count(NULL), n - 1);
+	cr_assert_eq(thread_filter_main_count(&api), n + 1, "accept4, where the API listens");
 }
 
 /* In the sanitizer build (the unit tests'), LeakSanitizer checks at exit under the main thread's filter. */
 Test(thread_filter, main_exit_with_its_leak_check_completes)
 {
-	struct thread_filter_main t = { .vm_fd = -1 };
+	struct thread_filter_main t = { .vm_fd = -1, .api_fd = -1, .rmdir_fd = -1 };
 	int st = 0;
 	pid_t pid = fork();
 
