@@ -304,7 +304,6 @@ static int add_pci(struct vm *vm, struct vm_virtio *v, struct virtio_backend *be
 
 	be->counters = v->counters;
 	ret = virtio_pci_init(&v->vp, be, &vm->host);
-
 	if (ret) {
 		log_err("%s: cannot create its virtio-pci function: %s", be->name, strerror(-ret));
 		return ret;
@@ -322,12 +321,15 @@ static int add_pci(struct vm *vm, struct vm_virtio *v, struct virtio_backend *be
 /* (v)'s counters' page (L-2), for the API's stat and inspect. 0 or -errno (logged). */
 static int open_counters(struct vm_virtio *v, const char *name)
 {
+	int err;
+
 	v->counters = virtio_counters_create(&v->counters_fd);
 	if (v->counters)
 		return 0;
+	err = errno;
 	log_layer(LOG_ERR, LAYER_PVIO, "%s: cannot make the shared page its queues are counted in: %s", name,
-		  strerror(errno));
-	return -errno;
+		  strerror(err));
+	return -err;
 }
 
 /*
@@ -871,9 +873,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (cfg->cgroup.set && cfg->cgroup.memory_max && cfg->cgroup.memory_max < cfg->mem)
 		log_layer(
 			LOG_WARN, LAYER_SANDBOX,
-			"--cgroup memory.max (%" PRIu64 " MiB) is below --mem (%" PRIu64
-			" MiB): once the guest "
-			"touches that much RAM the kernel's OOM killer ends kvmini; raise memory.max above --mem",
+			"--cgroup memory.max (%" PRIu64 " MiB) is below --mem (%" PRIu64 " MiB): the "
+			"kernel's OOM killer ends kvmini once the guest touches that much; raise memory.max",
 			cfg->cgroup.memory_max >> 20, cfg->mem >> 20);
 	ret = cgroup_enter(&cfg->cgroup, &vm->cgroup);
 	if (ret)
@@ -956,11 +957,17 @@ int vm_ring_index(const struct vm *vm, uint64_t ring, uint16_t *idx)
 	return ring ? gmem_read(&vm->mem, ring + 2, idx, sizeof(*idx)) : -EFAULT;
 }
 
-void vm_destroy(struct vm *vm)
+/* The API socket's answers still pending are written, its clients closed, its socket removed. */
+static void close_api(struct vm *vm)
 {
 	if (vm->api_open)
 		api_server_close(&vm->api);
 	vm->api_open = false;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	close_api(vm);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -1288,7 +1295,7 @@ static void main_loop(struct vm_main *m)
 		/* An API client's deadline (a slow or idle one is closed) may come first. */
 		int api = vm->api_open ? api_server_timeout_ms(&vm->api, vm_now_ns()) : -1;
 
-		if (api >= 0 && (wait < 0 || api < wait))
+		if (api >= 0 && api < wait)
 			wait = api;
 		ret = event_wait(&vm->loop, wait);
 		if (ret < 0) {
@@ -1382,9 +1389,7 @@ int vm_run(struct vm *vm)
 		vm_stop(vm, VM_EXIT_ERROR,
 			"L-3 sandbox: the main thread cannot run without its syscall filter");
 	main_loop(&m);
-	if (vm->api_open) /* its last answers (a quit's) go out, then its socket goes */
-		api_server_close(&vm->api);
-	vm->api_open = false;
+	close_api(vm); /* its last answers (a quit's) go out, then its socket goes */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu_join(&vm->vcpus[i], VCPU_JOIN_GRACE_S) < 0) {
 			/* Its thread still uses the VM's memory and fds: nothing may be freed under it. */
