@@ -564,19 +564,26 @@ static struct json_object *inspect_l3(struct vm *vm, const struct control_facts 
 	for (unsigned int i = 0; i < vm->nr_devices; i++) {
 		const struct vm_device *d = &vm->devices[i];
 		const struct device_process *p = &d->virtio.proc;
+		static const char *const modes[] = { "none", "strict", "filter" };
+		struct device_process_facts pf;
 		struct json_object *po;
+		bool known;
 
 		if (!p->launcher)
 			continue;
+		/* As the kernel reports it (its launcher reads /proc), not as kvmini asked for it. */
+		known = device_process_describe(&vm->devices[i].virtio.proc, &pf) == 0;
 		po = json_object_new_object();
 		put_str(po, "device", d->name);
 		put_pid(po, d);
-		put_str(po, "seccomp", "filter");
+		put_str(po, "seccomp",
+			known && pf.seccomp >= 0 && pf.seccomp <= 2 ? modes[pf.seccomp] : NULL);
+		json_object_object_add(po, "no_new_privs",
+				       known ? json_object_new_boolean(pf.no_new_privs == 1) : NULL);
 		json_object_object_add(po, "syscalls_allowed", json_object_new_int((int)p->nr_syscalls));
 		json_object_object_add(po, "namespaces", namespaces(p->namespaces));
 		json_object_object_add(po, "landlock_abi", json_object_new_int(p->landlock_abi));
-		/* Started by the launcher, forked from kvmini: in kvmini's cgroup. */
-		put_str(po, "cgroup", f->cgroup[0] ? f->cgroup : NULL);
+		put_str(po, "cgroup", known && pf.cgroup[0] ? pf.cgroup : NULL);
 		json_object_array_add(procs, po);
 	}
 	json_object_object_add(o, "device_processes", procs);

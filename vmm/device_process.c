@@ -19,6 +19,7 @@
 #include "../devices/devproc/sandbox.h"
 #include "../devices/vhost_user.h"
 #include "../devices/base/log.h"
+#include "cgroup.h"
 
 #define MAX_ARGS 24
 /* A device's arguments, NUL-separated: a disk's path (PATH_MAX) and the few words around it. */
@@ -30,6 +31,7 @@ enum launch_op {
 	LAUNCH_SPAWN = 1, /* start (slot): with (args) the first time, as recorded after */
 	LAUNCH_WAIT,	  /* reap (slot)'s process within (ms): its wait status, or -1 */
 	LAUNCH_SEAL,	  /* no new slot from now on */
+	LAUNCH_DESCRIBE,  /* what the kernel says of (slot)'s process (kvmini inspect's L-3) */
 };
 
 struct launch_req {
@@ -50,9 +52,11 @@ struct launch_rep {
 	int32_t status;	      /* LAUNCH_WAIT: its wait status; -1: it still runs */
 	uint32_t nr_syscalls; /* LAUNCH_SPAWN: its seccomp allowlist's size */
 	int32_t landlock_abi; /* the Landlock ABI it locks itself down with (0: none) */
+	int32_t seccomp;      /* LAUNCH_DESCRIBE: its Seccomp mode (0 none, 1 strict, 2 filter) */
+	int32_t no_new_privs; /* its NoNewPrivs */
 	uint32_t pad;
 	uint64_t namespaces; /* those it was given */
-	char why[256];	     /* and what it could not have */
+	char why[256];	     /* and what it could not have; LAUNCH_DESCRIBE: its cgroup */
 };
 
 /* ---- Descriptors over the channel ---- */
@@ -261,6 +265,41 @@ static int reap_slot(struct slot *s, int ms)
 	return info.si_code == CLD_EXITED ? info.si_status << 8 : info.si_status;
 }
 
+/* The value of field (key) ("Seccomp:") in (text), a /proc/PID/status; -1 when absent. */
+static int status_field(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	return p ? atoi(p + strlen(key)) : -1;
+}
+
+/* What the kernel says of slot (s)'s process, read here (kvmini's main thread opens no files). */
+static void describe_slot(const struct slot *s, struct launch_rep *rep)
+{
+	char path[40], text[4096];
+	ssize_t n;
+	int fd;
+
+	if (!s->pid) {
+		rep->err = -ESRCH;
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		rep->err = -ESRCH;
+		return;
+	}
+	text[n] = '\0';
+	rep->seccomp = status_field(text, "\nSeccomp:");
+	rep->no_new_privs = status_field(text, "\nNoNewPrivs:");
+	if (cgroup_of(s->pid, rep->why, sizeof(rep->why)) < 0)
+		rep->why[0] = '\0';
+}
+
 /* Carries out request (q), which came with descriptors (fds) (-1: none; kept or closed). */
 static void serve_one(int sock, struct slot *slots, bool *sealed, const struct launch_req *q, int fds[2])
 {
@@ -272,6 +311,8 @@ static void serve_one(int sock, struct slot *slots, bool *sealed, const struct l
 		rep.err = -EINVAL;
 	} else if (q->op == LAUNCH_SEAL) {
 		*sealed = true;
+	} else if (q->op == LAUNCH_DESCRIBE) {
+		describe_slot(s, &rep);
 	} else if (q->op == LAUNCH_WAIT) {
 		rep.status = reap_slot(s, q->ms < 0 ? 0 : q->ms > 10000 ? 10000 : q->ms);
 	} else if (q->op != LAUNCH_SPAWN) {
@@ -558,4 +599,24 @@ void device_process_end(struct device_process *p)
 	if (p->report_fd >= 0)
 		close(p->report_fd);
 	p->pidfd = p->report_fd = -1;
+}
+
+int device_process_describe(struct device_process *p, struct device_process_facts *f)
+{
+	struct launch_req q = { .op = LAUNCH_DESCRIBE, .slot = p->slot };
+	struct launch_rep rep;
+	int ret;
+
+	if (!p->launcher || !p->pid)
+		return -ESRCH;
+	ret = launcher_call(p->launcher, &q, offsetof(struct launch_req, args), NULL, 0, &rep, NULL, 0);
+	if (!ret)
+		ret = rep.err;
+	if (ret)
+		return ret;
+	f->seccomp = rep.seccomp;
+	f->no_new_privs = rep.no_new_privs;
+	rep.why[sizeof(rep.why) - 1] = '\0';
+	snprintf(f->cgroup, sizeof(f->cgroup), "%s", rep.why);
+	return 0;
 }

@@ -75,6 +75,15 @@ int device_process_respawn(struct device_process *p);
  * says what follows (it is started again, or the VM stops).
  */
 void device_process_why(struct device_process *p, char *buf, size_t len);
+/* What the kernel says of a device process, as its launcher read it from /proc. */
+struct device_process_facts {
+	int seccomp;	  /* Seccomp: 0 none, 1 strict, 2 filter */
+	int no_new_privs; /* NoNewPrivs */
+	char cgroup[256]; /* its cgroup v2 path, "" when unknown */
+};
+
+/* device_process_describe: (f) for (p)'s process now. 0, or -ESRCH (none runs) or -errno. */
+int device_process_describe(struct device_process *p, struct device_process_facts *f);
 /* device_process_end: wait up to 2 s for the process to exit (its front end has hung up), then kill it. */
 void device_process_end(struct device_process *p);
 

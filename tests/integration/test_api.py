@@ -1,8 +1,9 @@
-"""The API socket against a running VM (in a cgroup of its own, --cgroup): live counters that follow a known workload (N port writes to an
-unclaimed port are at least N port exits), inspect by layer matching what kvmini was given (memory map,
-vCPUs, event channels, device processes), pause that stops the guest's console output and resume that
-restarts it, quit with its documented status (10); and the HTTP handling under a flood of malformed
-requests while the guest writes to its disk, whose data arrives intact."""
+"""The API socket against a running VM (in a cgroup of its own, --cgroup): live counters that follow a
+known workload (N port writes to an unclaimed port are at least N port exits), inspect by layer matching
+what kvmini was given (memory map, vCPUs, event channels, device processes, cgroup), pause that stops
+the guest's console output and resume that restarts it, quit with its documented status (10); and the
+HTTP handling under a flood of malformed requests while the guest writes to its disk, whose data
+arrives intact."""
 
 import http.client
 import json
@@ -119,7 +120,8 @@ def check_inspect(t, sock, vm, mem_mib, cpus):
     kids = proc.device_processes(vm.pid)
     dp = l3["device_processes"]
     t.check([p["pid"] for p in dp] == kids, f"device processes {dp}, the host sees {kids}")
-    t.check(all(p["seccomp"] == "filter" and p["syscalls_allowed"] > 0 for p in dp), f"{dp}")
+    t.check(all(p["seccomp"] == "filter" and p["no_new_privs"] and p["syscalls_allowed"] > 0
+                and p["cgroup"] == CGROUP for p in dp), f"device processes as inspect reads them: {dp}")
     for pid in kids:
         with open(f"/proc/{pid}/status") as f:
             t.check("Seccomp:\t2" in f.read(), f"device process {pid} has no seccomp filter")
