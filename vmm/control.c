@@ -452,7 +452,7 @@ static struct json_object *ring_index(struct vm *vm, uint64_t ring)
 {
 	uint16_t idx;
 
-	return vm_ring_index(vm, ring, &idx) < 0 ? NULL : json_object_new_int(idx);
+	return vm_ring_field(vm, ring, VM_RING_IDX, &idx) < 0 ? NULL : json_object_new_int(idx);
 }
 
 static struct json_object *queues(struct vm *vm)

@@ -2,6 +2,7 @@
 #include "diagnose.h"
 
 #include <inttypes.h>
+#include <linux/virtio_ring.h>
 #include <string.h>
 
 #include "../devices/base/log.h"
@@ -32,6 +33,14 @@ bool diag_update(struct diag_watch *w, uint64_t count, bool holds, uint64_t now_
 		return false;
 	w->said = true;
 	return true;
+}
+
+bool diag_index_behind(uint16_t seen, uint16_t used)
+{
+	/* Indexes wrap at 2^16; a queue holds at most 32768 entries, so a larger gap is the other way. */
+	uint16_t gap = (uint16_t)(used - seen);
+
+	return gap != 0 && gap < 0x8000;
 }
 
 bool diag_request_queue(const char *type, unsigned int qi)
@@ -92,12 +101,12 @@ static void watch_queue(struct diagnose *d, struct vm *vm, unsigned int di, unsi
 			uint64_t dt)
 {
 	struct vm_device *dev = &vm->devices[di];
-	struct diag_watch *sig = &d->signals[di][qi], *stall = &d->stall[di][qi];
+	struct diag_watch *sig = &d->signals[di][qi], *stall = &d->stall[di][qi], *taken = &d->taken[di][qi];
 	struct virtio_queue_counts c;
 	struct virtio_pci_queue q;
-	uint16_t avail = 0, used = 0;
-	uint64_t rate;
-	bool pending;
+	uint16_t avail = 0, used = 0, seen = 0;
+	uint64_t rate, features;
+	bool pending, untaken;
 	char type[32];
 
 	virtio_counters_read(dev->virtio.counters, qi, &c);
@@ -111,11 +120,13 @@ static void watch_queue(struct diagnose *d, struct vm *vm, unsigned int di, unsi
 	vm_device_type(dev, type, sizeof(type));
 	pthread_mutex_lock(&dev->virtio.vp.lock);
 	q = dev->virtio.vp.q[qi];
+	features = dev->virtio.vp.driver_features;
 	pthread_mutex_unlock(&dev->virtio.vp.lock);
 	/* Requests posted (the guest's avail index ahead of the used one) and none completed since. */
-	pending = q.enabled && diag_request_queue(type, qi) && vm_ring_index(vm, q.avail, &avail) == 0 &&
-		  vm_ring_index(vm, q.used, &used) == 0 && avail != used && c.chains == stall->count &&
-		  d->last_ns;
+	pending = q.enabled && diag_request_queue(type, qi) &&
+		  vm_ring_field(vm, q.avail, VM_RING_IDX, &avail) == 0 &&
+		  vm_ring_field(vm, q.used, VM_RING_IDX, &used) == 0 && avail != used &&
+		  c.chains == stall->count && d->last_ns;
 	if (diag_update(stall, c.chains, pending, now, DIAG_QUEUE_STALL_S * NS))
 		log_layer(
 			LOG_WARN, LAYER_PVIO,
@@ -124,6 +135,26 @@ static void watch_queue(struct diagnose *d, struct vm *vm, unsigned int di, unsi
 			"lost) or its back end is stuck; see kvmini inspect --layer L-2, and the device "
 			"process's messages",
 			dev->name, qi, (uint16_t)(avail - used), avail, used, DIAG_QUEUE_STALL_S, c.kicks);
+	/*
+	 * Completions the driver has not taken: with EVENT_IDX its used_event is the last used index it
+	 * has seen; one left behind the used index, unmoved while interrupts were signalled for what lies
+	 * beyond it, is an interrupt never taken. virtio-blk only: a NIC's driver polls its transmit queue
+	 * with interrupts off, and leaves used_event behind as a matter of course.
+	 */
+	untaken = q.enabled && strcmp(type, "virtio-blk") == 0 &&
+		  (features & (1ULL << VIRTIO_RING_F_EVENT_IDX)) &&
+		  vm_ring_field(vm, q.used, VM_RING_IDX, &used) == 0 &&
+		  vm_ring_field(vm, q.avail, VM_RING_USED_EVENT(q.size), &seen) == 0 &&
+		  diag_index_behind(seen, used) && c.signals > 0 && seen == (uint16_t)taken->count &&
+		  d->last_ns;
+	if (diag_update(taken, seen, untaken, now, DIAG_QUEUE_STALL_S * NS))
+		log_layer(
+			LOG_WARN, LAYER_PVIO,
+			"%s queue %u: the driver has not taken completions up to used index %u for %d s (it "
+			"has seen up to %u; %" PRIu64 " interrupts signalled): an interrupt never taken "
+			"(its irqfd or MSI route lost, see kvmini inspect --layer L-2) or a guest driver "
+			"that is stuck",
+			dev->name, qi, used, DIAG_QUEUE_STALL_S, seen, c.signals);
 }
 
 void diagnose_tick(struct diagnose *d, struct vm *vm, uint64_t now_ns)

@@ -2,8 +2,8 @@
  * diagnose.h: what kvmini watches while a VM runs, once a second on its main thread, to name the layer
  * that fails and say what to do, each finding printed once when it begins (again only after it has
  * cleared): an interrupt storm (L-0 on a vCPU, L-2 on a device's queue), a vCPU thread that does not
- * come back from handling an exit (L-1: starved or stuck), and a request queue whose kicks go
- * unanswered (L-2: an event channel blocked). The guest that stops exiting during boot is the boot
+ * come back from handling an exit (L-1: starved or stuck), a request queue whose kicks go unanswered
+ * and a disk's completions the driver never takes (L-2: an event channel blocked). The guest that stops exiting during boot is the boot
  * watch's (vm.c); refused syscalls (L-3) and triple faults are reported where they happen.
  */
 #ifndef KVMINI_DIAGNOSE_H
@@ -35,7 +35,8 @@ struct diag_watch {
 struct diagnose {
 	uint64_t last_ns; /* the last tick; 0 before the first */
 	struct diag_watch irqs[256], stuck[256];
-	struct diag_watch signals[32][VIRTIO_MAX_QUEUES], stall[32][VIRTIO_MAX_QUEUES];
+	struct diag_watch signals[32][VIRTIO_MAX_QUEUES], stall[32][VIRTIO_MAX_QUEUES],
+		taken[32][VIRTIO_MAX_QUEUES];
 };
 
 /*
@@ -49,6 +50,11 @@ uint64_t diag_rate(uint64_t before, uint64_t after, uint64_t dt_ns);
  * finding is to be printed now.
  */
 bool diag_update(struct diag_watch *w, uint64_t count, bool holds, uint64_t now_ns, uint64_t hold_ns);
+/*
+ * diag_index_behind: whether a driver that has taken used entries up to (seen) (the used_event Linux
+ * leaves once it has taken them) is behind used index (used): completions it has not taken. Indexes wrap.
+ */
+bool diag_index_behind(uint16_t seen, uint16_t used);
 /* diag_request_queue: whether queue (qi) of a device of (type) ("virtio-blk") carries requests the
  * driver expects answered (virtio 1.2: every blk queue, net's transmit queues, vsock's tx): the others
  * hold buffers waiting for data, which is no fault. */

@@ -951,10 +951,10 @@ unsigned int vm_device_queues(const struct vm_device *d)
 	return d->virtio.vp_ready ? d->virtio.vp.be->nr_queues : 0;
 }
 
-int vm_ring_index(const struct vm *vm, uint64_t ring, uint16_t *idx)
+int vm_ring_field(const struct vm *vm, uint64_t ring, uint64_t off, uint16_t *v)
 {
-	/* Both rings start with flags, then idx (virtio 1.2, 2.7.6 and 2.7.8). */
-	return ring ? gmem_read(&vm->mem, ring + 2, idx, sizeof(*idx)) : -EFAULT;
+	/* Both rings start with flags, then idx (virtio 1.2, 2.7.6 and 2.7.8); little-endian, as the host. */
+	return ring ? gmem_read(&vm->mem, ring + off, v, sizeof(*v)) : -EFAULT;
 }
 
 /* The API socket's answers still pending are written, its clients closed, its socket removed. */

@@ -173,10 +173,13 @@ void vm_device_type(const struct vm_device *d, char *buf, size_t len);
 /* vm_device_queues: how many queues (d)'s transport has (0 before it has one). */
 unsigned int vm_device_queues(const struct vm_device *d);
 /*
- * vm_ring_index: the index of the avail or used ring at guest-physical (ring), as last written there,
- * read through the bounds-checked accessor (the guest chose the address). 0, or -EFAULT.
+ * vm_ring_field: the 16-bit field at (off) of the virtqueue ring at guest-physical (ring) (VM_RING_IDX:
+ * the avail or used ring's index), as last written there, read through the bounds-checked accessor (the
+ * guest chose the address). 0, or -EFAULT.
  */
-int vm_ring_index(const struct vm *vm, uint64_t ring, uint16_t *idx);
+#define VM_RING_IDX		 2
+#define VM_RING_USED_EVENT(size) (4 + 2 * (uint64_t)(size)) /* in the avail ring, after its entries */
+int vm_ring_field(const struct vm *vm, uint64_t ring, uint64_t off, uint16_t *v);
 /* vm_now_ns: CLOCK_MONOTONIC in nanoseconds. */
 uint64_t vm_now_ns(void);
 

@@ -8,6 +8,7 @@ arrives intact."""
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -245,3 +246,26 @@ def test_api_flood_of_malformed_requests_leaves_the_guests_disk_write_intact(t):
     t.wait(vm)
     t.expect_status(10)
     t.check(t.pattern("check", img, 5), "the image does not hold what the guest wrote")
+
+
+def test_diagnosis_names_a_disk_queue_whose_device_process_stopped_answering(t):
+    """The disk's device process stopped (SIGSTOP) while the guest writes: within seconds kvmini names the
+    queue, its indexes and the layer (L-2), once; continued, the writes complete and the data is on disk."""
+    img = t.image("stall.img")
+    vm = t.boot_bg(disks=[Disk(img)], cmdline="quiet kvmini.test=blk-restart=9")
+    if not t.wait_for("KVMINI-TEST: writing"):
+        t.fail("the guest never began to write")
+        return
+    kids = proc.device_processes(vm.pid)
+    if not t.check(len(kids) == 1, f"device processes {kids}, expected one"):
+        return
+    os.kill(kids[0], signal.SIGSTOP)
+    said = t.wait_for(r"L-2 paravirtual I/O: vda queue \d+: \d+ requests posted \(avail index \d+, used \d+\) "
+                      r"and none completed for 10 s", 60)
+    os.kill(kids[0], signal.SIGCONT)
+    t.check(said, "kvmini never named the stalled queue")
+    t.wait(vm)
+    t.expect_status(0)
+    t.expect_line("KVMINI-TEST: restart ok")
+    t.check(t.text().count("requests posted") == 1, "the finding was said more than once")
+    t.check(t.pattern("check", img, 9), "the image does not hold what the guest wrote")

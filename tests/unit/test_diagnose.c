@@ -50,3 +50,13 @@ Test(diagnose, request_queues_follow_the_virtio_layouts)
 	cr_assert_not(diag_request_queue("virtio-vsock", 2), "the event queue");
 	cr_assert_not(diag_request_queue("virtio-gpu", 0), "unknown: no alarm");
 }
+
+Test(diagnose, a_driver_behind_the_used_index_wraps_with_it)
+{
+	cr_assert_not(diag_index_behind(100, 100), "all taken");
+	cr_assert(diag_index_behind(100, 101), "one completion not taken");
+	cr_assert(diag_index_behind(65535, 2), "across the wrap");
+	cr_assert_not(diag_index_behind(2, 65535), "ahead of it is not behind");
+	cr_assert(diag_index_behind(0, 300),
+		  "Linux's used_event 0 while it polls: behind, until it takes them");
+}
