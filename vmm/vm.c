@@ -941,9 +941,14 @@ static void log_exit_counts(const struct vm *vm)
 
 void vm_device_type(const struct vm_device *d, char *buf, size_t len)
 {
-	const char *name = d->virtio.vp_ready ? d->virtio.vp.be->name : "virtio";
+	/* By the virtio device ID the transport shows, whatever serves it. */
+	uint16_t id = d->virtio.vp_ready ? d->virtio.vp.be->device_id : 0;
 
-	snprintf(buf, len, "%.*s", (int)strcspn(name, " "), name); /* of "virtio-blk vda" */
+	snprintf(buf, len, "%s",
+		 id == VIRTIO_ID_BLOCK	 ? "virtio-blk"
+		 : id == VIRTIO_ID_NET	 ? "virtio-net"
+		 : id == VIRTIO_ID_VSOCK ? "virtio-vsock"
+					 : "virtio");
 }
 
 unsigned int vm_device_queues(const struct vm_device *d)

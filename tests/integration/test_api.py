@@ -157,6 +157,8 @@ def test_api_counts_inspects_pauses_and_quits_a_running_vm(t):
         t.fail("the guest never finished its port writes")
         return
     _, after = call(sock, "GET", "/stats")
+    types = [(d["name"], d["type"], d["served_by"]) for d in after["devices"]]
+    t.check(types == [("vda", "virtio-blk", "process")], f"devices in /stats: {types}")
     grew = io_exits(after) - io_exits(before)
     t.check(grew >= PORT_WRITES, f"port exits grew by {grew}, the guest made {PORT_WRITES} port writes")
     unclaimed = after["unclaimed"]["pio"] - before["unclaimed"]["pio"]
