@@ -11,6 +11,7 @@
 
 #include "../devices/base/log.h"
 #include "cli.h"
+#include "file.h"
 
 /* The kernel's bounds on cpu.max (kernel/sched/core.c): quota and period from 1 ms, period up to 1 s. */
 #define QUOTA_MIN  1000ULL
@@ -193,38 +194,26 @@ static int join(char *out, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* A cgroup file's one line, (n) bytes read into (buf) (or -errno), without its newline. 0 or -errno. */
+static int one_line(char *buf, ssize_t n)
+{
+	if (n < 0)
+		return (int)n;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return 0;
+}
+
 /* The text at (fd) from its start into (buf) of (len) bytes, less a last newline. Returns 0 or -errno. */
 static int pread_text(int fd, char *buf, size_t len)
 {
-	size_t got = 0;
-
-	while (got < len - 1) {
-		ssize_t n = pread(fd, buf + got, len - 1 - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got && buf[got - 1] == '\n')
-		got--;
-	buf[got] = '\0';
-	return 0;
+	return one_line(buf, file_pread_text(fd, buf, len));
 }
 
 /* Small file (path), relative to (dirfd), into (buf) as pread_text. Returns 0 or -errno. */
 static int read_at(int dirfd, const char *path, char *buf, size_t len)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = pread_text(fd, buf, len);
-	close(fd);
-	return ret;
+	return one_line(buf, file_read_text(dirfd, path, buf, len));
 }
 
 /* (text) with one write(2): a cgroup file takes it whole or refuses it. Returns 0 or -errno. */

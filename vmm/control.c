@@ -53,11 +53,6 @@ void control_gather(struct vm *vm, struct control_facts *f)
 	if (cgroup_of(0, f->cgroup, sizeof(f->cgroup)) < 0)
 		f->cgroup[0] = '\0';
 	f->pid = getpid();
-	/*
-	 * json-c seeds its string hash from getrandom() at the first key it hashes: done here, while the
-	 * main thread may still make that call.
-	 */
-	json_object_put(json_tokener_parse("{\"seed\": 0}"));
 	f->vcpu_syscalls = thread_filter_vcpu_count();
 }
 

@@ -20,6 +20,7 @@
 #include "../devices/vhost_user.h"
 #include "../devices/base/log.h"
 #include "cgroup.h"
+#include "file.h"
 
 #define MAX_ARGS 24
 /* A device's arguments, NUL-separated: a disk's path (PATH_MAX) and the few words around it. */
@@ -277,23 +278,16 @@ static int status_field(const char *text, const char *key)
 static void describe_slot(const struct slot *s, struct launch_rep *rep)
 {
 	char path[40], text[4096];
-	ssize_t n;
-	int fd;
 
 	if (!s->pid) {
 		rep->err = -ESRCH;
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0) {
+	if (file_read_text(AT_FDCWD, path, text, sizeof(text)) <= 0) {
 		rep->err = -ESRCH;
 		return;
 	}
-	text[n] = '\0';
 	rep->seccomp = status_field(text, "\nSeccomp:");
 	rep->no_new_privs = status_field(text, "\nNoNewPrivs:");
 	if (cgroup_of(s->pid, rep->why, sizeof(rep->why)) < 0)

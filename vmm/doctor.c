@@ -29,6 +29,7 @@
 #include "../firmware/canary.h"
 #include "../firmware/layout.h"
 #include "cgroup.h"
+#include "file.h"
 #include "irq.h"
 #include "kvm.h"
 #include "probe.h"
@@ -428,19 +429,7 @@ void doctor_classify_cgroup(const struct doctor_cgroup *g, struct doctor_check *
 /* Up to (len) - 1 bytes of small file (path) into (buf), NUL-terminated. Returns their number or -errno. */
 static ssize_t read_small(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	do
-		n = read(fd, buf, len - 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
+	return file_read_text(AT_FDCWD, path, buf, len);
 }
 
 /* ---- L-0: the CPU, nested paging, the canary ---- */

@@ -92,3 +92,34 @@ const char *file_strerror(int err)
 		return strerror(-err);
 	}
 }
+
+ssize_t file_pread_text(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len - 1) {
+		ssize_t n = pread(fd, buf + got, len - 1 - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return buf[got] = '\0', -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+ssize_t file_read_text(int dirfd, const char *path, char *buf, size_t len)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return buf[0] = '\0', -errno;
+	n = file_pread_text(fd, buf, len);
+	close(fd);
+	return n;
+}

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct gmem;
 
@@ -27,5 +28,12 @@ int file_read_guest(int fd, const struct gmem *m, uint64_t gpa, uint64_t len);
 int file_read_all(const char *path, uint64_t max, uint8_t **buf, size_t *len);
 /* file_strerror: (err) from file_read_all as words for a message. */
 const char *file_strerror(int err);
+/*
+ * file_pread_text: the text of open file (fd) from its start, up to (len) - 1 bytes, into (buf),
+ * NUL-terminated: a /proc or cgroup file read whole. Returns the bytes read, or -errno.
+ * file_read_text: the same for small file (path), relative to (dirfd) (AT_FDCWD: as open() takes it).
+ */
+ssize_t file_pread_text(int fd, char *buf, size_t len);
+ssize_t file_read_text(int dirfd, const char *path, char *buf, size_t len);
 
 #endif
