@@ -44,11 +44,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkvmini-san.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Ifirmware -Ivmm -Idevices -Idevices/base $< $(BUILD)/libkvmini-san.a \
 		-lcriterion $(LDLIBS) -o $@
+$(BUILD)/tests/unit/test_fdt: LDLIBS += -lfdt
 
 # Guest programs: the test initramfs and the bare-metal exit-latency guest (their scripts rebuild as needed).
 guest:
 	guest/build $(BUILD)
 	guest/exitlat/build $(BUILD)/guest
+
+# The arm64 loader inflates Image.gz kernels with zlib.
+$(BUILD)/tests/unit/test_boot_arm64: LDLIBS += -lz
 
 # The floor for a userspace exit: a raw KVM program, the benchmark's peer (an object a source, so that
 # each has its own dependency file).
@@ -89,6 +93,7 @@ $(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/device.
 $(BUILD)/tests/fuzz/fuzz_pci: devices/pci.c devices/msix.c
 $(BUILD)/tests/fuzz/fuzz_bzimage: vmm/boot_linux.c vmm/file.c devices/base/mem.c firmware/boot_params.c
 $(BUILD)/tests/fuzz/fuzz_multiboot: vmm/boot_multiboot.c vmm/file.c devices/base/mem.c firmware/e820.c
+$(BUILD)/tests/fuzz/fuzz_image: vmm/boot_arm64.c vmm/file.c devices/base/mem.c
 $(BUILD)/tests/fuzz/fuzz_vhu_front: devices/virtio/vhu_front.c devices/vhost_user.c devices/virtio/worker.c \
 	devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_vhost_user: devices/vhost_user.c devices/base/mem.c devices/base/log.c
@@ -102,6 +107,8 @@ FUZZ_LDFLAGS_fuzz_vsock := $(FUZZ_LDFLAGS_fuzz_net)
 FUZZ_LDFLAGS_fuzz_virtio_pci := -Wl,--wrap=virtio_worker_stop
 # fuzz_api's server parses with http-parser and answers with json-c.
 FUZZ_LDFLAGS_fuzz_api := -lhttp_parser -ljson-c
+# fuzz_image's loader inflates gzip'd kernels with zlib.
+FUZZ_LDFLAGS_fuzz_image := -lz
 
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)
