@@ -1,15 +1,40 @@
 # kvmini: `make` builds build/kvmini; `make test` runs every test (README).
 CC ?= cc
+# ARCH: what kvmini is built for, x86_64 or arm64; by default this machine's. On an x86-64 machine,
+# `make ARCH=arm64` cross-builds build/arm64/kvmini with Debian's gcc-aarch64-linux-gnu and arm64 libraries.
+HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
+ARCH ?= $(HOST_ARCH)
+ifeq ($(filter $(ARCH),x86_64 arm64),)
+$(error ARCH=$(ARCH): kvmini builds for x86_64 and arm64)
+endif
+ARCH_DIR := $(if $(filter arm64,$(ARCH)),arm64,x86)
+LIB_FDT := -lfdt
+LIB_HTTP_PARSER := -lhttp_parser
+ifneq ($(ARCH),$(HOST_ARCH))
+CC := aarch64-linux-gnu-gcc
+AR := aarch64-linux-gnu-ar
+BUILD ?= build/$(ARCH)
+# Debian's libfdt-dev and libhttp-parser-dev install for one architecture at a time: a cross build
+# takes their headers from the host's and links the arm64 run-time libraries by name.
+LIB_FDT := -l:libfdt.so.1
+LIB_HTTP_PARSER := -l:libhttp_parser.so.2.9
+endif
 BUILD ?= build
 VERSION := 0.1.0
 WARN := -Wall -Wextra -Wmissing-prototypes -Wshadow -Werror
 CFLAGS ?= -O2 -g
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DKVMINI_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS += -lpthread -lseccomp -lhttp_parser -ljson-c
+LDLIBS += -lpthread -lseccomp $(LIB_HTTP_PARSER) -ljson-c
+# arm64 writes its guest's device tree with libfdt and inflates Image.gz kernels with zlib.
+LDLIBS_arm64 := $(LIB_FDT) -lz
+LDLIBS += $(LDLIBS_$(ARCH))
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard devices/*.c devices/base/*.c devices/virtio/*.c) \
-	$(wildcard devices/devproc/*.c firmware/*.c)
+# vmm/x86 and vmm/arm64 hold what differs by architecture behind vmm/arch.h (KVM's interrupt controllers,
+# vCPU registers, the machine's layout); the loaders and tables in firmware/ are portable C and build for
+# either, so the unit tests check both on any machine.
+LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/$(ARCH_DIR)/*.c)) \
+	$(wildcard devices/*.c devices/base/*.c devices/virtio/*.c devices/devproc/*.c firmware/*/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -27,9 +52,11 @@ $(BUILD)/san/%.o: %.c
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -c $< -o $@
 
 $(BUILD)/libkvmini.a: $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/libkvmini-san.a: $(SAN_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/kvmini: $(BUILD)/obj/vmm/main.o $(BUILD)/libkvmini.a
@@ -42,17 +69,17 @@ $(BUILD)/kvmini-san: $(BUILD)/san/vmm/main.o $(BUILD)/libkvmini-san.a
 # Unit tests link the module under test (pulled from the archive) and never main.c.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkvmini-san.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Ifirmware -Ivmm -Idevices -Idevices/base $< $(BUILD)/libkvmini-san.a \
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -Ifirmware/x86 -Ifirmware/arm64 -Ivmm -Ivmm/$(ARCH_DIR) -Idevices -Idevices/base $< $(BUILD)/libkvmini-san.a \
 		-lcriterion $(LDLIBS) -o $@
-$(BUILD)/tests/unit/test_fdt: LDLIBS += -lfdt
+$(BUILD)/tests/unit/test_dtb: LDLIBS += -lfdt
 
 # Guest programs: the test initramfs and the bare-metal exit-latency guest (their scripts rebuild as needed).
 guest:
-	guest/build $(BUILD)
-	guest/exitlat/build $(BUILD)/guest
+	ARCH=$(ARCH) guest/build $(BUILD)
+	$(if $(filter x86_64,$(ARCH)),guest/exitlat/build $(BUILD)/guest)
 
 # The arm64 loader inflates Image.gz kernels with zlib.
-$(BUILD)/tests/unit/test_boot_arm64: LDLIBS += -lz
+$(BUILD)/tests/unit/test_image: LDLIBS += -lz
 
 # The floor for a userspace exit: a raw KVM program, the benchmark's peer (an object a source, so that
 # each has its own dependency file).
@@ -79,7 +106,7 @@ FUZZ_SECONDS ?= 20
 # The longest input any target reads: a 16-byte header and 12 KiB of guest RAM (virtq, blk).
 FUZZ_MAX_LEN ?= 12304
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Ivmm -Idevices -Idevices/base
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -Ivmm -Idevices -Idevices/base -Ifirmware/x86 -Ifirmware/arm64
 
 # What each target links beside its own file: the code under test, never main.c.
 $(BUILD)/tests/fuzz/fuzz_virtq: devices/virtio/virtq.c devices/base/mem.c
@@ -91,9 +118,9 @@ $(BUILD)/tests/fuzz/fuzz_virtio_pci: devices/virtio/pci.c devices/virtio/device.
 	devices/virtio/worker.c devices/virtio/virtq.c \
 	devices/pci.c devices/msix.c devices/base/mem.c devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_pci: devices/pci.c devices/msix.c
-$(BUILD)/tests/fuzz/fuzz_bzimage: vmm/boot_linux.c vmm/file.c devices/base/mem.c firmware/boot_params.c
-$(BUILD)/tests/fuzz/fuzz_multiboot: vmm/boot_multiboot.c vmm/file.c devices/base/mem.c firmware/e820.c
-$(BUILD)/tests/fuzz/fuzz_image: vmm/boot_arm64.c vmm/file.c devices/base/mem.c
+$(BUILD)/tests/fuzz/fuzz_bzimage: firmware/x86/boot_linux.c vmm/file.c devices/base/mem.c firmware/x86/boot_params.c
+$(BUILD)/tests/fuzz/fuzz_multiboot: firmware/x86/boot_multiboot.c vmm/file.c devices/base/mem.c firmware/x86/e820.c
+$(BUILD)/tests/fuzz/fuzz_image: firmware/arm64/image.c vmm/file.c devices/base/mem.c
 $(BUILD)/tests/fuzz/fuzz_vhu_front: devices/virtio/vhu_front.c devices/vhost_user.c devices/virtio/worker.c \
 	devices/virtio/virtq.c devices/base/mem.c devices/base/log.c
 $(BUILD)/tests/fuzz/fuzz_vhost_user: devices/vhost_user.c devices/base/mem.c devices/base/log.c

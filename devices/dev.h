@@ -47,14 +47,14 @@ struct dev_host {
 	/*
 	 * Event channels (L-2), so that I/O never passes through a vCPU thread in userspace; each returns
 	 * 0 or -errno (logged). They run on a vCPU thread, from a device's register write.
-	 * msi_route: route MSI message (addr, data) to a GSI: *gsi < 0 takes a new GSI (stored back),
-	 *   else *gsi is re-routed.
+	 * msi_route: route MSI message (addr, data) from PCI requester ID (devid) to a GSI: *gsi < 0
+	 *   takes a new GSI (stored back), else *gsi is re-routed.
 	 * irqfd: signals on eventfd (fd) raise (gsi) (assign), or no longer do; signals sent while it is
 	 *   not assigned stay counted in (fd) and are delivered when it is assigned again.
 	 * ioeventfd: a guest write of any length to MMIO address (addr) signals eventfd (fd) in the kernel
 	 *   instead of exiting to kvmini (assign), or exits again.
 	 */
-	int (*msi_route)(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data);
+	int (*msi_route)(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data, uint32_t devid);
 	int (*irqfd)(struct dev_host *h, int fd, int gsi, bool assign);
 	int (*ioeventfd)(struct dev_host *h, uint64_t addr, int fd, bool assign);
 };

@@ -1,7 +1,7 @@
 /* platform.c: the small fixed devices of the machine: power, reset, pvpanic, debug-exit, boot marker. */
 #include "platform.h"
 
-#include "../firmware/layout.h"
+#include "../firmware/x86/layout.h"
 #include "base/log.h"
 
 static void sleep_write(struct dev *d, uint64_t off, const void *data, uint32_t len)

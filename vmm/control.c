@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "../devices/base/log.h"
-#include "../firmware/layout.h"
+#include "arch.h"
 #include "thread_filter.h"
 #include "vm.h"
 
@@ -220,7 +220,7 @@ static struct json_object *inspect_l0(struct vm *vm, const struct control_facts 
 {
 	static struct registry reg; /* large: a copy, off the stack; only the main thread inspects */
 	struct json_object *o = json_object_new_object(), *kvm = json_object_new_object(),
-			   *mem = json_object_new_array(), *hole = json_object_new_object();
+			   *mem = json_object_new_array();
 
 	put_str(kvm, "kind", kvm_kind(f));
 	put_str(kvm, "module", f->host_known ? f->host.module : NULL);
@@ -249,62 +249,11 @@ static struct json_object *inspect_l0(struct vm *vm, const struct control_facts 
 		json_object_array_add(mem, so);
 	}
 	json_object_object_add(o, "memory", mem);
-	put_u64(hole, "start", PCI_HOLE_START);
-	put_u64(hole, "size", (4ULL << 30) - PCI_HOLE_START);
-	json_object_object_add(o, "pci_hole", hole);
+	arch_layout_json(o);
 	return o;
 }
 
 /* ---- L-1 ---- */
-
-static struct json_object *segment(const struct kvm_segment *s)
-{
-	struct json_object *o = json_object_new_object();
-
-	put_u64(o, "selector", s->selector);
-	put_u64(o, "base", s->base);
-	put_u64(o, "limit", s->limit);
-	put_u64(o, "type", s->type);
-	put_u64(o, "dpl", s->dpl);
-	json_object_object_add(o, "present", json_object_new_boolean(s->present));
-	json_object_object_add(o, "long", json_object_new_boolean(s->l));
-	return o;
-}
-
-static void put_registers(struct json_object *o, const struct vcpu_snapshot *s)
-{
-	struct json_object *regs = json_object_new_object(), *sregs = json_object_new_object();
-	const struct kvm_regs *r = &s->regs;
-	const struct kvm_sregs *sr = &s->sregs;
-	const struct {
-		const char *name;
-		uint64_t v;
-	} g[] = {
-		{ "rip", r->rip }, { "rsp", r->rsp }, { "rflags", r->rflags }, { "rax", r->rax },
-		{ "rbx", r->rbx }, { "rcx", r->rcx }, { "rdx", r->rdx },       { "rsi", r->rsi },
-		{ "rdi", r->rdi }, { "rbp", r->rbp }, { "r8", r->r8 },	       { "r9", r->r9 },
-		{ "r10", r->r10 }, { "r11", r->r11 }, { "r12", r->r12 },       { "r13", r->r13 },
-		{ "r14", r->r14 }, { "r15", r->r15 },
-	};
-
-	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
-		put_u64(regs, g[i].name, g[i].v);
-	put_u64(sregs, "cr0", sr->cr0);
-	put_u64(sregs, "cr2", sr->cr2);
-	put_u64(sregs, "cr3", sr->cr3);
-	put_u64(sregs, "cr4", sr->cr4);
-	put_u64(sregs, "cr8", sr->cr8);
-	put_u64(sregs, "efer", sr->efer);
-	put_u64(sregs, "apic_base", sr->apic_base);
-	json_object_object_add(sregs, "cs", segment(&sr->cs));
-	json_object_object_add(sregs, "ds", segment(&sr->ds));
-	json_object_object_add(sregs, "ss", segment(&sr->ss));
-	json_object_object_add(sregs, "tr", segment(&sr->tr));
-	put_u64(sregs, "gdt_base", sr->gdt.base);
-	put_u64(sregs, "idt_base", sr->idt.base);
-	json_object_object_add(o, "regs", regs);
-	json_object_object_add(o, "sregs", sregs);
-}
 
 static struct json_object *inspect_l1(struct vm *vm)
 {
@@ -327,7 +276,7 @@ static struct json_object *inspect_l1(struct vm *vm)
 		put_str(vo, "last_exit", vcpu_exit_name(atomic_load(&v->last_exit)));
 		ret = vcpu_snapshot(v, CONTROL_SNAPSHOT_MS, &snap);
 		if (ret == 0) {
-			put_registers(vo, &snap);
+			arch_regs_json(&snap.regs, vo);
 		} else {
 			char why[128];
 

@@ -26,8 +26,8 @@
 #include "../devices/base/mem.h"
 #include "../devices/devproc/sandbox.h"
 #include "../devices/vhost_user.h"
-#include "../firmware/canary.h"
-#include "../firmware/layout.h"
+#include "../firmware/x86/canary.h"
+#include "arch.h"
 #include "cgroup.h"
 #include "file.h"
 #include "irq.h"
@@ -488,6 +488,11 @@ static void check_canary(struct doctor_ctx *x)
 			   HOST_PVM_FIX);
 		return;
 	}
+	if (ret == -ENOTSUP) {
+		doctor_set(c, DOCTOR_SKIP, "kvmini's canary guest is x86 code: none runs on %s yet",
+			   ARCH_NAME);
+		return;
+	}
 	doctor_set(c, DOCTOR_FAIL, "no VM could be made for it: %s", strerror(-ret));
 	doctor_why(c, "KVM refused a step of making the canary's VM (the error line above names it)",
 		   "see 'kvmini host' and dmesg");
@@ -576,18 +581,10 @@ static void check_vcpus(struct doctor_ctx *x)
 /* The scratch VM as kvmini makes its own, up to its vCPUs (none: no guest runs). */
 static const char *make_vm(struct doctor_ctx *x)
 {
-	struct kvm_pit_config pit = { .flags = 0 };
-
 	x->vm_fd = ioctl(x->kvm_fd, KVM_CREATE_VM, 0UL);
 	if (x->vm_fd < 0)
 		return "KVM_CREATE_VM";
-	if (ioctl(x->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
-		return "KVM_SET_TSS_ADDR";
-	if (ioctl(x->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return "KVM_CREATE_IRQCHIP (in-kernel PIC, IOAPIC and LAPICs)";
-	if (ioctl(x->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return "KVM_CREATE_PIT2 (in-kernel timer)";
-	return NULL;
+	return arch_vm_setup(x->kvm_fd, x->vm_fd, NULL);
 }
 
 static void check_vm(struct doctor_ctx *x)
@@ -603,12 +600,13 @@ static void check_vm(struct doctor_ctx *x)
 	}
 	step = make_vm(x);
 	if (!step) {
-		doctor_set(c, DOCTOR_PASS, "made with in-kernel PIC, IOAPIC, LAPICs and PIT (no vCPU runs)");
+		doctor_set(c, DOCTOR_PASS, "made with %s (no vCPU runs)", ARCH_IRQCHIP);
 		return;
 	}
 	doctor_set(c, DOCTOR_FAIL, "%s failed: %s", step, strerror(errno));
-	doctor_why(c, "KVM refused a VM of the kind kvmini makes (dmesg may say why)",
-		   "use a host kernel whose KVM offers in-kernel interrupt controllers (x86 KVM does)");
+	doctor_why(
+		c, "KVM refused a VM of the kind kvmini makes (dmesg may say why)",
+		"use a host kernel whose KVM offers in-kernel interrupt controllers (x86 KVM and arm64 KVM with a GICv3 do)");
 	if (x->vm_fd >= 0)
 		close(x->vm_fd);
 	x->vm_fd = -1;
@@ -619,7 +617,7 @@ static void check_vm(struct doctor_ctx *x)
 /* An ioeventfd where a virtio notify register would be, as kvmini sets one (vm.c's host_ioeventfd). */
 static int ioeventfd_try(struct doctor_ctx *x, int any, const char **step)
 {
-	struct kvm_ioeventfd io = { .addr = PCI_MMIO_BASE, .len = any ? 0 : 2 };
+	struct kvm_ioeventfd io = { .addr = ARCH_DOCTOR_MMIO, .len = any ? 0 : 2 };
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret = 0;
 
 	*step = "eventfd";
@@ -651,7 +649,7 @@ static void check_ioeventfd(struct doctor_ctx *x)
 	ret = ioeventfd_try(x, any, &step);
 	if (!ret) {
 		doctor_set(c, DOCTOR_PASS, "a guest write at 0x%llx bound to an eventfd and unbound (%s)",
-			   (unsigned long long)PCI_MMIO_BASE,
+			   (unsigned long long)ARCH_DOCTOR_MMIO,
 			   any ? "writes of any length" : "2-byte writes only");
 		return;
 	}
@@ -693,12 +691,13 @@ static void check_irqfd(struct doctor_ctx *x)
 		doctor_set(c, DOCTOR_SKIP, "needs %s", x->no_vm);
 		return;
 	}
-	ret = irqfd_try(x, IRQ_COM1, &step);
+	ret = irqfd_try(x, ARCH_DOCTOR_GSI, &step);
 	if (!ret) {
-		doctor_set(c, DOCTOR_PASS, "an eventfd bound to GSI %d (COM1's IRQ) and unbound", IRQ_COM1);
+		doctor_set(c, DOCTOR_PASS, "an eventfd bound to GSI %d (the console's IRQ) and unbound",
+			   ARCH_DOCTOR_GSI);
 		return;
 	}
-	doctor_set(c, DOCTOR_FAIL, "%s on GSI %d failed: %s", step, IRQ_COM1, strerror(-ret));
+	doctor_set(c, DOCTOR_FAIL, "%s on GSI %d failed: %s", step, ARCH_DOCTOR_GSI, strerror(-ret));
 	doctor_why(
 		c,
 		"KVM refused to turn an eventfd signal into a guest interrupt: devices cannot interrupt the guest",
@@ -718,14 +717,14 @@ static void check_msi(struct doctor_ctx *x)
 	}
 	ret = irq_routes_init(&routes, x->vm_fd);
 	if (!ret)
-		ret = irq_route_msi(&routes, &gsi, LAPIC_ADDR, DOCTOR_MSI_DATA);
+		ret = irq_route_msi(&routes, &gsi, ARCH_DOCTOR_MSI_ADDR, DOCTOR_MSI_DATA, 0);
 	if (!ret)
 		ret = irqfd_try(x, gsi, &step);
 	irq_routes_free(&routes);
 	if (!ret) {
 		doctor_set(c, DOCTOR_PASS,
 			   "MSI 0x%llx/0x%x routed to GSI %d, an irqfd bound to it and unbound",
-			   (unsigned long long)LAPIC_ADDR, DOCTOR_MSI_DATA, gsi);
+			   (unsigned long long)ARCH_DOCTOR_MSI_ADDR, DOCTOR_MSI_DATA, gsi);
 		return;
 	}
 	doctor_set(c, DOCTOR_FAIL, "%s failed: %s", step, strerror(-ret));
@@ -737,7 +736,7 @@ static void check_memfd(struct doctor_ctx *x)
 {
 	struct doctor_check *c = doctor_add(&x->rep, LAYER_PVIO, "shared memory (memfd)");
 	static const char pattern[] = "kvmini doctor";
-	int ret = gmem_create(&x->mem, DOCTOR_RAM, DOCTOR_RAM);
+	int ret = gmem_create(&x->mem, 0, DOCTOR_RAM, DOCTOR_RAM);
 
 	if (!ret)
 		ret = gmem_write(&x->mem, 0, pattern, sizeof(pattern));

@@ -17,7 +17,7 @@
 #include <cpuid.h>
 #endif
 
-#include "../firmware/canary.h"
+#include "../firmware/x86/canary.h"
 #include "../devices/base/log.h"
 #include "probe.h"
 

@@ -6,14 +6,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch.h"
 #include "../devices/base/log.h"
 
-#define IRQ_MAX_ROUTES (IRQ_PIC_PINS + IRQ_IOAPIC_PINS + IRQ_MSI_MAX)
+#define IRQ_MAX_ROUTES (ARCH_IRQ_PINS + IRQ_MSI_MAX)
 
-static void add_irqchip(struct kvm_irq_routing *t, uint32_t gsi, uint32_t chip, uint32_t pin)
+void irq_route_pin(struct irq_routes *r, uint32_t gsi, uint32_t chip, uint32_t pin)
 {
-	struct kvm_irq_routing_entry *e = &t->entries[t->nr++];
+	struct kvm_irq_routing_entry *e;
 
+	if (r->table->nr >= ARCH_IRQ_PINS)
+		return;
+	e = &r->table->entries[r->table->nr++];
 	*e = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP };
 	e->u.irqchip.irqchip = chip;
 	e->u.irqchip.pin = pin;
@@ -25,15 +29,10 @@ int irq_routes_init(struct irq_routes *r, int vm_fd)
 
 	memset(r, 0, sizeof(*r));
 	r->vm_fd = vm_fd;
-	r->next_gsi = IRQ_IOAPIC_PINS;
 	r->table = calloc(1, sizeof(*r->table) + IRQ_MAX_ROUTES * sizeof(r->table->entries[0]));
 	if (!r->table)
 		return -ENOMEM;
-	/* The same table KVM_CREATE_IRQCHIP starts with: ISA IRQs reach both PICs and the IOAPIC. */
-	for (uint32_t i = 0; i < IRQ_PIC_PINS; i++)
-		add_irqchip(r->table, i, i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, i % 8);
-	for (uint32_t i = 0; i < IRQ_IOAPIC_PINS; i++)
-		add_irqchip(r->table, i, KVM_IRQCHIP_IOAPIC, i);
+	arch_irq_routes(r);
 	ret = pthread_mutex_init(&r->lock, NULL);
 	if (ret) {
 		free(r->table);
@@ -60,7 +59,7 @@ static struct kvm_irq_routing_entry *find_msi(struct irq_routes *r, int gsi)
 	return NULL;
 }
 
-int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data)
+int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct kvm_irq_routing_entry *e;
 	int ret = 0;
@@ -80,6 +79,10 @@ int irq_route_msi(struct irq_routes *r, int *gsi, uint64_t addr, uint32_t data)
 		e->u.msi.address_lo = (uint32_t)addr;
 		e->u.msi.address_hi = (uint32_t)(addr >> 32);
 		e->u.msi.data = data;
+		if (r->msi_devid) {
+			e->flags = KVM_MSI_VALID_DEVID;
+			e->u.msi.devid = devid;
+		}
 		if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, r->table) < 0)
 			ret = -errno;
 	}

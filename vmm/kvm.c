@@ -9,20 +9,17 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "host.h"
 #include "../devices/base/log.h"
 
 const struct kvm_cap kvm_required_caps[] = {
 	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest RAM is host memory" },
-	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", "in-kernel PIC, IOAPIC and LAPICs" },
-	{ KVM_CAP_PIT2, "KVM_CAP_PIT2", "in-kernel PIT" },
-	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR", "TSS placement" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "CPUID from KVM_GET_SUPPORTED_CPUID" },
 	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD", "device interrupts through eventfds" },
 	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", "device kicks through eventfds" },
 	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING", "MSI-X messages routed to irqfds" },
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "stopping vCPUs without races" },
-	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "application processors wait for INIT/SIPI" },
+	ARCH_KVM_CAPS, /* the architecture's own (arch.h) */
 };
 const unsigned int kvm_nr_required_caps = sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]);
 

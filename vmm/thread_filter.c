@@ -22,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "../devices/devproc/seccomp_rules.h"
 #include "../devices/base/log.h"
 
@@ -177,10 +178,9 @@ static const struct ioctl_rule {
 	unsigned long req;
 	enum ioctl_on on;
 } ioctls_vcpu[] = {
-	{ KVM_RUN, ON_VCPU },		/* the guest runs */
-	{ KVM_NMI, ON_VCPU },		/* an NMI another thread asked for (vcpu_request_nmi) */
-	{ KVM_GET_REGS, ON_VCPU },	/* where a crashed guest was; at -vv, where a stopped one was */
-	{ KVM_GET_SREGS, ON_VCPU },	/* the same: segments, control registers */
+	{ KVM_RUN, ON_VCPU }, /* the guest runs */
+	/* NMIs others asked for; registers, for a crash, a snapshot, or -vv's where a stopped one was */
+	ARCH_VCPU_IOCTLS,
 	{ KVM_IRQFD, ON_VM },		/* an MSI-X vector unmasked or masked: its irqfd added or removed */
 	{ KVM_SET_GSI_ROUTING, ON_VM }, /* an MSI-X vector's message written: the routing table replaced */
 	{ KVM_IOEVENTFD, ON_VM },	/* the driver moved a virtio BAR: its notify ioeventfds follow */

@@ -2,7 +2,6 @@
 
 #include "vcpu.h"
 
-#include <asm/kvm.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,25 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../firmware/pagetable.h"
 #include "bus.h"
-#include "cpuid.h"
 #include "exit_status.h"
 #include "../devices/base/log.h"
 #include "thread_filter.h"
-
-#define MSR_IA32_MISC_ENABLE	0x000001a0
-#define MISC_ENABLE_FAST_STRING (1ULL << 0)
-#define CR0_PE			(1ULL << 0)
-#define CR0_ET			(1ULL << 4)
-#define CR0_PG			(1ULL << 31)
-#define CR4_PAE			(1ULL << 5)
-#define EFER_LME		(1ULL << 8)
-#define EFER_LMA		(1ULL << 10)
-#define APIC_LVT0		0x350
-#define APIC_LVT1		0x360
-#define APIC_MODE_NMI		0x4
-#define APIC_MODE_EXTINT	0x7
 
 int vcpu_create(struct vcpu *v, const struct vcpu_ctx *ctx, unsigned int id)
 {
@@ -81,135 +65,6 @@ void vcpu_destroy(struct vcpu *v)
 	kvm_stats_close(&v->kstats);
 	v->run = NULL;
 	v->fd = -1;
-}
-
-int vcpu_set_cpuid(struct vcpu *v, const struct cpuid_table *t, unsigned int ncpus, bool tsc_deadline)
-{
-	struct cpuid_table own = *t;
-	struct cpuid_topology topo = { .cpu = v->id, .ncpus = ncpus, .tsc_deadline = tsc_deadline };
-	int ret = cpuid_apply_topology(&own, &topo);
-
-	if (ret == 0 && ioctl(v->fd, KVM_SET_CPUID2, cpuid_kvm(&own)) < 0)
-		ret = -errno;
-	if (ret)
-		log_layer(LOG_ERR, LAYER_VCPU, "setting CPUID of vCPU %u failed: %s", v->id, strerror(-ret));
-	return ret;
-}
-
-int vcpu_init_lapic(struct vcpu *v)
-{
-	struct kvm_lapic_state lapic;
-	uint32_t lvt;
-
-	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
-		goto fail;
-	memcpy(&lvt, &lapic.regs[APIC_LVT0], sizeof(lvt));
-	lvt = (lvt & ~0x700u) | (APIC_MODE_EXTINT << 8);
-	memcpy(&lapic.regs[APIC_LVT0], &lvt, sizeof(lvt));
-	memcpy(&lvt, &lapic.regs[APIC_LVT1], sizeof(lvt));
-	lvt = (lvt & ~0x700u) | (APIC_MODE_NMI << 8);
-	memcpy(&lapic.regs[APIC_LVT1], &lvt, sizeof(lvt));
-	if (ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0)
-		goto fail;
-	return 0;
-fail:
-	log_layer(LOG_ERR, LAYER_HARDWARE, "setting up vCPU %u's local APIC failed: %s", v->id,
-		  strerror(errno));
-	return -errno;
-}
-
-static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type, bool code64)
-{
-	*s = (struct kvm_segment){
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = selector,
-		.type = type,
-		.present = 1,
-		.dpl = 0,
-		.db = code64 ? 0 : 1,
-		.s = 1,
-		.l = code64 ? 1 : 0,
-		.g = 1,
-	};
-}
-
-static int set_msrs(struct vcpu *v)
-{
-	/* struct kvm_msrs ends in a flexible array: build it in a buffer big enough for one entry. */
-	union {
-		struct kvm_msrs msrs;
-		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
-	} buf = { .bytes = { 0 } };
-
-	buf.msrs.nmsrs = 1;
-	buf.msrs.entries[0] =
-		(struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING };
-	return ioctl(v->fd, KVM_SET_MSRS, &buf.msrs) == 1 ? 0 : -EIO;
-}
-
-/* Segments from the GDT at (gdt) with (code) as CS; paging and long mode as (cr0, cr4, efer) say. */
-static int set_flat_sregs(struct vcpu *v, struct kvm_segment *code, uint64_t gdt, uint64_t cr0, uint64_t cr3,
-			  uint64_t cr4, uint64_t efer)
-{
-	struct kvm_sregs sregs;
-
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
-		return -errno;
-	sregs.cs = *code;
-	flat_segment(&sregs.ds, GDT_SEL_DATA, 0x3, false);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-	sregs.tr = (struct kvm_segment){ .selector = GDT_SEL_TSS, .limit = 0x67, .type = 0xb, .present = 1 };
-	sregs.gdt.base = gdt;
-	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
-	sregs.cr0 = cr0;
-	sregs.cr3 = cr3;
-	sregs.cr4 = cr4;
-	sregs.efer = efer;
-	return ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 ? -errno : 0;
-}
-
-static int set_regs_fpu(struct vcpu *v, struct kvm_regs *regs)
-{
-	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
-
-	if (ioctl(v->fd, KVM_SET_REGS, regs) < 0 || ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
-		return -errno;
-	if (set_msrs(v) < 0)
-		log_warn("vCPU %u: KVM refused IA32_MISC_ENABLE; going on without fast strings", v->id);
-	return 0;
-}
-
-int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3, uint64_t gdt)
-{
-	struct kvm_regs regs = { .rip = rip, .rsi = rsi, .rflags = 0x2 };
-	struct kvm_segment cs;
-	int ret;
-
-	flat_segment(&cs, GDT_SEL_CODE64, 0xb, true);
-	ret = set_flat_sregs(v, &cs, gdt, CR0_PE | CR0_ET | CR0_PG, cr3, CR4_PAE, EFER_LME | EFER_LMA);
-	if (!ret)
-		ret = set_regs_fpu(v, &regs);
-	if (ret)
-		log_layer(LOG_ERR, LAYER_VCPU, "setting vCPU %u's boot registers failed: %s", v->id,
-			  strerror(-ret));
-	return ret;
-}
-
-int vcpu_set_protected_mode(struct vcpu *v, uint32_t eip, uint32_t eax, uint32_t ebx, uint64_t gdt)
-{
-	struct kvm_regs regs = { .rip = eip, .rax = eax, .rbx = ebx, .rflags = 0x2 };
-	struct kvm_segment cs;
-	int ret;
-
-	flat_segment(&cs, GDT_SEL_CODE32, 0xb, false);
-	ret = set_flat_sregs(v, &cs, gdt, CR0_PE | CR0_ET, 0, 0, 0);
-	if (!ret)
-		ret = set_regs_fpu(v, &regs);
-	if (ret)
-		log_layer(LOG_ERR, LAYER_VCPU, "setting vCPU %u's boot registers failed: %s", v->id,
-			  strerror(-ret));
-	return ret;
 }
 
 const char *vcpu_exit_name(unsigned int reason)
@@ -265,24 +120,19 @@ static void handle_mmio(struct vcpu *v)
 /* The guest left the vCPU unable to go on: say where it was, then stop the VM. */
 static void handle_crash(struct vcpu *v, const char *what)
 {
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	char why[256];
-	bool known = ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0;
+	struct arch_regs regs;
+	char where[160], why[320];
 
-	if (known && regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000)
-		/* KVM on AMD INITs a vCPU before it reports SHUTDOWN: what it held is gone. */
+	if (arch_regs_get(v->fd, &regs) < 0)
+		snprintf(why, sizeof(why), "%s: vCPU %u: %s", layer_name(LAYER_VCPU), v->id, what);
+	else if (arch_regs_where(&regs, where, sizeof(where)))
+		snprintf(why, sizeof(why), "%s: vCPU %u: %s (%s)", layer_name(LAYER_VCPU), v->id, what,
+			 where);
+	else
 		snprintf(why, sizeof(why),
 			 "%s: vCPU %u: %s; its registers are lost (it is in its reset state, as KVM leaves a "
 			 "vCPU on AMD after a shutdown): the console's last lines may say where it was",
 			 layer_name(LAYER_VCPU), v->id, what);
-	else if (known)
-		snprintf(why, sizeof(why),
-			 "%s: vCPU %u: %s (rip 0x%llx, rsp 0x%llx, cr0 0x%llx, cr3 0x%llx, efer 0x%llx)",
-			 layer_name(LAYER_VCPU), v->id, what, regs.rip, regs.rsp, sregs.cr0, sregs.cr3,
-			 sregs.efer);
-	else
-		snprintf(why, sizeof(why), "%s: vCPU %u: %s", layer_name(LAYER_VCPU), v->id, what);
 	stop_vm(v, VM_EXIT_CRASH, why);
 }
 
@@ -346,30 +196,33 @@ static void handle_exit(struct vcpu *v)
  */
 static int inject_nmi(struct vcpu *v)
 {
+	int ret;
+
 	((volatile struct kvm_run *)v->run)->immediate_exit = 0;
 	/* A stop that set immediate_exit before we cleared it has already set 'stopping'. */
 	if (atomic_load(v->ctx.stopping))
 		return -1;
-	if (ioctl(v->fd, KVM_NMI) < 0)
-		log_warn("vCPU %u: KVM_NMI failed: %s", v->id, strerror(errno));
+	ret = arch_vcpu_nmi(v->fd);
+	if (ret < 0)
+		log_warn("vCPU %u: no NMI injected: %s", v->id, strerror(-ret));
 	return 0;
 }
 
 /* Where the guest was when its VM stopped: for -vv, to see what a hung guest was doing. */
 static void log_where(struct vcpu *v)
 {
-	struct kvm_regs regs;
+	struct arch_regs regs;
+	char where[160];
 
-	if (log_enabled(LOG_DEBUG) && ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
-		log_debug("vCPU %u stopped at rip 0x%llx rsp 0x%llx", v->id, regs.rip, regs.rsp);
+	if (log_enabled(LOG_DEBUG) && arch_regs_get(v->fd, &regs) == 0 &&
+	    arch_regs_where(&regs, where, sizeof(where)))
+		log_debug("vCPU %u stopped at %s", v->id, where);
 }
 
 /* (v)'s registers into its snapshot; under the pause lock, on (v)'s thread. */
 static void take_snapshot(struct vcpu *v)
 {
-	v->snap.err = 0;
-	if (ioctl(v->fd, KVM_GET_REGS, &v->snap.regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &v->snap.sregs) < 0)
-		v->snap.err = -errno;
+	v->snap.err = arch_regs_get(v->fd, &v->snap.regs);
 	v->snap_gen++;
 	atomic_store(&v->snap_wanted, false);
 }

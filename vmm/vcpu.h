@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch.h"
 #include "kvm_stats.h"
 
 struct bus;
-struct cpuid_table;
 
 #define VCPU_EXIT_REASONS 64 /* counters for KVM_EXIT_* below this */
 
@@ -52,8 +52,7 @@ struct vcpu_ctx {
 
 /* Where a vCPU was, taken on its own thread (KVM_GET_REGS waits for KVM_RUN to end). */
 struct vcpu_snapshot {
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
+	struct arch_regs regs;
 	int err; /* 0, or -errno from KVM */
 };
 
@@ -85,25 +84,14 @@ struct vcpu {
 int vcpu_create(struct vcpu *v, const struct vcpu_ctx *ctx, unsigned int id);
 /* vcpu_destroy: unmap and close (v); its thread must have been joined. */
 void vcpu_destroy(struct vcpu *v);
-/* vcpu_set_cpuid: tell (v) what CPUID reports, from KVM's supported (t) adjusted for (v)'s topology. */
-int vcpu_set_cpuid(struct vcpu *v, const struct cpuid_table *t, unsigned int ncpus, bool tsc_deadline);
-/* vcpu_init_lapic: virtual-wire mode (LINT0 ExtINT, LINT1 NMI), as firmware leaves a PC. */
-int vcpu_init_lapic(struct vcpu *v);
-/*
- * vcpu_set_long_mode: registers for a 64-bit entry at (rip) with paging on the tables at (cr3),
- * the GDT at (gdt), RSI = (rsi), as Linux's 64-bit boot protocol asks. Returns 0 or -errno.
- */
-int vcpu_set_long_mode(struct vcpu *v, uint64_t rip, uint64_t rsi, uint64_t cr3, uint64_t gdt);
-/*
- * vcpu_set_protected_mode: registers for a 32-bit entry at (eip) with paging off, flat segments
- * from the GDT at (gdt), and EAX = (eax), EBX = (ebx), as Multiboot asks. Returns 0 or -errno.
- */
-int vcpu_set_protected_mode(struct vcpu *v, uint32_t eip, uint32_t eax, uint32_t ebx, uint64_t gdt);
 /* vcpu_start: run (v) on its own thread until the VM stops. Returns 0 or -errno. */
 int vcpu_start(struct vcpu *v);
 /* vcpu_kick: make (v) leave KVM_RUN promptly, now or at its next entry. Any thread. */
 void vcpu_kick(struct vcpu *v);
-/* vcpu_request_nmi: inject an NMI into (v), getting it out of KVM_RUN to do so (a halted vCPU too). */
+/*
+ * vcpu_request_nmi: inject an NMI into (v), getting it out of KVM_RUN to do so (a halted vCPU too); where
+ * the architecture has none (arm64) it only kicks.
+ */
 void vcpu_request_nmi(struct vcpu *v);
 /*
  * vcpu_join: wait for (v)'s thread after vcpu_kick(). One not back within (grace_s) seconds is named

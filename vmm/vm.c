@@ -24,15 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../firmware/acpi.h"
-#include "../firmware/e820.h"
-#include "../firmware/layout.h"
-#include "../firmware/pagetable.h"
-#include "../firmware/reset_vector.h"
-#include "boot_linux.h"
-#include "boot_multiboot.h"
 #include "console.h"
-#include "cpuid.h"
 #include "diagnose.h"
 #include "file.h"
 #include "host.h"
@@ -40,9 +32,6 @@
 #include "../devices/base/log.h"
 #include "../devices/base/sockpath.h"
 
-#define DEFAULT_CMDLINE	  "console=ttyS0 panic=-1"
-#define E820_MAX	  16
-#define KERNEL_MAX_SIZE	  UINT64_C(0x20000000) /* 512 MiB: no kernel is larger */
 #define VCPU_JOIN_GRACE_S 2 /* seconds a stopping vCPU may take before it is named, twice before exit */
 
 uint64_t vm_now_ns(void)
@@ -113,11 +102,11 @@ static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, enum la
 	return -errno;
 }
 
-static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data)
+static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct vm *vm = container_of(h, struct vm, host);
 
-	return irq_route_msi(&vm->routes, gsi, addr, data);
+	return irq_route_msi(&vm->routes, gsi, addr, data, devid);
 }
 
 static int host_irqfd(struct dev_host *h, int fd, int gsi, bool assign)
@@ -156,34 +145,23 @@ static int host_ioeventfd(struct dev_host *h, uint64_t addr, int fd, bool assign
 
 static int create_kvm_vm(struct vm *vm)
 {
-	int ret;
+	const char *step;
 
 	vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0UL);
 	if (vm->fd < 0) {
 		log_layer(LOG_ERR, LAYER_HARDWARE, "KVM_CREATE_VM failed: %s", strerror(errno));
 		return -errno;
 	}
-	struct kvm_pit_config pit = { .flags = 0 };
-
-	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_TSS_ADDR, LAYER_HARDWARE, "KVM_SET_TSS_ADDR");
-	if (!ret && ioctl(vm->kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
-		uint64_t addr = KVM_IDENTITY_MAP_ADDR;
-
-		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&addr, LAYER_HARDWARE,
-			       "KVM_SET_IDENTITY_MAP_ADDR");
-	}
-	if (!ret)
-		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, LAYER_HARDWARE,
-			       "KVM_CREATE_IRQCHIP (in-kernel interrupt controllers)");
-	if (!ret)
-		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, LAYER_HARDWARE,
-			       "KVM_CREATE_PIT2 (in-kernel timer)");
-	return ret;
+	step = arch_vm_setup(vm->kvm.fd, vm->fd, &vm->arch);
+	if (!step)
+		return 0;
+	log_layer(LOG_ERR, LAYER_HARDWARE, "%s failed: %s", step, strerror(errno));
+	return -errno;
 }
 
 static int map_memory(struct vm *vm)
 {
-	int ret = gmem_create(&vm->mem, vm->cfg->mem, PCI_HOLE_START);
+	int ret = gmem_create(&vm->mem, ARCH_RAM_BASE, vm->cfg->mem, ARCH_RAM_HOLE);
 
 	if (ret) {
 		log_err("cannot allocate %" PRIu64 " MiB of guest RAM: %s", vm->cfg->mem >> 20,
@@ -223,10 +201,9 @@ static int make_irqfd(struct vm *vm, unsigned int gsi, int *fd)
 	return host_irqfd(&vm->host, *fd, (int)gsi, true);
 }
 
-static int add_devices(struct vm *vm)
+int vm_add_console(struct vm *vm, struct bus *bus, uint64_t addr, unsigned int gsi)
 {
-	struct platform_port ports[PLATFORM_NR_PORTS];
-	int ret = make_irqfd(vm, IRQ_COM1, &vm->com1_irq_fd);
+	int ret = make_irqfd(vm, gsi, &vm->com1_irq_fd);
 
 	if (ret)
 		return ret;
@@ -235,7 +212,14 @@ static int add_devices(struct vm *vm)
 		return -errno;
 	ret = serial8250_init(&vm->com1, vm->cfg->console_fd, vm->com1_irq_fd, vm->com1_room_fd);
 	if (!ret)
-		ret = bus_add(&vm->pio, PORT_COM1, SERIAL8250_REGS, &vm->com1.dev);
+		ret = bus_add(bus, addr, SERIAL8250_REGS, &vm->com1.dev);
+	if (ret)
+		log_err("cannot map the console's UART: %s", strerror(-ret));
+	return ret;
+}
+
+static int add_devices(struct vm *vm)
+{
 	vm->host = (struct dev_host){
 		.stop = host_stop,
 		.boot_marker = host_boot_marker,
@@ -243,38 +227,7 @@ static int add_devices(struct vm *vm)
 		.irqfd = host_irqfd,
 		.ioeventfd = host_ioeventfd,
 	};
-	platform_init(&vm->platform, &vm->host);
-	platform_ports(&vm->platform, ports);
-	for (int i = 0; !ret && i < PLATFORM_NR_PORTS; i++)
-		ret = bus_add(&vm->pio, ports[i].port, ports[i].len, ports[i].dev);
-	if (ret)
-		log_err("cannot map the platform devices: %s", strerror(-ret));
-	return ret;
-}
-
-/* The PCI host bridge: config mechanism #1 and ECAM, and the windows its BARs are placed in. */
-static int add_pci_bus(struct vm *vm)
-{
-	struct pci_window mmio = { PCI_MMIO_BASE, PCI_MMIO_BASE + PCI_MMIO_SIZE };
-	struct pci_window io = { PCI_IOPORT_BASE, PCI_IOPORT_BASE + PCI_IOPORT_SIZE };
-	struct pci_bus *b = &vm->pci;
-	int ret = pci_bus_init(b, &mmio, &io);
-
-	if (ret)
-		return ret;
-	vm->pci_ready = true;
-	ret = bus_add(&vm->pio, PCI_PORT_CONFIG_ADDRESS, PCI_CONFIG_ADDRESS_LEN, &b->config_address_dev);
-	if (!ret)
-		ret = bus_add(&vm->pio, PCI_PORT_CONFIG_DATA, PCI_CONFIG_DATA_LEN, &b->config_data_dev);
-	if (!ret)
-		ret = bus_add(&vm->pio, PCI_IOPORT_BASE, PCI_IOPORT_SIZE, &b->io_window);
-	if (!ret)
-		ret = bus_add(&vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, &b->ecam);
-	if (!ret)
-		ret = bus_add(&vm->mmio, PCI_MMIO_BASE, PCI_MMIO_SIZE, &b->mmio_window);
-	if (ret)
-		log_err("cannot map the PCI host bridge: %s", strerror(-ret));
-	return ret;
+	return arch_add_devices(vm);
 }
 
 /*
@@ -673,134 +626,14 @@ static int add_virtio_devices(struct vm *vm)
 	return ret;
 }
 
-int vm_write_boot_tables(const struct gmem *m)
-{
-	uint64_t gdt[GDT_ENTRIES];
-	uint64_t *tables = malloc(PAGETABLE_PAGES * 4096);
-	int ret = tables ? 0 : -ENOMEM;
-
-	pagetable_build_gdt(gdt);
-	if (!ret) {
-		pagetable_build_identity(tables, GUEST_PML4_ADDR);
-		ret = gmem_write(m, GUEST_GDT_ADDR, gdt, sizeof(gdt));
-	}
-	if (!ret)
-		ret = gmem_write(m, GUEST_PML4_ADDR, tables, PAGETABLE_PAGES * 4096);
-	free(tables);
-	return ret;
-}
-
-static int write_acpi(struct vm *vm)
-{
-	struct acpi_config acpi = { .ncpus = vm->cfg->cpus, .base_gpa = GUEST_ACPI_ADDR, .pci = true };
-	uint8_t *buf = calloc(1, GUEST_ACPI_MAX);
-	ssize_t n = buf ? acpi_build(&acpi, buf, GUEST_ACPI_MAX) : -ENOMEM;
-
-	if (n >= 0)
-		n = gmem_write(&vm->mem, GUEST_ACPI_ADDR, buf, (uint64_t)n);
-	free(buf);
-	if (n < 0)
-		log_err("cannot build the ACPI tables for %u vCPUs: %s", vm->cfg->cpus, strerror((int)-n));
-	return n < 0 ? (int)n : 0;
-}
-
-/* ACPI tables, the reset vector, GDT and page tables; fills the E820 map the zero page will carry. */
-static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
-{
-	uint8_t stub[RESET_VECTOR_STUB_LEN];
-	int ret = write_acpi(vm);
-
-	if (ret)
-		return ret;
-	*e820_nr = e820_build(vm->mem.size, e820, E820_MAX);
-	if (*e820_nr < 0) {
-		log_err("cannot describe %" PRIu64 " bytes of RAM in the E820 map: %s", vm->mem.size,
-			strerror(-*e820_nr));
-		return *e820_nr;
-	}
-	reset_vector_build(stub, PORT_RESET, RESET_VALUE);
-	ret = gmem_write(&vm->mem, GUEST_RESET_VECTOR, stub, sizeof(stub));
-	if (!ret)
-		ret = vm_write_boot_tables(&vm->mem);
-	if (ret)
-		log_err("cannot write the boot tables into guest RAM: %s", strerror(-ret));
-	return ret;
-}
-
-/* Where and how the boot vCPU starts: Linux's 64-bit entry or Multiboot's 32-bit one. */
-struct guest_entry {
-	bool multiboot;
-	struct boot_linux_entry linux64;
-	struct multiboot_entry mb;
-};
-
-static int load_linux(struct vm *vm, const uint8_t *img, size_t len, const struct e820_entry *e820,
-		      int e820_nr, struct guest_entry *entry)
-{
-	char *cmdline = NULL;
-	struct boot_linux_args args;
-	int ret;
-
-	if (asprintf(&cmdline, "%s%s%s", DEFAULT_CMDLINE, vm->cfg->cmdline ? " " : "",
-		     vm->cfg->cmdline ? vm->cfg->cmdline : "") < 0)
-		return -ENOMEM;
-	args = (struct boot_linux_args){
-		.kernel_path = vm->cfg->kernel,
-		.image = img,
-		.image_len = len,
-		.initrd_path = vm->cfg->initrd,
-		.cmdline = cmdline,
-		.e820 = e820,
-		.e820_nr = e820_nr,
-		.rsdp_gpa = GUEST_ACPI_ADDR,
-	};
-	ret = boot_linux_load(&vm->mem, &args, &entry->linux64);
-	free(cmdline);
-	return ret;
-}
-
-static int load_guest(struct vm *vm, struct guest_entry *entry)
-{
-	struct e820_entry e820[E820_MAX];
-	struct multiboot_args mb;
-	uint8_t *img = NULL;
-	size_t len = 0;
-	int e820_nr = 0, ret = write_firmware(vm, e820, &e820_nr);
-
-	if (ret)
-		return ret;
-	ret = file_read_all(vm->cfg->kernel, KERNEL_MAX_SIZE, &img, &len);
-	if (ret) {
-		log_err("kernel %s: %s", vm->cfg->kernel, file_strerror(ret));
-		return ret;
-	}
-	/* A Multiboot header is looked for first: no bzImage carries one. */
-	mb = (struct multiboot_args){
-		.kernel_path = vm->cfg->kernel,
-		.image = img,
-		.image_len = len,
-		.module_path = vm->cfg->initrd,
-		.cmdline = vm->cfg->cmdline,
-		.e820 = e820,
-		.e820_nr = e820_nr,
-	};
-	ret = multiboot_load(&vm->mem, &mb, &entry->mb);
-	entry->multiboot = ret == 1;
-	if (ret == 0)
-		ret = load_linux(vm, img, len, e820, e820_nr, entry);
-	free(img);
-	return ret < 0 ? ret : 0;
-}
-
 /* A vCPU ends its VM (vcpu_ctx's stop): on the vCPU's thread, under its syscall filter. */
 static void stop_from_vcpu(void *opaque, int status, const char *why)
 {
 	vm_stop(opaque, status, why);
 }
 
-static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
+static int create_vcpus(struct vm *vm, const struct arch_boot *entry)
 {
-	static struct cpuid_table supported; /* large: kept off the stack, read-only once filled */
 	const struct vcpu_ctx ctx = {
 		.vm_fd = vm->fd,
 		.run_size = (size_t)vm->kvm.vcpu_mmap_size,
@@ -817,11 +650,6 @@ static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 		return ret;
 	vm->pause_ready = true;
 
-	supported.nent = CPUID_MAX_ENTRIES;
-	if (ioctl(vm->kvm.fd, KVM_GET_SUPPORTED_CPUID, cpuid_kvm(&supported)) < 0) {
-		log_layer(LOG_ERR, LAYER_VCPU, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
-		return -errno;
-	}
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
@@ -832,16 +660,7 @@ static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 		if (ret)
 			return ret;
 		vm->nr_vcpus++;
-		ret = vcpu_set_cpuid(v, &supported, vm->cfg->cpus, vm->kvm.tsc_deadline);
-		if (!ret)
-			ret = vcpu_init_lapic(v);
-		/* Application processors wait in KVM for INIT/SIPI, as on hardware. */
-		if (!ret && i == 0 && entry->multiboot)
-			ret = vcpu_set_protected_mode(v, entry->mb.eip, MULTIBOOT_BOOT_MAGIC, entry->mb.ebx,
-						      GUEST_GDT_ADDR);
-		else if (!ret && i == 0)
-			ret = vcpu_set_long_mode(v, entry->linux64.rip, entry->linux64.zero_page,
-						 GUEST_PML4_ADDR, GUEST_GDT_ADDR);
+		ret = arch_vcpu_init(vm, v, entry);
 		if (ret)
 			return ret;
 	}
@@ -850,7 +669,7 @@ static int create_vcpus(struct vm *vm, const struct guest_entry *entry)
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
-	struct guest_entry entry;
+	struct arch_boot entry;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -899,15 +718,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!ret)
 		ret = irq_routes_init(&vm->routes, vm->fd);
 	if (!ret)
-		ret = add_devices(vm);
-	if (!ret)
-		ret = add_pci_bus(vm);
-	if (!ret)
-		ret = add_virtio_devices(vm);
-	if (!ret)
-		ret = load_guest(vm, &entry);
+		ret = arch_load_guest(vm, &entry);
+	/* The vCPUs before the devices: arm64's GIC takes irqfds only once it knows every vCPU. */
 	if (!ret)
 		ret = create_vcpus(vm, &entry);
+	if (!ret)
+		ret = arch_vm_ready(vm);
+	if (!ret)
+		ret = add_devices(vm);
+	if (!ret)
+		ret = add_virtio_devices(vm);
 	if (!ret && cfg->api_sock) {
 		ret = api_server_open(&vm->api, cfg->api_sock, control_handle, vm);
 		vm->api_open = ret == 0;
@@ -1000,6 +820,7 @@ void vm_destroy(struct vm *vm)
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 	gmem_destroy(&vm->mem);
+	arch_vm_free(&vm->arch);
 	if (vm->fd >= 0)
 		close(vm->fd);
 	kvm_close(&vm->kvm);

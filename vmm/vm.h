@@ -15,6 +15,7 @@
 #include "../devices/virtio/pci.h"
 #include "../devices/virtio/net.h"
 #include "../devices/virtio/vsock.h"
+#include "arch.h"
 #include "bus.h"
 #include "cgroup.h"
 #include "control.h"
@@ -129,6 +130,7 @@ struct vm {
 	const struct vm_config *cfg;
 	struct kvm kvm;
 	int fd;
+	struct arch_vm arch; /* what the architecture's side keeps (arch.h) */
 	struct gmem mem;
 	struct bus pio;
 	struct bus mmio;
@@ -166,8 +168,13 @@ int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* vm_stop: end (vm) with exit (status); (why) is logged. The first call wins. Any thread. */
 void vm_stop(struct vm *vm, int status, const char *why);
-/* vm_write_boot_tables: the GDT and identity page tables of the 64-bit and 32-bit entries into (m). Returns 0 or -errno. */
-int vm_write_boot_tables(const struct gmem *m);
+/*
+ * vm_add_console: the console's 16550A at (addr) on (bus), raising (gsi) through an irqfd; the
+ * architecture's board calls it (arch_add_devices). Returns 0 or -errno (logged).
+ */
+int vm_add_console(struct vm *vm, struct bus *bus, uint64_t addr, unsigned int gsi);
+/* The largest kernel file kvmini reads: 512 MiB, more than any kernel is. */
+#define VM_KERNEL_MAX_SIZE UINT64_C(0x20000000)
 /* vm_device_type: (d)'s virtio type ("virtio-blk") into (buf) of (len) bytes. */
 void vm_device_type(const struct vm_device *d, char *buf, size_t len);
 /* vm_device_queues: how many queues (d)'s transport has (0 before it has one). */

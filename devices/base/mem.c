@@ -9,19 +9,19 @@
 
 #define FOUR_GIB 0x100000000ULL
 
-void gmem_layout(struct gmem *m, uint64_t size, uint64_t hole_start)
+void gmem_layout(struct gmem *m, uint64_t base, uint64_t size, uint64_t hole_start)
 {
-	uint64_t low = size < hole_start ? size : hole_start;
+	uint64_t low = size < hole_start - base ? size : hole_start - base;
 
 	m->size = size;
 	m->nr_regions = 0;
-	m->regions[m->nr_regions++] = (struct gmem_region){ .gpa = 0, .size = low, .fd_offset = 0 };
+	m->regions[m->nr_regions++] = (struct gmem_region){ .gpa = base, .size = low, .fd_offset = 0 };
 	if (size > low)
 		m->regions[m->nr_regions++] =
 			(struct gmem_region){ .gpa = FOUR_GIB, .size = size - low, .fd_offset = low };
 }
 
-int gmem_create(struct gmem *m, uint64_t size, uint64_t hole_start)
+int gmem_create(struct gmem *m, uint64_t base, uint64_t size, uint64_t hole_start)
 {
 	void *p;
 
@@ -36,7 +36,7 @@ int gmem_create(struct gmem *m, uint64_t size, uint64_t hole_start)
 	if (p == MAP_FAILED)
 		goto fail;
 	m->base = p;
-	gmem_layout(m, size, hole_start);
+	gmem_layout(m, base, size, hole_start);
 	for (unsigned int i = 0; i < m->nr_regions; i++)
 		m->regions[i].host = m->base + m->regions[i].fd_offset;
 	/* Keep guest RAM out of core dumps of kvmini: it is the guest's, and large. */

@@ -26,13 +26,16 @@ struct gmem {
 	unsigned int nr_regions;
 };
 
-/* gmem_layout: split (size) bytes of RAM around the MMIO hole at (hole_start) into (m)'s regions. */
-void gmem_layout(struct gmem *m, uint64_t size, uint64_t hole_start);
 /*
- * gmem_create: allocate (size) bytes of guest RAM, zeroed and lazily backed, laid out around
- * (hole_start). Returns 0 or -errno.
+ * gmem_layout: (size) bytes of RAM from guest-physical (base) into (m)'s regions, what would reach the MMIO
+ * hole at (hole_start) moved to 4 GiB (x86: base 0, the PCI hole; arm64: RAM at its base, UINT64_MAX: no hole).
  */
-int gmem_create(struct gmem *m, uint64_t size, uint64_t hole_start);
+void gmem_layout(struct gmem *m, uint64_t base, uint64_t size, uint64_t hole_start);
+/*
+ * gmem_create: allocate (size) bytes of guest RAM, zeroed and lazily backed, laid out from (base)
+ * around (hole_start) as gmem_layout says. Returns 0 or -errno.
+ */
+int gmem_create(struct gmem *m, uint64_t base, uint64_t size, uint64_t hole_start);
 /* gmem_destroy: unmap and close (m)'s RAM. */
 void gmem_destroy(struct gmem *m);
 /*

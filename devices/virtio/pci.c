@@ -47,7 +47,8 @@ static void vector_changed(void *opaque, unsigned int vector, const struct msix_
 		}
 		return;
 	}
-	if (vp->host->msi_route(vp->host, &v->gsi, msg->addr, msg->data) < 0)
+	/* Bus 0, function 0 of its slot: the requester ID is the slot's device number. */
+	if (vp->host->msi_route(vp->host, &v->gsi, msg->addr, msg->data, (uint32_t)vp->pci.slot << 3) < 0)
 		return;
 	if (!v->bound && vp->host->irqfd(vp->host, v->fd, v->gsi, true) == 0) {
 		v->bound = true;

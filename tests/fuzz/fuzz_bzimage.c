@@ -31,8 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../firmware/boot_params.h"
-#include "../../firmware/layout.h"
+#include "../../firmware/x86/boot_params.h"
+#include "../../firmware/x86/layout.h"
 #include "boot_linux.h"
 #include "fuzz_boot.h"
 #include "mem.h"

@@ -13,7 +13,7 @@
  * inflates to ~12 MiB, twice the RAM. RAM is one allocation, so that ASan sees any write past its end,
  * poisoned so that the target sees any write inside it that the loader had no business making.
  *
- * Checked, against boot_arm64.h and Documentation/arch/arm64/booting.rst: a failure logs one error line
+ * Checked, against image.h and Documentation/arch/arm64/booting.rst: a failure logs one error line
  * naming the kernel or the initrd and writes nothing below the kernel's base nor in the DTB's block;
  * a success logs nothing and has: the kernel text_offset (4 KiB aligned, below 2 MiB) above the first
  * 2 MiB boundary in RAM, its image_size (or length) inside RAM, the file's bytes there (the payload's,
@@ -35,7 +35,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "boot_arm64.h"
+#include "image.h"
 #include "fuzz_boot.h"
 #include "mem.h"
 

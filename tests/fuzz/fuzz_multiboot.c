@@ -33,8 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../firmware/e820.h"
-#include "../../firmware/layout.h"
+#include "../../firmware/x86/e820.h"
+#include "../../firmware/x86/layout.h"
 #include "boot_multiboot.h"
 #include "fuzz_boot.h"
 #include "mem.h"

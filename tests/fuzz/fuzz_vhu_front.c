@@ -180,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sock, peer = -1;
 
 	if (!ready) {
-		check(gmem_create(&mem, RAM_SIZE, RAM_SIZE) == 0, "guest RAM");
+		check(gmem_create(&mem, 0, RAM_SIZE, RAM_SIZE) == 0, "guest RAM");
 		log_set_level(LOG_ERR);
 		ready = true;
 	}

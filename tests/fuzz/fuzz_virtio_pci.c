@@ -14,7 +14,7 @@
  *      then CONFIG_DATA at register a % 256
  *   4: the memory window at a (its first 64 KiB, where pci_bus_add() places both BARs)
  *   5: guest RAM: a write puts the value at (a bit 15: 4 GiB +) 2 * (a & 0x7fff); a read yields the CPU
- * Guest RAM is a gmem_create() of 64 KiB at 0 and 64 KiB at 4 GiB, zeroed for each input; queue addresses
+ * Guest RAM is a gmem_create() of 64 KiB at 0 and 64 KiB at 4 GiB, 0, zeroed for each input; queue addresses
  * may point anywhere. Each input gets a fresh bus and device; at its end the driver resets the device.
  * The model refuses (the device then needs a reset) a chain whose first byte is 0xee, and otherwise
  * stamps the first byte of its first device-writable buffer.
@@ -199,12 +199,13 @@ static int queue_of(int fd)
 	return -1;
 }
 
-static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data)
+static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct host *m = container_of(h, struct host, h);
 
 	(void)addr;
 	(void)data;
+	(void)devid;
 	if (*gsi < 0)
 		*gsi = m->next_gsi++;
 	else
@@ -248,7 +249,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	/* A misbehaving driver is the point here: keep the once-a-device warnings quiet. */
 	log_set_level(LOG_ERR);
-	if (gmem_create(&fz.mem, RAM_SIZE, RAM_LOW))
+	if (gmem_create(&fz.mem, 0, RAM_SIZE, RAM_LOW))
 		abort();
 	return 0;
 }

@@ -26,7 +26,7 @@ static const char *why;
 
 static void create_ram(void)
 {
-	cr_assert_eq(gmem_create(&m, RAM_SIZE, HOLE_START), 0);
+	cr_assert_eq(gmem_create(&m, 0, RAM_SIZE, HOLE_START), 0);
 	memset(&r, 0, sizeof(r));
 	samples = NULL;
 	why = NULL;

@@ -721,7 +721,7 @@ static void setup_load(void)
 	int nr;
 
 	build_elf();
-	cr_assert_eq(gmem_create(&m, RAM_SIZE, HOLE_START), 0);
+	cr_assert_eq(gmem_create(&m, 0, RAM_SIZE, HOLE_START), 0);
 	nr = e820_build(RAM_SIZE, e820, E820_MAX_ENTRIES);
 	cr_assert_gt(nr, 0);
 	write_module(MOD_LEN);

@@ -29,7 +29,7 @@ Test(gmem, layout_below_the_hole_is_one_region_from_zero)
 {
 	struct gmem m;
 
-	gmem_layout(&m, 256 * MIB, 3 * GIB);
+	gmem_layout(&m, 0, 256 * MIB, 3 * GIB);
 	cr_assert_eq(m.nr_regions, 1);
 	cr_assert_eq(m.size, 256 * MIB);
 	assert_region(&m.regions[0], 0, 256 * MIB, 0);
@@ -39,7 +39,7 @@ Test(gmem, layout_exactly_up_to_the_hole_is_one_region)
 {
 	struct gmem m;
 
-	gmem_layout(&m, 3 * GIB, 3 * GIB);
+	gmem_layout(&m, 0, 3 * GIB, 3 * GIB);
 	cr_assert_eq(m.nr_regions, 1);
 	assert_region(&m.regions[0], 0, 3 * GIB, 0);
 }
@@ -48,7 +48,7 @@ Test(gmem, layout_above_the_hole_puts_the_rest_at_4gib)
 {
 	struct gmem m;
 
-	gmem_layout(&m, 8 * GIB, 3 * GIB);
+	gmem_layout(&m, 0, 8 * GIB, 3 * GIB);
 	cr_assert_eq(m.nr_regions, 2);
 	cr_assert_eq(m.size, 8 * GIB);
 	assert_region(&m.regions[0], 0, 3 * GIB, 0);
@@ -59,7 +59,7 @@ Test(gmem, layout_one_page_above_the_hole_gives_one_page_at_4gib)
 {
 	struct gmem m;
 
-	gmem_layout(&m, 3 * GIB + 4096, 3 * GIB);
+	gmem_layout(&m, 0, 3 * GIB + 4096, 3 * GIB);
 	cr_assert_eq(m.nr_regions, 2);
 	assert_region(&m.regions[1], FOUR_GIB, 4096, 3 * GIB);
 }
@@ -68,7 +68,7 @@ static struct gmem m;
 
 static void create_small(void)
 {
-	cr_assert_eq(gmem_create(&m, SMALL_SIZE, SMALL_HOLE), 0);
+	cr_assert_eq(gmem_create(&m, 0, SMALL_SIZE, SMALL_HOLE), 0);
 }
 
 static void destroy_small(void)
@@ -197,7 +197,7 @@ Test(gmem, create_of_a_size_above_the_hole_spans_the_hole_lazily)
 	struct gmem big;
 
 	/* 4 GiB of address space but NORESERVE and untouched: costs no RAM. */
-	cr_assert_eq(gmem_create(&big, 4 * GIB, 3 * GIB), 0);
+	cr_assert_eq(gmem_create(&big, 0, 4 * GIB, 3 * GIB), 0);
 	cr_assert_eq(big.nr_regions, 2);
 	cr_assert_not_null(gmem_ptr(&big, 3 * GIB - 1, 1));
 	cr_assert_null(gmem_ptr(&big, 3 * GIB, 1));

@@ -79,7 +79,7 @@ static void setup(void)
 
 	/* A socket whose peer has gone raises SIGPIPE on a write; a tap never does. */
 	signal(SIGPIPE, SIG_IGN);
-	cr_assert_eq(gmem_create(&mem, RAM_SIZE, RAM_SIZE), 0);
+	cr_assert_eq(gmem_create(&mem, 0, RAM_SIZE, RAM_SIZE), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	for (int i = 0; i < 2; i++) {
 		int size = 4 * (int)MIB;

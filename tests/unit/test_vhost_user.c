@@ -1074,7 +1074,7 @@ Test(vhu, guest_ram_table_maps_in_the_back_end)
 	const char *why = NULL;
 	uint64_t gpa = 0;
 
-	cr_assert_eq(gmem_create(&g, 16 * MIB, 8 * MIB), 0);
+	cr_assert_eq(gmem_create(&g, 0, 16 * MIB, 8 * MIB), 0);
 	cr_assert_eq(vhu_mem_table(&g, &m.payload.memory, fds, &nfds), 0);
 	cr_assert_eq(nfds, 2);
 	m.hdr.size = 8 + nfds * sizeof(struct vhu_mem_region_desc);

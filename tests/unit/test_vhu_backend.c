@@ -80,7 +80,7 @@ static void setup(void)
 	};
 	int sv[2];
 
-	cr_assert_eq(gmem_create(&mem, RAM_SIZE, RAM_SIZE), 0);
+	cr_assert_eq(gmem_create(&mem, 0, RAM_SIZE, RAM_SIZE), 0);
 	dev = (struct virtio_device){
 		.name = "virtio-test",
 		.device_id = DEVICE_ID,

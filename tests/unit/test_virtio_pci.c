@@ -84,6 +84,7 @@ struct call {
 	int gsi;
 	uint64_t addr;
 	uint32_t data;
+	uint32_t devid; /* msi_route: the requester ID */
 	int fd;
 	bool assign;
 };
@@ -121,7 +122,7 @@ static struct call *record(enum call_kind kind)
 	return &fh.calls[fh.n++];
 }
 
-static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data)
+static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct call *c = record(CALL_MSI_ROUTE);
 
@@ -132,6 +133,7 @@ static int host_msi_route(struct dev_host *h, int *gsi, uint64_t addr, uint32_t 
 	c->gsi = *gsi;
 	c->addr = addr;
 	c->data = data;
+	c->devid = devid;
 	return 0;
 }
 
@@ -237,7 +239,7 @@ static void setup_common(void)
 {
 	const struct pci_window mw = { MMIO_START, MMIO_END }, iw = { IO_START, IO_END };
 
-	cr_assert_eq(gmem_create(&mem, RAM_SIZE, RAM_SIZE), 0);
+	cr_assert_eq(gmem_create(&mem, 0, RAM_SIZE, RAM_SIZE), 0);
 	memset(&fh, 0, sizeof(fh));
 	fh.host = (struct dev_host){ .msi_route = host_msi_route,
 				     .irqfd = host_irqfd,
@@ -1243,6 +1245,8 @@ Test(virtio_pci, an_unmasked_vector_gets_a_route_and_an_irqfd)
 	msix_unmask(1);
 	cr_assert_eq(fh.n, 2);
 	cr_assert_eq(fh.calls[0].kind, CALL_MSI_ROUTE);
+	cr_assert_eq(fh.calls[0].devid, (uint32_t)slot << 3, "the requester ID of bus 0, slot %d, function 0",
+		     slot);
 	cr_assert_lt(fh.calls[0].gsi_in, 0, "a new vector did not ask for a new GSI");
 	cr_assert_eq(fh.calls[0].gsi, FIRST_GSI);
 	cr_assert_eq(fh.calls[0].addr, MSG_ADDR);

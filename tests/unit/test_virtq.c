@@ -38,7 +38,7 @@ static uint16_t drv_avail_idx; /* the driver's next avail->idx */
 
 static void create_ram(void)
 {
-	cr_assert_eq(gmem_create(&m, RAM_SIZE, HOLE_START), 0);
+	cr_assert_eq(gmem_create(&m, 0, RAM_SIZE, HOLE_START), 0);
 	memset(&q, 0, sizeof(q));
 }
 
@@ -676,7 +676,7 @@ Test(virtq_big, chain_over_4gib_in_total_breaks)
 {
 	struct gmem big;
 
-	cr_assert_eq(gmem_create(&big, 3 * GIB, 3 * GIB), 0);
+	cr_assert_eq(gmem_create(&big, 0, 3 * GIB, 3 * GIB), 0);
 	cr_assert_eq(virtq_configure(&q, &big, 4, DESC_GPA, AVAIL_GPA, USED_GPA, 0), 0);
 	/* Exactly UINT32_MAX bytes is fine... */
 	big_desc(&big, 0, 0x80000000u, NEXT, 1);

@@ -122,7 +122,7 @@ static void rx_post_all(void)
 
 static void setup_without_rx(void)
 {
-	cr_assert_eq(gmem_create(&m, RAM_SIZE, RAM_SIZE), 0);
+	cr_assert_eq(gmem_create(&m, 0, RAM_SIZE, RAM_SIZE), 0);
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
 	cr_assert_eq(vsock_open(&v, GUEST_CID, uds), 0);

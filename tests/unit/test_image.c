@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "boot_arm64.h"
+#include "image.h"
 #include "file.h"
 #include "mem.h"
 

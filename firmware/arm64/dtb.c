@@ -1,5 +1,5 @@
-/* fdt.c: the arm64 guest's device tree, written with libfdt's sequential-write API. */
-#include "fdt.h"
+/* dtb.c: the arm64 guest's device tree, written with libfdt's sequential-write API. */
+#include "dtb.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../devices/base/log.h"
+#include "../../devices/base/log.h"
 
 /*
  * The tree follows the Linux bindings: interrupt-controller/arm,gic-v3.yaml, arm/psci.yaml,
@@ -31,7 +31,7 @@
 
 /*
  * The tree being written. libfdt's first failure sticks: each helper does nothing once there is one,
- * so a node is a plain list of properties and fdt_build checks once, at the end.
+ * so a node is a plain list of properties and dtb_build checks once, at the end.
  */
 struct tree {
 	void *fdt;
@@ -131,7 +131,7 @@ static void prop_reg(struct tree *t, uint64_t base, uint64_t size)
 	prop_cells(t, "reg", cells, 4);
 }
 
-static void node_chosen(struct tree *t, const struct fdt_config *c, const char *uart_path)
+static void node_chosen(struct tree *t, const struct dtb_config *c, const char *uart_path)
 {
 	begin(t, "chosen");
 	prop_str(t, "bootargs", c->cmdline ? c->cmdline : "");
@@ -153,7 +153,7 @@ static void node_aliases(struct tree *t, const char *uart_path)
 	end(t);
 }
 
-static void node_memory(struct tree *t, const struct fdt_config *c)
+static void node_memory(struct tree *t, const struct dtb_config *c)
 {
 	char name[32];
 
@@ -165,7 +165,7 @@ static void node_memory(struct tree *t, const struct fdt_config *c)
 }
 
 /*
- * Each vCPU's reg is its MPIDR affinity as KVM assigns it (fdt_cpu_affinity): Linux matches the two
+ * Each vCPU's reg is its MPIDR affinity as KVM assigns it (dtb_cpu_affinity): Linux matches the two
  * to number its CPUs and aims PSCI CPU_ON with it. A vCPU is whatever core the host has, so its
  * compatible is the generic one the binding keeps for models.
  */
@@ -177,11 +177,11 @@ static void node_cpus(struct tree *t, uint32_t ncpus)
 	prop_u32(t, "#address-cells", 1); /* Aff2.Aff1.Aff0 fit one cell: Aff3 stays 0 below 2^24 vCPUs */
 	prop_u32(t, "#size-cells", 0);
 	for (uint32_t i = 0; i < ncpus && !t->err; i++) {
-		snprintf(name, sizeof(name), "cpu@%" PRIx32, fdt_cpu_affinity(i));
+		snprintf(name, sizeof(name), "cpu@%" PRIx32, dtb_cpu_affinity(i));
 		begin(t, name);
 		prop_str(t, "device_type", "cpu");
 		prop_str(t, "compatible", "arm,armv8");
-		prop_u32(t, "reg", fdt_cpu_affinity(i));
+		prop_u32(t, "reg", dtb_cpu_affinity(i));
 		prop_str(t, "enable-method", "psci");
 		end(t);
 	}
@@ -283,7 +283,7 @@ static void node_uart(struct tree *t, const char *name)
  * window: kvmini's devices have no I/O BARs. dma-coherent: guest RAM is ordinary cacheable memory that
  * the devices (kvmini's threads) read coherently.
  */
-static void node_pci(struct tree *t, const struct fdt_config *c)
+static void node_pci(struct tree *t, const struct dtb_config *c)
 {
 	uint32_t ranges[2 * RANGE_CELLS];
 	const uint32_t nbuses = (uint32_t)(ARM64_PCI_ECAM_SIZE >> 20); /* 1 MiB of ECAM per bus */
@@ -308,7 +308,7 @@ static void node_pci(struct tree *t, const struct fdt_config *c)
 	end(t);
 }
 
-static void root(struct tree *t, const struct fdt_config *c)
+static void root(struct tree *t, const struct dtb_config *c)
 {
 	static const char compatible[] = "linux,dummy-virt";
 	char uart_path[32];
@@ -332,8 +332,8 @@ static void root(struct tree *t, const struct fdt_config *c)
 	end(t);
 }
 
-/* The rules of struct fdt_config, each broken one logged with what to change. 0 or -EINVAL. */
-static int config_check(const void *buf, const struct fdt_config *c)
+/* The rules of struct dtb_config, each broken one logged with what to change. 0 or -EINVAL. */
+static int config_check(const void *buf, const struct dtb_config *c)
 {
 	if (!buf || !c) {
 		log_err("device tree: no %s given (a bug in kvmini)", buf ? "configuration" : "buffer");
@@ -364,15 +364,15 @@ static int config_check(const void *buf, const struct fdt_config *c)
 			c->initrd_size, c->initrd_start, c->ram_base, c->ram_base + c->ram_size);
 		return -EINVAL;
 	}
-	if (c->cmdline && strnlen(c->cmdline, FDT_CMDLINE_MAX) >= FDT_CMDLINE_MAX) {
+	if (c->cmdline && strnlen(c->cmdline, DTB_CMDLINE_MAX) >= DTB_CMDLINE_MAX) {
 		log_err("--cmdline is %zu bytes: Linux on arm64 keeps only %d; shorten it",
-			strlen(c->cmdline), FDT_CMDLINE_MAX - 1);
+			strlen(c->cmdline), DTB_CMDLINE_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int fdt_errno(int err)
+int dtb_errno(int err)
 {
 	switch (-err) {
 	case FDT_ERR_NOSPACE:
@@ -402,16 +402,16 @@ static int build_failed(const struct tree *t, uint32_t ncpus)
 	if (t->err == -FDT_ERR_NOSPACE)
 		log_err("device tree: %s, %s: %s: the tree for %" PRIu32 " vCPUs and this command line needs "
 			"more than %zu bytes; give it more room (up to %d) or a shorter --cmdline",
-			t->where, t->what, fdt_strerror(t->err), ncpus, t->size, FDT_BLOB_MAX);
+			t->where, t->what, fdt_strerror(t->err), ncpus, t->size, DTB_MAX);
 	else
 		log_err("device tree: %s, %s: %s (a bug in kvmini's device tree: report it)", t->where,
 			t->what, fdt_strerror(t->err));
-	return fdt_errno(t->err);
+	return dtb_errno(t->err);
 }
 
-int fdt_build(void *buf, size_t size, const struct fdt_config *c)
+int dtb_build(void *buf, size_t size, const struct dtb_config *c)
 {
-	struct tree t = { .fdt = buf, .size = size < FDT_BLOB_MAX ? size : FDT_BLOB_MAX, .where = "blob" };
+	struct tree t = { .fdt = buf, .size = size < DTB_MAX ? size : DTB_MAX, .where = "blob" };
 	int ret = config_check(buf, c);
 
 	if (ret)
@@ -427,7 +427,7 @@ int fdt_build(void *buf, size_t size, const struct fdt_config *c)
 	return t.err ? build_failed(&t, c->ncpus) : 0;
 }
 
-size_t fdt_blob_size(const void *blob)
+size_t dtb_size(const void *blob)
 {
 	return blob && fdt_check_header(blob) == 0 ? fdt_totalsize(blob) : 0;
 }

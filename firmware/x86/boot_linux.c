@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../firmware/boot_params.h"
-#include "../firmware/layout.h"
-#include "file.h"
-#include "../devices/base/log.h"
+#include "boot_params.h"
+#include "layout.h"
+#include "../../vmm/file.h"
+#include "../../devices/base/log.h"
 
 #define LOADED_HIGH	0x01 /* loadflags: a bzImage, loaded at 1 MiB and up */
 #define XLF_KERNEL_64	0x01 /* xloadflags: has the 64-bit entry at load address + 0x200 */

@@ -1,4 +1,4 @@
-/* test_fdt.c: parses what fdt_build() writes back with libfdt and checks the arm64 tree node by node. */
+/* test_dtb.c: parses what dtb_build() writes back with libfdt and checks the arm64 tree node by node. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <libfdt.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fdt.h"
+#include "dtb.h"
 
 /* Paths and values from the bindings, written out here rather than taken from fdt.c. */
 #define GIC_PATH    "/interrupt-controller@8000000"
@@ -24,12 +24,12 @@
 #define GIB	(1ULL << 30)
 #define CMDLINE "console=ttyS0 earlycon panic=-1"
 
-/* Big enough for any tree; 8-byte aligned as fdt_build wants. */
-static uint64_t blob[FDT_BLOB_MAX / sizeof(uint64_t)];
+/* Big enough for any tree; 8-byte aligned as dtb_build wants. */
+static uint64_t blob[DTB_MAX / sizeof(uint64_t)];
 
-static struct fdt_config config(uint32_t ncpus)
+static struct dtb_config config(uint32_t ncpus)
 {
-	return (struct fdt_config){
+	return (struct dtb_config){
 		.ram_base = 0x40000000,
 		.ram_size = 256 * MIB,
 		.ncpus = ncpus,
@@ -37,8 +37,8 @@ static struct fdt_config config(uint32_t ncpus)
 	};
 }
 
-/* fdt_build into (buf, size) with stderr captured into (msg). */
-static int build_logged(void *buf, size_t size, const struct fdt_config *c, char *msg, size_t len)
+/* dtb_build into (buf, size) with stderr captured into (msg). */
+static int build_logged(void *buf, size_t size, const struct dtb_config *c, char *msg, size_t len)
 {
 	FILE *f = tmpfile();
 	int saved = dup(STDERR_FILENO), ret;
@@ -47,7 +47,7 @@ static int build_logged(void *buf, size_t size, const struct fdt_config *c, char
 	cr_assert_not_null(f);
 	fflush(stderr);
 	cr_assert_eq(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
-	ret = fdt_build(buf, size, c);
+	ret = dtb_build(buf, size, c);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -59,7 +59,7 @@ static int build_logged(void *buf, size_t size, const struct fdt_config *c, char
 }
 
 /* A refused build: its return value, having checked that it logged exactly one line. */
-static int refused(void *buf, size_t size, const struct fdt_config *c, const char *needle)
+static int refused(void *buf, size_t size, const struct dtb_config *c, const char *needle)
 {
 	char msg[4096];
 	int ret = build_logged(buf, size, c, msg, sizeof(msg));
@@ -72,11 +72,11 @@ static int refused(void *buf, size_t size, const struct fdt_config *c, const cha
 }
 
 /* Build (c) into blob and check the header; the blob. */
-static const void *build(const struct fdt_config *c)
+static const void *build(const struct dtb_config *c)
 {
 	char msg[4096];
 
-	cr_assert_eq(build_logged(blob, sizeof(blob), c, msg, sizeof(msg)), 0, "fdt_build failed: %s", msg);
+	cr_assert_eq(build_logged(blob, sizeof(blob), c, msg, sizeof(msg)), 0, "dtb_build failed: %s", msg);
 	cr_assert_str_empty(msg, "a good build logged '%s'", msg);
 	cr_assert_eq(fdt_check_header(blob), 0);
 	return blob;
@@ -174,40 +174,40 @@ static void expect_reg(const void *fdt, const char *path, uint64_t base, uint64_
 
 Test(fdt, blob_is_a_valid_packed_version_17_tree)
 {
-	const void *fdt = build(&(struct fdt_config){ .ram_base = 0x40000000, .ram_size = GIB, .ncpus = 2 });
+	const void *fdt = build(&(struct dtb_config){ .ram_base = 0x40000000, .ram_size = GIB, .ncpus = 2 });
 
 	cr_assert_eq(fdt_magic(fdt), FDT_MAGIC);
 	cr_assert_eq(fdt_version(fdt), 17);
 	cr_assert_eq(fdt_num_mem_rsv(fdt), 0, "Linux reserves the blob and the initrd itself");
 	cr_assert_eq(fdt_totalsize(fdt), fdt_off_dt_strings(fdt) + fdt_size_dt_strings(fdt), "not packed");
-	cr_assert_eq(fdt_blob_size(fdt), fdt_totalsize(fdt));
-	cr_assert_lt(fdt_blob_size(fdt), 4096, "%zu bytes for 2 vCPUs", fdt_blob_size(fdt));
+	cr_assert_eq(dtb_size(fdt), fdt_totalsize(fdt));
+	cr_assert_lt(dtb_size(fdt), 4096, "%zu bytes for 2 vCPUs", dtb_size(fdt));
 }
 
 Test(fdt, blob_size_of_garbage_is_0)
 {
 	static const uint64_t junk[8] = { 0x0123456789abcdefULL };
 
-	cr_assert_eq(fdt_blob_size(junk), 0);
-	cr_assert_eq(fdt_blob_size(NULL), 0);
+	cr_assert_eq(dtb_size(junk), 0);
+	cr_assert_eq(dtb_size(NULL), 0);
 }
 
 Test(fdt, same_config_gives_the_same_bytes)
 {
-	struct fdt_config c = config(8);
-	static uint64_t first[FDT_BLOB_MAX / sizeof(uint64_t)];
+	struct dtb_config c = config(8);
+	static uint64_t first[DTB_MAX / sizeof(uint64_t)];
 	size_t n;
 
-	cr_assert_eq(fdt_build(first, sizeof(first), &c), 0);
-	n = fdt_blob_size(first);
+	cr_assert_eq(dtb_build(first, sizeof(first), &c), 0);
+	n = dtb_size(first);
 	build(&c);
-	cr_assert_eq(fdt_blob_size(blob), n);
+	cr_assert_eq(dtb_size(blob), n);
 	cr_assert_eq(memcmp(first, blob, n), 0);
 }
 
 Test(fdt, root_is_dummy_virt_with_2_cells_and_the_gic_as_interrupt_parent)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 	const void *fdt = build(&c);
 	int len;
 	const char *compat = get(fdt, "/", "compatible", &len);
@@ -223,7 +223,7 @@ Test(fdt, root_is_dummy_virt_with_2_cells_and_the_gic_as_interrupt_parent)
 
 Test(fdt, memory_reg_is_ram_base_and_size)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 	const void *fdt = build(&c);
 
 	cr_assert_str_eq(str(fdt, "/memory@40000000", "device_type"), "memory");
@@ -232,7 +232,7 @@ Test(fdt, memory_reg_is_ram_base_and_size)
 
 Test(fdt, memory_above_4_gib_uses_both_cells)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 	const void *fdt;
 
 	c.ram_size = 6 * GIB + 2 * MIB;
@@ -243,7 +243,7 @@ Test(fdt, memory_above_4_gib_uses_both_cells)
 /* (n) cpu nodes under /cpus, reg the KVM affinity, enable-method psci, and nothing else there. */
 static void expect_cpus(uint32_t n)
 {
-	struct fdt_config c = config(n);
+	struct dtb_config c = config(n);
 	const void *fdt = build(&c);
 	char path[64];
 	uint32_t count = 0;
@@ -283,23 +283,23 @@ Test(fdt, vcpu_16_is_aff1_1_as_kvm_assigns)
 {
 	expect_cpus(17);
 	cr_assert_eq(u32(blob, "/cpus/cpu@100", "reg"), 0x100);
-	cr_assert_eq(fdt_cpu_affinity(0), 0);
-	cr_assert_eq(fdt_cpu_affinity(15), 0xf);
-	cr_assert_eq(fdt_cpu_affinity(16), 0x100);
-	cr_assert_eq(fdt_cpu_affinity(511), 0x1f0f);
-	cr_assert_eq(fdt_cpu_affinity(4096), 0x10000);
+	cr_assert_eq(dtb_cpu_affinity(0), 0);
+	cr_assert_eq(dtb_cpu_affinity(15), 0xf);
+	cr_assert_eq(dtb_cpu_affinity(16), 0x100);
+	cr_assert_eq(dtb_cpu_affinity(511), 0x1f0f);
+	cr_assert_eq(dtb_cpu_affinity(4096), 0x10000);
 }
 
 Test(fdt, max_vcpus_fit_in_the_blob_limit)
 {
 	expect_cpus(ARM64_MAX_CPUS);
-	cr_assert_leq(fdt_blob_size(blob), FDT_BLOB_MAX);
+	cr_assert_leq(dtb_size(blob), DTB_MAX);
 }
 
 Test(fdt, psci_is_1_0_then_0_2_over_hvc)
 {
 	static const char compat[] = "arm,psci-1.0\0arm,psci-0.2";
-	struct fdt_config c = config(2);
+	struct dtb_config c = config(2);
 	const void *fdt = build(&c);
 	int len;
 	const void *p = get(fdt, "/psci", "compatible", &len);
@@ -317,7 +317,7 @@ Test(fdt, timer_has_the_four_ppis_level_low_without_cpu_mask)
 		GIC_PPI, 13, LEVEL_LOW, GIC_PPI, 14, LEVEL_LOW,
 		GIC_PPI, 11, LEVEL_LOW, GIC_PPI, 10, LEVEL_LOW,
 	};
-	struct fdt_config c = config(8);
+	struct dtb_config c = config(8);
 	const void *fdt = build(&c);
 
 	cr_assert_str_eq(str(fdt, "/timer", "compatible"), "arm,armv8-timer");
@@ -328,7 +328,7 @@ Test(fdt, timer_has_the_four_ppis_level_low_without_cpu_mask)
 /* The GIC's reg for (n) vCPUs: the distributor, then 128 KiB of redistributor per vCPU. */
 static void expect_gic(uint32_t n)
 {
-	struct fdt_config c = config(n);
+	struct dtb_config c = config(n);
 	const void *fdt = build(&c);
 	uint32_t want[8];
 
@@ -366,7 +366,7 @@ Test(fdt, gic_redistributors_for_max_vcpus_end_before_pci)
 
 Test(fdt, its_is_the_gics_msi_controller_child)
 {
-	struct fdt_config c = config(2);
+	struct dtb_config c = config(2);
 	const void *fdt = build(&c);
 
 	cr_assert_eq(fdt_parent_offset(fdt, node(fdt, ITS_PATH)), node(fdt, GIC_PATH));
@@ -380,7 +380,7 @@ Test(fdt, its_is_the_gics_msi_controller_child)
 
 Test(fdt, pci_is_an_ecam_host_bridge_for_bus_0_with_msi_through_the_its)
 {
-	struct fdt_config c = config(2);
+	struct dtb_config c = config(2);
 	const void *fdt = build(&c);
 	const uint32_t bus_range[] = { 0, 0 };
 	const uint32_t ranges[] = { 0x02000000, 0, 0x20000000, 0, 0x20000000, 0, 0x20000000 };
@@ -400,7 +400,7 @@ Test(fdt, pci_is_an_ecam_host_bridge_for_bus_0_with_msi_through_the_its)
 
 Test(fdt, pci_mmio64_adds_the_64_bit_window_after_ram)
 {
-	struct fdt_config c = config(2);
+	struct dtb_config c = config(2);
 	const uint32_t ranges[] = {
 		0x02000000, 0,	  0x20000000, 0,    0x20000000, 0,    0x20000000,
 		0x03000000, 0x80, 0,	      0x80, 0,		0x10, 0,
@@ -414,7 +414,7 @@ Test(fdt, pci_mmio64_adds_the_64_bit_window_after_ram)
 
 Test(fdt, uart_is_a_16550a_on_edge_spi_1)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 	const void *fdt = build(&c);
 	const uint32_t irq[] = { GIC_SPI, 1, EDGE_RISING };
 
@@ -426,7 +426,7 @@ Test(fdt, uart_is_a_16550a_on_edge_spi_1)
 
 Test(fdt, chosen_has_bootargs_and_stdout_path_to_the_uart)
 {
-	struct fdt_config c = config(2);
+	struct dtb_config c = config(2);
 	const void *fdt = build(&c);
 
 	cr_assert_str_eq(str(fdt, "/chosen", "bootargs"), CMDLINE);
@@ -437,7 +437,7 @@ Test(fdt, chosen_has_bootargs_and_stdout_path_to_the_uart)
 
 Test(fdt, no_initrd_means_no_initrd_properties)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 	const void *fdt = build(&c);
 
 	expect_absent(fdt, "/chosen", "linux,initrd-start");
@@ -446,7 +446,7 @@ Test(fdt, no_initrd_means_no_initrd_properties)
 
 Test(fdt, initrd_start_and_exclusive_end_are_64_bit)
 {
-	struct fdt_config c = config(2);
+	struct dtb_config c = config(2);
 	const void *fdt;
 
 	c.initrd_start = 0x48000000;
@@ -458,7 +458,7 @@ Test(fdt, initrd_start_and_exclusive_end_are_64_bit)
 
 Test(fdt, initrd_above_4_gib_keeps_its_high_bits)
 {
-	struct fdt_config c = config(8);
+	struct dtb_config c = config(8);
 	const void *fdt;
 
 	c.ram_size = 8 * GIB;
@@ -471,7 +471,7 @@ Test(fdt, initrd_above_4_gib_keeps_its_high_bits)
 
 Test(fdt, null_cmdline_gives_empty_bootargs)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 	const void *fdt;
 
 	c.cmdline = NULL;
@@ -494,8 +494,8 @@ static char *cmdline_of(size_t len)
 
 Test(fdt, cmdline_at_the_limit_is_kept_whole)
 {
-	struct fdt_config c = config(2);
-	char *line = cmdline_of(FDT_CMDLINE_MAX - 1);
+	struct dtb_config c = config(2);
+	char *line = cmdline_of(DTB_CMDLINE_MAX - 1);
 	const void *fdt;
 
 	c.cmdline = line;
@@ -506,8 +506,8 @@ Test(fdt, cmdline_at_the_limit_is_kept_whole)
 
 Test(fdt, cmdline_past_the_limit_returns_einval)
 {
-	struct fdt_config c = config(2);
-	char *line = cmdline_of(FDT_CMDLINE_MAX);
+	struct dtb_config c = config(2);
+	char *line = cmdline_of(DTB_CMDLINE_MAX);
 
 	c.cmdline = line;
 	cr_assert_eq(refused(blob, sizeof(blob), &c, "--cmdline is 2048 bytes"), -EINVAL);
@@ -516,13 +516,13 @@ Test(fdt, cmdline_past_the_limit_returns_einval)
 
 Test(fdt, cmdline_too_long_for_the_buffer_returns_enospc)
 {
-	struct fdt_config c = config(2);
-	char *line = cmdline_of(FDT_CMDLINE_MAX - 1);
+	struct dtb_config c = config(2);
+	char *line = cmdline_of(DTB_CMDLINE_MAX - 1);
 	size_t short_size;
 
 	c.cmdline = "";
 	build(&c);
-	short_size = fdt_blob_size(blob) + 1024; /* room for the tree, not for 2047 more bytes */
+	short_size = dtb_size(blob) + 1024; /* room for the tree, not for 2047 more bytes */
 	c.cmdline = line;
 	cr_assert_eq(refused(blob, short_size, &c, "node chosen, bootargs: FDT_ERR_NOSPACE"), -ENOSPC);
 	free(line);
@@ -530,23 +530,23 @@ Test(fdt, cmdline_too_long_for_the_buffer_returns_enospc)
 
 Test(fdt, every_short_buffer_returns_enospc_and_the_exact_size_fits)
 {
-	struct fdt_config c = config(2);
+	struct dtb_config c = config(2);
 	size_t need;
 
 	c.initrd_start = 0x44000000;
 	c.initrd_size = MIB;
 	build(&c);
-	need = fdt_blob_size(blob);
+	need = dtb_size(blob);
 	for (size_t size = 0; size < need; size += (size < 64 || size > need - 64) ? 1 : 61)
 		cr_assert_eq(refused(blob, size, &c, "FDT_ERR_NOSPACE"), -ENOSPC, "%zu of %zu bytes", size,
 			     need);
-	cr_assert_eq(fdt_build(blob, need, &c), 0, "%zu bytes", need);
-	cr_assert_eq(fdt_blob_size(blob), need);
+	cr_assert_eq(dtb_build(blob, need, &c), 0, "%zu bytes", need);
+	cr_assert_eq(dtb_size(blob), need);
 }
 
 Test(fdt, bad_configs_return_einval)
 {
-	struct fdt_config c = config(0);
+	struct dtb_config c = config(0);
 
 	cr_assert_eq(refused(blob, sizeof(blob), &c, "--cpus 0"), -EINVAL);
 	c = config(ARM64_MAX_CPUS + 1);
@@ -568,7 +568,7 @@ Test(fdt, bad_configs_return_einval)
 
 Test(fdt, initrd_outside_ram_returns_einval)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 
 	c.initrd_start = 0x40000000 + 256 * MIB - 4096;
 	c.initrd_size = 8192; /* runs 4 KiB past the end of RAM */
@@ -582,7 +582,7 @@ Test(fdt, initrd_outside_ram_returns_einval)
 
 Test(fdt, null_or_misaligned_buffer_returns_einval)
 {
-	struct fdt_config c = config(1);
+	struct dtb_config c = config(1);
 
 	cr_assert_eq(refused(NULL, sizeof(blob), &c, "no buffer"), -EINVAL);
 	cr_assert_eq(refused(blob, sizeof(blob), NULL, "no configuration"), -EINVAL);
@@ -591,27 +591,27 @@ Test(fdt, null_or_misaligned_buffer_returns_einval)
 
 Test(fdt, a_buffer_beyond_2_mib_still_gives_a_blob_within_it)
 {
-	struct fdt_config c = config(2);
-	static uint64_t big[2 * FDT_BLOB_MAX / sizeof(uint64_t)];
+	struct dtb_config c = config(2);
+	static uint64_t big[2 * DTB_MAX / sizeof(uint64_t)];
 
-	cr_assert_eq(fdt_build(big, sizeof(big), &c), 0);
+	cr_assert_eq(dtb_build(big, sizeof(big), &c), 0);
 	cr_assert_eq(fdt_check_header(big), 0);
-	cr_assert_leq(fdt_blob_size(big), FDT_BLOB_MAX);
+	cr_assert_leq(dtb_size(big), DTB_MAX);
 }
 
 Test(fdt, every_libfdt_error_maps_to_a_negative_errno)
 {
-	cr_assert_eq(fdt_errno(-FDT_ERR_NOSPACE), -ENOSPC);
-	cr_assert_eq(fdt_errno(-FDT_ERR_EXISTS), -EEXIST);
-	cr_assert_eq(fdt_errno(-FDT_ERR_NOTFOUND), -ENOENT);
-	cr_assert_eq(fdt_errno(-FDT_ERR_BADVALUE), -EINVAL);
-	cr_assert_eq(fdt_errno(-FDT_ERR_BADMAGIC), -EIO);
-	cr_assert_eq(fdt_errno(0), 0);
-	cr_assert_eq(fdt_errno(12), 12);
+	cr_assert_eq(dtb_errno(-FDT_ERR_NOSPACE), -ENOSPC);
+	cr_assert_eq(dtb_errno(-FDT_ERR_EXISTS), -EEXIST);
+	cr_assert_eq(dtb_errno(-FDT_ERR_NOTFOUND), -ENOENT);
+	cr_assert_eq(dtb_errno(-FDT_ERR_BADVALUE), -EINVAL);
+	cr_assert_eq(dtb_errno(-FDT_ERR_BADMAGIC), -EIO);
+	cr_assert_eq(dtb_errno(0), 0);
+	cr_assert_eq(dtb_errno(12), 12);
 	for (int e = 1; e <= FDT_ERR_MAX + 4; e++) {
-		cr_assert_lt(fdt_errno(-e), 0, "FDT error %d", e);
+		cr_assert_lt(dtb_errno(-e), 0, "FDT error %d", e);
 		if (e != FDT_ERR_NOSPACE)
-			cr_assert_neq(fdt_errno(-e), -ENOSPC, "only NOSPACE is -ENOSPC, not error %d", e);
+			cr_assert_neq(dtb_errno(-e), -ENOSPC, "only NOSPACE is -ENOSPC, not error %d", e);
 	}
 }
 

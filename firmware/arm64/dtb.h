@@ -1,17 +1,7 @@
-/* fdt.h: the arm64 guest's device tree (a flattened blob written with libfdt) and its guest-physical map. */
+/* dtb.h: the arm64 guest's device tree (a flattened blob written with libfdt) and its guest-physical map. */
 
-/*
- * libfdt.h includes <fdt.h>, its header of the blob format. Where -Ifirmware is on the include path (the
- * unit tests) that name finds this file instead, so hand that one include on to libfdt's own header. It
- * happens only inside libfdt.h (libfdt_env.h already read, libfdt's fdt.h not yet), where this file was
- * found through the include path, which is what #include_next needs.
- */
-#if defined(LIBFDT_ENV_H) && !defined(FDT_H)
-#include_next <fdt.h>
-#endif
-
-#ifndef KVMINI_FIRMWARE_FDT_H
-#define KVMINI_FIRMWARE_FDT_H
+#ifndef KVMINI_FIRMWARE_DTB_H
+#define KVMINI_FIRMWARE_DTB_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,51 +61,51 @@
 #define ARM64_UART_CLOCK       1843200 /* the PC UART's 1.8432 MHz: divisor 1 is 115200 baud */
 
 /* Linux on arm64: a DTB of at most 2 MiB (booting.rst), a command line of at most 2047 bytes and its NUL. */
-#define FDT_BLOB_MAX	0x200000
-#define FDT_CMDLINE_MAX 2048
+#define DTB_MAX		0x200000
+#define DTB_CMDLINE_MAX 2048
 
 /*
- * fdt_cpu_affinity: the MPIDR_EL1 affinity (Aff2.Aff1.Aff0, bits 23:0) that KVM gives vCPU (vcpu) when
+ * dtb_cpu_affinity: the MPIDR_EL1 affinity (Aff2.Aff1.Aff0, bits 23:0) that KVM gives vCPU (vcpu) when
  * kvmini leaves MPIDR alone: 16 vCPUs per Aff0 (a GICv3 SGI target list names 16), the rest in Aff1
  * and Aff2. This is the vCPU's cpu@ reg in the tree and the target_cpu of PSCI CPU_ON.
  */
-static inline uint32_t fdt_cpu_affinity(uint32_t vcpu)
+static inline uint32_t dtb_cpu_affinity(uint32_t vcpu)
 {
 	return ((vcpu >> 12) & 0xff) << 16 | ((vcpu >> 4) & 0xff) << 8 | (vcpu & 0xf);
 }
 
 /* The machine that a device tree describes. */
-struct fdt_config {
+struct dtb_config {
 	uint64_t ram_base;     /* ARM64_RAM_BASE or above; RAM must end by ARM64_RAM_END */
 	uint64_t ram_size;     /* bytes, not 0 */
 	uint32_t ncpus;	       /* vCPUs 0..ncpus-1, 1 to ARM64_MAX_CPUS */
-	const char *cmdline;   /* /chosen/bootargs; NULL for none; under FDT_CMDLINE_MAX bytes */
+	const char *cmdline;   /* /chosen/bootargs; NULL for none; under DTB_CMDLINE_MAX bytes */
 	uint64_t initrd_start; /* guest-physical, inside RAM */
 	uint64_t initrd_size;  /* bytes; 0 for no initrd (no linux,initrd-* properties) */
 	bool pci_mmio64;       /* also describe the PCI 64-bit window: only if the VMM decodes it */
 };
 
 /*
- * fdt_build: write the device tree for (c) into (buf, size): memory, cpus with PSCI, the architected
+ * dtb_build: write the device tree for (c) into (buf, size): memory, cpus with PSCI, the architected
  * timer, the GICv3 with its ITS, the UART and the PCI host bridge of the map above, and /chosen. The
- * blob starts at buf[0], packed (its totalsize is what it uses, fdt_blob_size), at most FDT_BLOB_MAX
+ * blob starts at buf[0], packed (its totalsize is what it uses, dtb_size), at most DTB_MAX
  * bytes whatever (size). (buf) must be 8-byte aligned, as the guest needs the blob.
- * Returns 0; -ENOSPC if the tree does not fit in (size) bytes (or FDT_BLOB_MAX); -EINVAL if (c) or (buf)
- * is NULL, (buf) is misaligned, or (c) breaks a rule of struct fdt_config; another -errno from
- * fdt_errno() for any other libfdt failure. Each failure is logged once, naming the libfdt error.
+ * Returns 0; -ENOSPC if the tree does not fit in (size) bytes (or DTB_MAX); -EINVAL if (c) or (buf)
+ * is NULL, (buf) is misaligned, or (c) breaks a rule of struct dtb_config; another -errno from
+ * dtb_errno() for any other libfdt failure. Each failure is logged once, naming the libfdt error.
  */
-int fdt_build(void *buf, size_t size, const struct fdt_config *c);
+int dtb_build(void *buf, size_t size, const struct dtb_config *c);
 
-/* fdt_blob_size: the size in bytes of the device tree at (blob), or 0 if its header is not valid. */
-size_t fdt_blob_size(const void *blob);
+/* dtb_size: the size in bytes of the device tree at (blob), or 0 if its header is not valid. */
+size_t dtb_size(const void *blob);
 
 /*
- * fdt_errno: the -errno for libfdt's error (err), a negative FDT_ERR_* code: -ENOSPC for NOSPACE, -EEXIST
+ * dtb_errno: the -errno for libfdt's error (err), a negative FDT_ERR_* code: -ENOSPC for NOSPACE, -EEXIST
  * for EXISTS, -ENOENT for NOTFOUND, -ERANGE for NOPHANDLES, -EINVAL for a bad argument (BADOFFSET, BADPATH,
  * BADPHANDLE, BADSTATE, BADNCELLS, BADVALUE, BADFLAGS, ALIGNMENT), -EIO for a blob that is not a valid tree
  * (TRUNCATED, BADMAGIC, BADVERSION, BADSTRUCTURE, BADLAYOUT, BADOVERLAY, INTERNAL, and any code libfdt
  * adds later). 0 or above is returned as it is.
  */
-int fdt_errno(int err);
+int dtb_errno(int err);
 
 #endif

@@ -1,5 +1,5 @@
-/* probe.c: running the canary guest, to learn whether this KVM runs guest kernel code at hardware speed. */
-#include "probe.h"
+/* x86/probe.c: running the canary guest, to learn whether this KVM runs guest kernel code at hardware speed. */
+#include "../probe.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -14,14 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../firmware/canary.h"
-#include "../firmware/layout.h"
+#include "../../firmware/x86/canary.h"
+#include "../../firmware/x86/layout.h"
 #include "cpuid.h"
-#include "kvm.h"
-#include "../devices/base/log.h"
-#include "../devices/base/mem.h"
-#include "vcpu.h"
-#include "vm.h"
+#include "../kvm.h"
+#include "../../devices/base/log.h"
+#include "../../devices/base/mem.h"
+#include "../vcpu.h"
+#include "../vm.h"
 
 #define PROBE_RAM	(1ULL << 20)
 #define PROBE_GRACE_S	2  /* after the kick, before the vCPU thread is given up on */
@@ -81,7 +81,7 @@ static int load(struct probe *p, uint32_t iterations)
 {
 	uint8_t code[CANARY_CODE_MAX];
 	size_t len = canary_build(code, iterations);
-	int ret = vm_write_boot_tables(&p->mem);
+	int ret = arch_write_boot_tables(&p->mem);
 
 	if (!ret)
 		ret = gmem_write(&p->mem, CANARY_CODE_ADDR, code, len);
@@ -104,7 +104,7 @@ static int setup(struct probe *p, const char *path, uint32_t iterations)
 		return fail("KVM_CREATE_VM");
 	if (ioctl(p->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
 		return fail("KVM_SET_TSS_ADDR");
-	ret = gmem_create(&p->mem, PROBE_RAM, PCI_HOLE_START);
+	ret = gmem_create(&p->mem, 0, PROBE_RAM, PCI_HOLE_START);
 	if (ret) {
 		errno = -ret;
 		return fail("allocating its memory");

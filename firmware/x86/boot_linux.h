@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../firmware/e820.h"
-#include "../devices/base/mem.h"
+#include "e820.h"
+#include "../../devices/base/mem.h"
 
 #define BZIMAGE_MIN_VERSION 0x020c /* 2.12: xloadflags, the 64-bit entry's flag */
 

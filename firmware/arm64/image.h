@@ -1,12 +1,12 @@
-/* boot_arm64.h: loading an arm64 Linux Image, or a gzip'd Image.gz, by the arm64 boot protocol. */
-#ifndef KVMINI_BOOT_ARM64_H
-#define KVMINI_BOOT_ARM64_H
+/* image.h: loading an arm64 Linux Image, or a gzip'd Image.gz, by the arm64 boot protocol. */
+#ifndef KVMINI_FIRMWARE_ARM64_IMAGE_H
+#define KVMINI_FIRMWARE_ARM64_IMAGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../devices/base/mem.h"
+#include "../../devices/base/mem.h"
 
 /* The Image header (Documentation/arch/arm64/booting.rst): 64 bytes, little-endian fields. */
 #define ARM64_IMAGE_HDR_LEN	   64

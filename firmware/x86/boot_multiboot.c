@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../firmware/layout.h"
-#include "file.h"
-#include "../devices/base/log.h"
+#include "layout.h"
+#include "../../vmm/file.h"
+#include "../../devices/base/log.h"
 
 #define FLAGS_UNDERSTOOD    0x00000007u /* page-aligned modules, memory info, video (text only) */
 #define FLAGS_REQUIRED_MASK 0x0000ffffu /* a loader must refuse required bits it lacks */

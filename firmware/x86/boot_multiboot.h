@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../firmware/e820.h"
-#include "../devices/base/mem.h"
+#include "e820.h"
+#include "../../devices/base/mem.h"
 
 #define MULTIBOOT_MAGIC	      0x1badb002u /* in the image's header */
 #define MULTIBOOT_BOOT_MAGIC  0x2badb002u /* in EAX at entry */

@@ -1,5 +1,5 @@
-/* boot_arm64.c: loading an arm64 Linux Image, or a gzip'd Image.gz, by the arm64 boot protocol. */
-#include "boot_arm64.h"
+/* image.c: loading an arm64 Linux Image, or a gzip'd Image.gz, by the arm64 boot protocol. */
+#include "image.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,8 +9,8 @@
 #define ZLIB_CONST /* next_in points into the caller's const buffer */
 #include <zlib.h>
 
-#include "file.h"
-#include "../devices/base/log.h"
+#include "../../vmm/file.h"
+#include "../../devices/base/log.h"
 
 #define MIB		  UINT64_C(0x100000)
 #define GIB		  UINT64_C(0x40000000)
