@@ -979,7 +979,8 @@ static struct json_object *list_heading(FILE *out, struct json_object *o, const 
 
 static void print_l0(FILE *out, struct json_object *l0)
 {
-	struct json_object *kvm = field(l0, "kvm"), *mem, *hole = field(l0, "pci_hole");
+	struct json_object *kvm = field(l0, "kvm"), *mem, *hole = field(l0, "pci_hole"),
+			   *devices = field(l0, "devices");
 	char b[7][64];
 
 	fprintf(out, "  KVM: %s, module %s, API version %s\n", get_str(kvm, "kind"), get_str(kvm, "module"),
@@ -998,8 +999,19 @@ static void print_l0(FILE *out, struct json_object *l0)
 			get_str(m, "backing"), join(m, "flags", "-", b[4], sizeof(b[4])),
 			dec(m, "dirty_pages", b[5], sizeof(b[5])));
 	}
-	fprintf(out, "  PCI hole: %s (%s)\n", range(hole, "start", "size", b[0], sizeof(b[0])),
-		size_of(hole, "size", b[1], sizeof(b[1])));
+	/* x86 sends its PCI hole, arm64 its map of device regions below RAM. */
+	if (hole || !devices)
+		fprintf(out, "  PCI hole: %s (%s)\n", range(hole, "start", "size", b[0], sizeof(b[0])),
+			size_of(hole, "size", b[1], sizeof(b[1])));
+	if (devices) {
+		fprintf(out, "  device regions:\n");
+		json_object_object_foreach(devices, name, r)
+		{
+			fprintf(out, "    %-20s %s (%s)\n", name,
+				range(r, "start", "size", b[0], sizeof(b[0])),
+				size_of(r, "size", b[1], sizeof(b[1])));
+		}
+	}
 }
 
 /* The members of (o) as "name value" pairs, integers in hex (padded to (width)), (per_line) a line. */

@@ -274,6 +274,11 @@ void doctor_classify_paging(const struct host_class *c, const char *param, struc
 	bool amd = c->module && strcmp(c->module, "kvm_amd") == 0;
 	const char *name = amd ? "npt" : "ept";
 
+	if (c->stage2) {
+		doctor_set(out, DOCTOR_PASS,
+			   "stage 2: arm64 KVM always has the CPU walk the guest's page tables");
+		return;
+	}
 	if (!c->module || (!amd && strcmp(c->module, "kvm_intel") != 0)) {
 		doctor_set(out, DOCTOR_SKIP, "no kvm_amd or kvm_intel backs KVM here%s",
 			   c->kind == HOST_KVM_PVM ? ": PVM shadows the guest's page tables in software"

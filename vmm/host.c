@@ -18,6 +18,7 @@
 #endif
 
 #include "../firmware/x86/canary.h"
+#include "arch.h"
 #include "../devices/base/log.h"
 #include "probe.h"
 
@@ -183,6 +184,7 @@ int host_gather(struct host_facts *f)
 	f->kvm_intel = f->kvm_intel || module_present("kvm_intel");
 	f->kvm_pvm = f->kvm_pvm || module_present("kvm_pvm");
 	f->dev_kvm = stat("/dev/kvm", &st) == 0;
+	f->el2 = strcmp(ARCH_NAME, "arm64") == 0 && f->dev_kvm && f->kvm;
 	return 0;
 }
 
@@ -197,6 +199,12 @@ void host_classify(const struct host_facts *f, struct host_class *c)
 		c->module = "kvm_pvm";
 	} else if (f->kvm_pvm) {
 		c->kind = HOST_KVM_UNKNOWN; /* which of the two backs /dev/kvm cannot be read from here */
+	} else if (f->el2) {
+		/* arm64 has no cpuinfo flag for EL2, nor a way to tell here whether a hypervisor is below. */
+		c->kind = HOST_KVM_HARDWARE;
+		c->extension = "EL2 (arm64 virtualisation)";
+		c->module = "kvm";
+		c->stage2 = true;
 	} else if (vendor_loaded) {
 		c->kind = f->hypervisor ? HOST_KVM_NESTED : HOST_KVM_HARDWARE;
 		c->module = f->svm ? "kvm_amd" : "kvm_intel";
@@ -280,6 +288,9 @@ static void print_canary(const struct host_report *h)
 
 	if (h->canary == 2)
 		print_row(LAYER_HARDWARE, "canary", "not run");
+	else if (h->canary == -ENOTSUP)
+		print_row(LAYER_HARDWARE, "canary", "none on %s: kvmini's canary guest is x86 code",
+			  ARCH_NAME);
 	else if (h->canary < 0)
 		print_row(LAYER_HARDWARE, "canary", "no VM could be made (see the error above)");
 	else if (h->canary == 0)
@@ -315,6 +326,11 @@ static int print_verdict(const struct host_report *h)
 		print_row(-1, "verdict", "usable: KVM runs guest kernel code at hardware speed here");
 		return 0;
 	}
+	if (h->c.stage2) {
+		print_row(-1, "verdict",
+			  "usable: arm64 KVM at EL2 runs guest kernel code natively (no PVM exists there)");
+		return 0;
+	}
 	if (h->c.kind == HOST_KVM_NONE || h->canary < 0)
 		print_row(-1, "verdict", "no usable KVM here: %s",
 			  h->c.extension
@@ -336,7 +352,10 @@ static void print_report(const struct host_report *h)
 	print_row(LAYER_HARDWARE, "CPU", "%s; virtualisation extensions: %s",
 		  f->model[0] ? f->model : "(no model name)",
 		  h->c.extension ? h->c.extension : "none (neither svm nor vmx in /proc/cpuinfo)");
-	if (f->hypervisor)
+	if (h->c.stage2)
+		print_row(LAYER_HARDWARE, "machine",
+			  "a guest or not: arm64 does not say (no hypervisor CPUID bit)");
+	else if (f->hypervisor)
 		print_row(LAYER_HARDWARE, "machine", "a guest itself: hypervisor \"%s\" (CPUID 0x40000000)%s",
 			  f->hv_sig, f->pvm_sig ? ", which offers PVM" : "");
 	else

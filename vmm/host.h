@@ -27,9 +27,10 @@ struct host_facts {
 	bool hypervisor; /* this machine is itself a guest (cpuinfo flag, CPUID.1:ECX[31]) */
 	bool kvm, kvm_amd, kvm_intel, kvm_pvm; /* modules loaded or built in */
 	bool dev_kvm;			       /* /dev/kvm exists */
-	char hv_sig[HOST_SIG_LEN + 1];	       /* CPUID 0x40000000's signature, "" when none */
-	bool pvm_sig;	/* some hypervisor leaf says "PVM": this machine is a PVM guest */
-	char model[64]; /* cpuinfo's "model name", "" when none */
+	bool el2; /* arm64: KVM initialised at EL2 (Linux makes /dev/kvm there only then) */
+	char hv_sig[HOST_SIG_LEN + 1]; /* CPUID 0x40000000's signature, "" when none */
+	bool pvm_sig;		       /* some hypervisor leaf says "PVM": this machine is a PVM guest */
+	char model[64];		       /* cpuinfo's "model name", "" when none */
 };
 
 /* What the facts say. */
@@ -37,6 +38,7 @@ struct host_class {
 	enum host_kvm_kind kind;
 	const char *extension; /* "AMD-V (svm)", "VT-x (vmx)" or NULL */
 	const char *module;    /* the module that backs /dev/kvm: "kvm_amd", "kvm_intel", "kvm_pvm" or NULL */
+	bool stage2;	       /* arm64 KVM: the CPU always walks the guest's page tables (stage 2) */
 };
 
 /* host_parse_cpuinfo: the flags and model name in (text), /proc/cpuinfo's contents, into (f). */

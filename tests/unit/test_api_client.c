@@ -1195,3 +1195,20 @@ Test(inspect, odd_sizes_and_a_wrapping_range)
 			   text);
 	free(text);
 }
+
+Test(inspect, an_arm64_server_sends_its_device_regions_instead_of_a_pci_hole)
+{
+	char *text = inspect_text("{\"L-0\": {\"kvm\": {\"kind\": \"hardware\"}, \"memory\": [],"
+				  " \"devices\": {\"uart\": {\"start\": 150994944, \"size\": 4096},"
+				  " \"pci_ecam\": {\"start\": 268435456, \"size\": 1048576}}}}");
+
+	cr_assert_null(strstr(text, "PCI hole"), "%s", text);
+	cr_assert_not_null(strstr(text, "  device regions:\n"), "%s", text);
+	cr_assert_not_null(
+		strstr(text, "    uart                 0x0000000009000000-0x0000000009000fff (4 KiB)\n"),
+		"%s", text);
+	cr_assert_not_null(
+		strstr(text, "    pci_ecam             0x0000000010000000-0x00000000100fffff (1 MiB)\n"),
+		"%s", text);
+	free(text);
+}

@@ -120,6 +120,16 @@ Test(doctor, nested_paging_on_passes_off_warns_with_the_module_parameter)
 	cr_assert_eq(c.result, DOCTOR_SKIP);
 }
 
+Test(doctor, stage_2_on_arm64_passes)
+{
+	struct host_class arm = { .kind = HOST_KVM_HARDWARE, .module = "kvm", .stage2 = true };
+	struct doctor_check c;
+
+	doctor_classify_paging(&arm, NULL, &c);
+	cr_assert_eq(c.result, DOCTOR_PASS);
+	cr_assert(strstr(c.finding, "stage 2"), "%s", c.finding);
+}
+
 Test(doctor, nested_paging_on_pvm_is_skipped_saying_shadow_paging)
 {
 	struct host_class pvm = { .kind = HOST_KVM_PVM, .module = "kvm_pvm" };

@@ -123,6 +123,18 @@ Test(host, hardware_vmx_on_bare_metal)
 	cr_assert_str_eq(c.extension, "VT-x (vmx)");
 }
 
+Test(host, arm64_kvm_at_el2_is_hardware_with_stage_2)
+{
+	struct host_facts f = { .kvm = true, .dev_kvm = true, .el2 = true };
+	struct host_class c;
+
+	host_classify(&f, &c);
+	cr_assert_eq(c.kind, HOST_KVM_HARDWARE);
+	cr_assert_str_eq(c.module, "kvm");
+	cr_assert(c.stage2);
+	cr_assert(strstr(c.extension, "EL2"), "%s", c.extension);
+}
+
 Test(host, nested_svm_inside_qemu)
 {
 	struct host_class c = classify(cpuinfo_qemu_max, modules_kvm_amd);

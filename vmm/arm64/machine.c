@@ -42,6 +42,52 @@ static int create_device(int vm_fd, uint32_t type)
 	return ioctl(vm_fd, KVM_CREATE_DEVICE, &d) < 0 ? -1 : (int)d.fd;
 }
 
+/* The GIC's init, once it knows every vCPU (it sizes its redistributors by them), then the ITS's. */
+static const char *init_gic(const struct arch_vm *a)
+{
+	if (set_attr(a->gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL) < 0)
+		return "initialising the GICv3 (KVM_DEV_ARM_VGIC_CTRL_INIT)";
+	if (set_attr(a->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL) < 0)
+		return "initialising the ITS (KVM_DEV_ARM_VGIC_CTRL_INIT)";
+	return NULL;
+}
+
+/*
+ * vCPU (vcpu_fd), number (id), made an arm64 CPU of the host's kind with PSCI 0.2 in KVM; every vCPU but
+ * the boot one waits, powered off, for PSCI CPU_ON. NULL, or the failed step with errno set.
+ */
+static const char *init_vcpu(int vm_fd, int vcpu_fd, unsigned int id)
+{
+	struct kvm_vcpu_init init;
+
+	if (ioctl(vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0)
+		return "KVM_ARM_PREFERRED_TARGET";
+	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	if (id != 0)
+		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	return ioctl(vcpu_fd, KVM_ARM_VCPU_INIT, &init) < 0 ? "KVM_ARM_VCPU_INIT" : NULL;
+}
+
+/*
+ * The doctor's scratch VM gets one vCPU, never run, and its GIC initialised: KVM takes irqfds only on an
+ * initialised GIC, and that needs the vCPUs.
+ */
+static const char *finish_scratch(int vm_fd, const struct arch_vm *a)
+{
+	int vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0UL);
+	const char *step = vcpu_fd < 0 ? "KVM_CREATE_VCPU" : init_vcpu(vm_fd, vcpu_fd, 0);
+
+	if (!step)
+		step = init_gic(a);
+	if (vcpu_fd >= 0) {
+		int err = errno;
+
+		close(vcpu_fd); /* the vCPU lives on with the VM */
+		errno = err;
+	}
+	return step;
+}
+
 const char *arch_vm_setup(int kvm_fd, int vm_fd, struct arch_vm *a)
 {
 	const uint64_t dist = ARM64_GICD_BASE, redist = ARM64_GICR_BASE, its = ARM64_GITS_BASE;
@@ -64,23 +110,21 @@ const char *arch_vm_setup(int kvm_fd, int vm_fd, struct arch_vm *a)
 	else if (set_attr(a->its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, &its) < 0)
 		step = "placing the ITS (KVM_VGIC_ITS_ADDR_TYPE)";
 	if (a == &scratch) { /* the devices live on with the VM */
-		int err = errno;
+		int err;
 
+		if (!step)
+			step = finish_scratch(vm_fd, a);
+		err = errno;
 		arch_vm_free(a);
 		errno = err;
 	}
 	return step;
 }
 
-/* Once every vCPU exists: the GIC sizes its redistributors by them, then the ITS. */
 int arch_vm_ready(struct vm *vm)
 {
-	const char *step = NULL;
+	const char *step = init_gic(&vm->arch);
 
-	if (set_attr(vm->arch.gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL) < 0)
-		step = "initialising the GICv3 (KVM_DEV_ARM_VGIC_CTRL_INIT)";
-	else if (set_attr(vm->arch.its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL) < 0)
-		step = "initialising the ITS (KVM_DEV_ARM_VGIC_CTRL_INIT)";
 	if (!step)
 		return 0;
 	log_layer(LOG_ERR, LAYER_HARDWARE, "%s failed: %s", step, strerror(errno));
@@ -183,20 +227,11 @@ int arch_load_guest(struct vm *vm, struct arch_boot *b)
 
 int arch_vcpu_init(struct vm *vm, struct vcpu *v, const struct arch_boot *b)
 {
-	struct kvm_vcpu_init init;
+	const char *step = init_vcpu(vm->fd, v->fd, v->id);
 	int ret;
 
-	if (ioctl(vm->fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
-		log_layer(LOG_ERR, LAYER_VCPU, "KVM_ARM_PREFERRED_TARGET failed: %s", strerror(errno));
-		return -errno;
-	}
-	/* PSCI 0.2 in KVM; every vCPU but the boot one waits, powered off, for PSCI CPU_ON. */
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
-	if (v->id != 0)
-		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
-	if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
-		log_layer(LOG_ERR, LAYER_VCPU, "KVM_ARM_VCPU_INIT of vCPU %u failed: %s", v->id,
-			  strerror(errno));
+	if (step) {
+		log_layer(LOG_ERR, LAYER_VCPU, "%s of vCPU %u failed: %s", step, v->id, strerror(errno));
 		return -errno;
 	}
 	ret = v->id == 0 ? cpu_set_boot_regs(v->fd, b->entry, b->dtb) : 0;
