@@ -1,4 +1,4 @@
-/* abi.h: what the exit-latency guest and kvmini agree on: ports, addresses, rows, the result record. */
+/* abi.h: what the exit-latency guests and kvmini agree on: ports, addresses, rows, the result record. */
 #ifndef KVMINI_EXITLAT_ABI_H
 #define KVMINI_EXITLAT_ABI_H
 
@@ -19,6 +19,18 @@
 #define EXITLAT_MMIO_WILDCARD  0xe8002000u /* write of any size: a length-0 (wildcard) ioeventfd */
 #define EXITLAT_MSR	       0x000001a0u /* IA32_MISC_ENABLE: intercepted, handled inside KVM */
 
+/*
+ * arm64 (guest/exitlat/arm64/): no ports; the targets and the result register are MMIO pages in the
+ * hole of kvmini's arm64 map (firmware/arm64/dtb.h) between the GIC redistributors' region (up to
+ * 0x0e000000) and PCI ECAM (0x10000000), each 64 KiB aligned as every region there is.
+ */
+#define EXITLAT_ARM64_MMIO_USER	     0x0e000000u /* 4 KiB, kvmini in userspace: reads 0, writes dropped */
+#define EXITLAT_ARM64_MMIO_IOEVENTFD 0x0e010000u /* 4-byte write: an ioeventfd of length 4 */
+#define EXITLAT_ARM64_MMIO_WILDCARD  0x0e020000u /* write of any size: a length-0 (wildcard) ioeventfd */
+#define EXITLAT_ARM64_MMIO_RESULT    0x0e030000u /* 4-byte write: the GPA of a struct exitlat_result */
+/* An SMCCC fast call (vendor hypervisor service 0xff00) KVM does not implement: NOT_SUPPORTED, in KVM. */
+#define EXITLAT_ARM64_HVC_UNKNOWN 0x8600ff00u
+
 enum exitlat_row {
 	EXITLAT_ROW_LOOP, /* the timing loop with no exit: its cost is in every other row */
 	EXITLAT_ROW_CPUID,
@@ -34,9 +46,31 @@ enum exitlat_row {
 	EXITLAT_ROW_MMIO_IOEVENTFD,
 	EXITLAT_ROW_MMIO_WILDCARD,
 	EXITLAT_ROW_HLT_TIMER, /* hlt, woken by a LAPIC timer interrupt armed just before */
-	EXITLAT_ROW_IPI,       /* IPI to another vCPU and its IPI back: a round trip */
+	EXITLAT_ROW_IPI,       /* IPI to another vCPU and its IPI back: a round trip (arm64: SGIs) */
+	/* arm64's own */
+	EXITLAT_ROW_HVC,       /* hvc #0 with EXITLAT_ARM64_HVC_UNKNOWN: answered inside KVM */
+	EXITLAT_ROW_WFI_TIMER, /* wfi woken by the virtual timer (PPI 27): from its deadline to the handler */
 	EXITLAT_NR_ROWS,
 };
+
+/*
+ * The rows each architecture's guest runs, in the order it runs them and kvmini reports them; a row
+ * not in an architecture's list is never sent there. x86's are every row before arm64's own.
+ */
+#define EXITLAT_ROWS_X86                                                                                    \
+	{                                                                                                   \
+		EXITLAT_ROW_LOOP, EXITLAT_ROW_CPUID, EXITLAT_ROW_VMCALL, EXITLAT_ROW_RDMSR,                 \
+			EXITLAT_ROW_WRMSR, EXITLAT_ROW_PIO_KERNEL, EXITLAT_ROW_PIO_USER_IN,                 \
+			EXITLAT_ROW_PIO_USER_OUT, EXITLAT_ROW_PIO_IOEVENTFD, EXITLAT_ROW_MMIO_USER_READ,    \
+			EXITLAT_ROW_MMIO_USER_WRITE, EXITLAT_ROW_MMIO_IOEVENTFD, EXITLAT_ROW_MMIO_WILDCARD, \
+			EXITLAT_ROW_HLT_TIMER, EXITLAT_ROW_IPI                                              \
+	}
+#define EXITLAT_ROWS_ARM64                                                                                  \
+	{                                                                                                   \
+		EXITLAT_ROW_LOOP, EXITLAT_ROW_HVC, EXITLAT_ROW_MMIO_USER_READ, EXITLAT_ROW_MMIO_USER_WRITE, \
+			EXITLAT_ROW_MMIO_IOEVENTFD, EXITLAT_ROW_MMIO_WILDCARD, EXITLAT_ROW_WFI_TIMER,       \
+			EXITLAT_ROW_IPI                                                                     \
+	}
 
 enum exitlat_status {
 	EXITLAT_OK = 0,
@@ -48,11 +82,23 @@ enum exitlat_status {
 static inline const char *exitlat_row_name(uint32_t row)
 {
 	static const char *const names[EXITLAT_NR_ROWS] = {
-		"loop",		  "cpuid",	     "vmcall",
-		"rdmsr",	  "wrmsr",	     "pio_kernel",
-		"pio_user_in",	  "pio_user_out",    "pio_ioeventfd",
-		"mmio_user_read", "mmio_user_write", "mmio_ioeventfd",
-		"mmio_wildcard",  "hlt_timer",	     "ipi",
+		"loop",
+		"cpuid",
+		"vmcall",
+		"rdmsr",
+		"wrmsr",
+		"pio_kernel",
+		"pio_user_in",
+		"pio_user_out",
+		"pio_ioeventfd",
+		"mmio_user_read",
+		"mmio_user_write",
+		"mmio_ioeventfd",
+		"mmio_wildcard",
+		"hlt_timer",
+		"ipi",
+		"hvc",
+		"wfi_timer",
 	};
 
 	return row < EXITLAT_NR_ROWS ? names[row] : (const char *)0;
@@ -63,8 +109,9 @@ static inline const char *exitlat_row_name(uint32_t row)
 
 /*
  * One row's result, in guest memory below 4 GiB; the guest writes its address to
- * EXITLAT_PORT_RESULT. samples_gpa holds (count) uint64_t TSC deltas, one per iteration, each
- * already net of nothing (the loop row is reported separately). kvmini checks every field and
+ * EXITLAT_PORT_RESULT (arm64: EXITLAT_ARM64_MMIO_RESULT), 4 bytes. samples_gpa holds (count)
+ * uint64_t deltas of the guest's clock (x86: the TSC; arm64: the virtual counter, CNTVCT_EL0), one
+ * per iteration, each already net of nothing (the loop row is reported separately). kvmini checks every field and
  * reads the samples only through its bounds-checked accessor.
  */
 struct exitlat_result {

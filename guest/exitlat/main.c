@@ -114,6 +114,7 @@ static void print_config(const struct boot_config *cfg, const struct rows_cpu *c
 
 void main(uint32_t magic, uint32_t mbi)
 {
+	static const uint8_t rows[] = EXITLAT_ROWS_X86;
 	struct boot_config cfg;
 	struct rows_cpu cpu;
 
@@ -124,8 +125,8 @@ void main(uint32_t magic, uint32_t mbi)
 	lapic_enable(TRAP_VEC_SPURIOUS);
 	rows_probe_cpu(&cpu, cfg.cpus);
 	print_config(&cfg, &cpu);
-	for (uint32_t row = 0; row < EXITLAT_NR_ROWS; row++)
-		run_row(row, &cpu, cfg.iterations);
+	for (uint32_t i = 0; i < sizeof(rows); i++)
+		run_row(rows[i], &cpu, cfg.iterations);
 	send_result(EXITLAT_ROW_DONE, EXITLAT_OK, 0, (const uint64_t *)exitlat_image_end);
 	if (trap_unexpected) {
 		/* An interrupt nobody armed woke a halt or lengthened a sample: the numbers may show it. */
