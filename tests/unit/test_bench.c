@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "arch.h"
 #include "bench.h"
+#include "dtb.h"
 #include "mem.h"
 
 #define MIB	 (1ULL << 20)
@@ -256,4 +258,66 @@ Test(exitlat, row_name_out_of_range_is_null)
 {
 	cr_assert_null(exitlat_row_name(EXITLAT_NR_ROWS));
 	cr_assert_null(exitlat_row_name(EXITLAT_ROW_DONE));
+}
+
+Test(bench_arch, x86_runs_every_row_before_arm64s_own_in_order)
+{
+	const struct bench_arch *a = bench_arch_of("x86_64");
+
+	cr_assert_not_null(a);
+	cr_assert_eq(a->nr_rows, EXITLAT_ROW_IPI + 1);
+	for (uint32_t i = 0; i < a->nr_rows; i++)
+		cr_assert_eq(a->rows[i], i, "x86 row %u is %u", i, a->rows[i]);
+	cr_assert_not(bench_arch_has_row(a, EXITLAT_ROW_HVC));
+	cr_assert_not(bench_arch_has_row(a, EXITLAT_ROW_WFI_TIMER));
+	cr_assert(a->result_pio);
+	cr_assert_eq(a->result, EXITLAT_PORT_RESULT);
+	cr_assert_str_eq(a->khz_key, "tsc_khz");
+	cr_assert_str_eq(a->guest, "exitlat.elf");
+}
+
+Test(bench_arch, arm64_runs_loop_first_ipi_last_and_no_x86_row)
+{
+	static const uint32_t x86_only[] = { EXITLAT_ROW_CPUID,	       EXITLAT_ROW_VMCALL,
+					     EXITLAT_ROW_RDMSR,	       EXITLAT_ROW_WRMSR,
+					     EXITLAT_ROW_PIO_KERNEL,   EXITLAT_ROW_PIO_USER_IN,
+					     EXITLAT_ROW_PIO_USER_OUT, EXITLAT_ROW_PIO_IOEVENTFD,
+					     EXITLAT_ROW_HLT_TIMER };
+	const struct bench_arch *a = bench_arch_of("arm64");
+
+	cr_assert_not_null(a);
+	cr_assert_eq(a->rows[0], EXITLAT_ROW_LOOP);
+	cr_assert_eq(a->rows[a->nr_rows - 1], EXITLAT_ROW_IPI);
+	for (size_t i = 0; i < sizeof(x86_only) / sizeof(x86_only[0]); i++)
+		cr_assert_not(bench_arch_has_row(a, x86_only[i]), "arm64 runs x86's %s",
+			      exitlat_row_name(x86_only[i]));
+	cr_assert(bench_arch_has_row(a, EXITLAT_ROW_HVC));
+	cr_assert(bench_arch_has_row(a, EXITLAT_ROW_WFI_TIMER));
+	cr_assert(bench_arch_has_row(a, EXITLAT_ROW_MMIO_WILDCARD));
+	cr_assert_eq(a->pio_user, 0);
+	cr_assert_eq(a->pio_ioeventfd, 0);
+	cr_assert_not(a->result_pio);
+	cr_assert_str_eq(a->guest, "exitlat.img");
+}
+
+/* Each arm64 target alone in a 64 KiB page of the hole between the redistributors and ECAM. */
+Test(bench_arch, arm64_targets_sit_apart_in_the_hole_below_ecam)
+{
+	const struct bench_arch *a = bench_arch_of("arm64");
+	const uint64_t t[] = { a->mmio_user, a->mmio_ioeventfd, a->mmio_wildcard, a->result };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cr_assert_geq(t[i], ARM64_GICR_BASE + ARM64_GICR_REGION, "target 0x%llx",
+			      (unsigned long long)t[i]);
+		cr_assert_leq(t[i] + 0x10000, ARM64_PCI_ECAM_BASE, "target 0x%llx", (unsigned long long)t[i]);
+		cr_assert_eq(t[i] % 0x10000, 0);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_neq(t[i], t[j]);
+	}
+}
+
+Test(bench_arch, unknown_architecture_is_null)
+{
+	cr_assert_null(bench_arch_of("riscv64"));
+	cr_assert_not_null(bench_arch_of(ARCH_NAME));
 }

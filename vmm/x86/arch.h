@@ -53,6 +53,18 @@ struct arch_regs {
 	struct kvm_sregs sregs;
 };
 
+/* ---- kvmini bench exits (vmm/bench.c); added by the bench helper: move to x86/cpu.c at will ---- */
+#include <sys/ioctl.h>
+/* arch_clock_khz: the rate of the clock the exit-latency guest times with, the TSC, as KVM has it for
+ * the vCPU (vcpu_fd), in kHz; 0 if unknown. */
+static inline long arch_clock_khz(int vcpu_fd)
+{
+	long khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
+
+	return khz > 0 ? khz : 0;
+}
+/* ---- end of bench's block ---- */
+
 /* arch_write_boot_tables: the GDT and identity page tables of the 64-bit and 32-bit entries into (m). */
 struct gmem;
 int arch_write_boot_tables(const struct gmem *m);
