@@ -40,8 +40,14 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all guest test test-unit test-harness test-integration test-fuzz demo clean setup format format-check lint
-all: $(BUILD)/kvmini $(BUILD)/kvmini-san guest $(BUILD)/tests/exit-floor
+.PHONY: all arm64 guest test test-unit test-harness test-integration test-fuzz demo clean setup format format-check lint
+ALL_x86_64 := $(BUILD)/kvmini $(BUILD)/kvmini-san guest $(BUILD)/tests/exit-floor
+ALL_arm64 := $(BUILD)/kvmini guest
+all: $(ALL_$(ARCH))
+
+# The arm64 build beside the x86 one, in $(BUILD)/arm64: the integration tests boot it in kvm-env's arm64 mode.
+arm64:
+	$(MAKE) ARCH=arm64 BUILD=$(BUILD)/arm64 all
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -97,7 +103,7 @@ test-unit: $(UNIT_BINS)
 test-harness:
 	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -c tests/harness/pytest.ini tests/harness
 
-test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest
+test-integration: $(BUILD)/kvmini $(BUILD)/kvmini-san guest $(if $(filter x86_64,$(ARCH)),arm64)
 	tests/integration/run --host
 	tests/integration/run
 

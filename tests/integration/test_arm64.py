@@ -10,7 +10,7 @@ guest wrote is checked with this host's blkpattern). Skipped only where the arm6
 not installed (scripts/setup installs it): no qemu-system-aarch64, or no arm64 kernel and busybox in
 KVMINI_ARM64_CACHE.
 
-Environment: BUILD_ARM64 (default build/arm64, under the working tree), KVMINI_ARM64_TIMEOUT (the
+Environment: BUILD_ARM64 (default $BUILD/arm64, where make puts it: build/arm64), KVMINI_ARM64_TIMEOUT (the
 session's limit in seconds, default 1800), ARM64_CASE_TIMEOUT (each case's, default 300),
 KVMINI_ARM64_LOCK_WAIT (seconds to wait for the lock, default 1800).
 """
@@ -30,7 +30,7 @@ from harness.results import read
 
 pytestmark = pytest.mark.host
 
-ARM64 = env.ROOT / os.environ.get("BUILD_ARM64", "build/arm64")
+ARM64 = env.ROOT / os.environ.get("BUILD_ARM64", os.environ.get("BUILD", "build") + "/arm64")
 CACHE = Path(os.environ.get("KVMINI_ARM64_CACHE", "/var/cache/kvmini/arm64"))
 RESULTS = env.LOGS / "arm64"
 LOCK = "/tmp/kvmini-emu.lock"
