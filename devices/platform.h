@@ -7,7 +7,7 @@
 
 #include "dev.h"
 
-/* One port-mapped register each; the port map is in firmware/layout.h. */
+/* One port-mapped register each; the port map is in firmware/x86/layout.h. */
 struct platform {
 	struct dev_host *host;
 	struct dev sleep;	/* ACPI hardware-reduced SLEEP_CONTROL register */

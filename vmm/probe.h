@@ -18,7 +18,7 @@ struct probe_result {
 };
 
 /*
- * probe_canary: run the canary (firmware/canary.h) on the KVM device (path), one vCPU, (iterations)
+ * probe_canary: run the canary (firmware/x86/canary.h) on the KVM device (path), one vCPU, (iterations)
  * turns of its loop, for at most (limit_ms) milliseconds. Returns 0 when it reached the end of its
  * loop in time, 1 when it did not ((r) says how far it got and why), -errno when no VM could be
  * made (logged, by layer), -ENOTSUP where kvmini has no canary for the architecture (arm64).

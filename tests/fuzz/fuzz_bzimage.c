@@ -19,8 +19,8 @@
  * initrd page-aligned above the kernel's room, below initrd_addr_max and inside RAM, byte for byte.
  *
  * Build: make build/tests/fuzz/fuzz_bzimage
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_bzimage.c \
- *            vmm/boot_linux.c vmm/file.c devices/base/mem.c firmware/boot_params.c -o /tmp/bzimage-seeds && \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base -Ifirmware/x86 tests/fuzz/fuzz_bzimage.c \
+ *            firmware/x86/boot_linux.c vmm/file.c devices/base/mem.c firmware/x86/boot_params.c -o /tmp/bzimage-seeds && \
  *         /tmp/bzimage-seeds tests/fuzz/corpus/bzimage
  */
 #include <errno.h>

@@ -22,8 +22,8 @@
  * for byte, and no other byte of RAM written.
  *
  * Build: make build/tests/fuzz/fuzz_image
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_image.c \
- *            vmm/boot_arm64.c vmm/file.c devices/base/mem.c -lz -o /tmp/image-seeds && \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base -Ifirmware/arm64 tests/fuzz/fuzz_image.c \
+ *            firmware/arm64/image.c vmm/file.c devices/base/mem.c -lz -o /tmp/image-seeds && \
  *         /tmp/image-seeds tests/fuzz/corpus/image
  */
 #include <errno.h>

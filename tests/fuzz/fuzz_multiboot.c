@@ -20,8 +20,8 @@
  * with its name), the memory map as E820 says, and the loader's name.
  *
  * Build: make build/tests/fuzz/fuzz_multiboot
- * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base tests/fuzz/fuzz_multiboot.c \
- *            vmm/boot_multiboot.c vmm/file.c devices/base/mem.c firmware/e820.c -o /tmp/multiboot-seeds && \
+ * Seeds:  cc -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -Ivmm -Idevices -Idevices/base -Ifirmware/x86 tests/fuzz/fuzz_multiboot.c \
+ *            firmware/x86/boot_multiboot.c vmm/file.c devices/base/mem.c firmware/x86/e820.c -o /tmp/multiboot-seeds && \
  *         /tmp/multiboot-seeds tests/fuzz/corpus/multiboot
  */
 #include <elf.h>

@@ -10,7 +10,7 @@
 
 #include "dtb.h"
 
-/* Paths and values from the bindings, written out here rather than taken from fdt.c. */
+/* Paths and values from the bindings, written out here rather than taken from dtb.c. */
 #define GIC_PATH    "/interrupt-controller@8000000"
 #define ITS_PATH    GIC_PATH "/msi-controller@8080000"
 #define UART_PATH   "/serial@9000000"

@@ -1,4 +1,4 @@
-/* test_boot_arm64.c: boot_arm64_load() on synthetic Images, Image.gz streams made here with zlib, and hostile files. */
+/* test_image.c: boot_arm64_load() on synthetic Images, Image.gz streams made here with zlib, and hostile files. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <glob.h>
@@ -143,7 +143,7 @@ static const char *make_initrd(size_t len)
 	FILE *f;
 	int fd;
 
-	snprintf(initrd_path, sizeof(initrd_path), "/tmp/test_boot_arm64.initrd.XXXXXX");
+	snprintf(initrd_path, sizeof(initrd_path), "/tmp/test_image.initrd.XXXXXX");
 	fd = mkstemp(initrd_path);
 	cr_assert_geq(fd, 0);
 	f = fdopen(fd, "wb");
