@@ -1,6 +1,11 @@
 #!/usr/bin/python3
 """exits.py: what each kind of VM exit costs under kvmini, beside the raw-KVM floor (tests/bench/exit_floor.c)
-and QEMU booting the same guest (guest/exitlat), interleaved."""
+and QEMU booting the same guest (guest/exitlat), interleaved.
+
+On arm64 (KVM_ENV_ARCH=arm64, BUILD=build/arm64) the runs take place in kvm-env's emulated arm64 machine,
+all of them in one session: its busybox userland has no Python, so a shell script does the rounds there and
+this program reads their output from the shared working tree. That userland has no QEMU either: the QEMU
+peer is left out and said to be."""
 
 import json
 import os
@@ -17,9 +22,15 @@ import common  # noqa: E402
 from harness import env, proc, results  # noqa: E402
 
 BENCH = "exits"
+ARM64 = os.environ.get("KVM_ENV_ARCH") == "arm64"
 FLOOR = env.BUILD / "tests" / "exit-floor"
+EXITLAT = env.BUILD / "guest" / "exitlat.img" if ARM64 else env.EXITLAT
 NO_IOEVENTFD_IN_QEMU = ("pio_ioeventfd", "mmio_ioeventfd", "mmio_wildcard")
-FLOOR_ROWS = ("pio_user_out", "mmio_user_write")
+FLOOR_ROWS = ("mmio_user_write",) if ARM64 else ("pio_user_out", "mmio_user_write")
+# The guest's clock: the TSC (x86) or the virtual counter (arm64), as kvmini's JSON names it.
+CLOCK, UNIT, KHZ_KEY = ("counter", "ticks", "counter_khz") if ARM64 else ("TSC", "cycles", "tsc_khz")
+QEMU_ARM64 = ("QEMU: not available in this environment (kvm-env's arm64 machine runs a busybox userland "
+              "with no qemu-system-aarch64)")
 # The keys of a console row record ("exitlat: row=NAME status=ok count=N min=N p50=N p99=N max=N").
 ROW_KEYS = ("row", "status", "count", "min", "p50", "p99", "max")
 
@@ -35,7 +46,7 @@ def commands(args, monitor):
         "floor": [FLOOR, "--iterations", n],
         "qemu": ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-M", "q35", "-smp", cpus, "-m", "256",
                  "-display", "none", "-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-                 "-no-reboot", "-kernel", env.EXITLAT, "-append", f"iterations={n} cpus={cpus}",
+                 "-no-reboot", "-kernel", EXITLAT, "-append", f"iterations={n} cpus={cpus}",
                  "-monitor", f"unix:{monitor},server,nowait"],
     }
 
@@ -45,14 +56,17 @@ def unavailable(name):
     if name == "kvmini":
         if not os.access(env.KVMINI, os.X_OK):
             return f"{env.KVMINI} is not built (make)"
-        if proc.run([env.KVMINI, "bench", "exits", "--help"], os.devnull, 30) != 0:
+        # An arm64 kvmini runs only inside the arm64 machine.
+        if not ARM64 and proc.run([env.KVMINI, "bench", "exits", "--help"], os.devnull, 30) != 0:
             return f"{env.KVMINI} has no 'bench exits' subcommand"
     if name == "floor" and not os.access(FLOOR, os.X_OK):
         return f"{FLOOR} is not built (make {FLOOR})"
+    if name == "qemu" and ARM64:
+        return QEMU_ARM64
     if name == "qemu" and not shutil.which("qemu-system-x86_64"):
         return "qemu-system-x86_64 is not installed"
-    if name in ("kvmini", "qemu") and not os.access(env.EXITLAT, os.R_OK):
-        return f"{env.EXITLAT} is not built (make guest)"
+    if name in ("kvmini", "qemu") and not os.access(EXITLAT, os.R_OK):
+        return f"{EXITLAT} is not built (make guest)"
     return None
 
 
@@ -93,7 +107,7 @@ def finished(name, text, status):
         if status != 0:
             return None
         try:
-            return [(r["name"], r["status"], r.get("min_cycles"), r.get("median_cycles"), r.get("p99_cycles"))
+            return [(r["name"], r["status"], r.get(f"min_{UNIT}"), r.get(f"median_{UNIT}"), r.get(f"p99_{UNIT}"))
                     for r in json.loads(text)["rows"]]
         except (ValueError, KeyError, TypeError) as e:
             return f"kvmini's JSON does not parse: {e}"
@@ -131,14 +145,14 @@ def report(args, runs, order, meta):
     if not cpu:
         with open("/proc/cpuinfo") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
-    label = common.where()
+    label = ("nested KVM: QEMU TCG arm64 at EL2 (emulation: compare ratios only)" if ARM64 else common.where())
     if "nested" in meta:
         label += f"; kvmini reports nested={str(meta['nested']).lower()}"
-    tsc_khz = meta.get("tsc_khz")
+    tsc_khz = meta.get(KHZ_KEY)
     print(f"host: {cpu}; kernel {meta.get('kernel') or platform.release()}; {label}")
-    print(f"TSC {tsc_khz or 'n/a'} kHz; {args.iterations} iterations; {args.cpus} vCPU(s); rounds: {args.rounds}, "
+    print(f"{CLOCK} {tsc_khz or 'n/a'} kHz; {args.iterations} iterations; {args.cpus} vCPU(s); rounds: {args.rounds}, "
           "interleaved")
-    print("TSC cycles per exit round trip: median over rounds of each run's median; kvmini min is the lowest")
+    print(f"{CLOCK} {UNIT} per exit round trip: median over rounds of each run's median; kvmini min is the lowest")
     print("over rounds, p99 the median over rounds; (n) = only n rounds gave a figure")
     rows, over_floor, over_qemu, compared, qemu_userspace = [], {}, [], 0, []
     for name in order:
@@ -146,7 +160,9 @@ def report(args, runs, order, meta):
         kf, kq = ratio(k, f), ratio(k, q)
         ns = "-" if isinstance(k, str) or not tsc_khz else results.fmt(k[0] * 1e6 / tsc_khz, 0)
         qcell = cell(q, args.rounds)
-        if name in NO_IOEVENTFD_IN_QEMU:
+        if ARM64:
+            qcell = "n/a"
+        elif name in NO_IOEVENTFD_IN_QEMU:
             if not isinstance(q, str):
                 qemu_userspace.append(f"{name} {results.fmt(float(q[0]), 0)}")
             qcell, kq = "n/a*", None
@@ -160,7 +176,9 @@ def report(args, runs, order, meta):
                      "-" if isinstance(k, str) else results.fmt(float(k[2]), 0), cell(f, args.rounds), qcell,
                      "-" if kf is None else results.fmt(kf, 2), "-" if kq is None else results.fmt(kq, 2)])
     results.table(["row", "kvmini", "ns", "min", "p99", "floor", "QEMU", "kvmini/floor", "kvmini/QEMU"], rows)
-    if qemu_userspace:
+    if ARM64:
+        print(QEMU_ARM64)
+    elif qemu_userspace:
         print("* QEMU has no ioeventfd there: it measured an unassigned address served in userspace:",
               ", ".join(qemu_userspace))
     elif any(n in order for n in NO_IOEVENTFD_IN_QEMU):
@@ -176,6 +194,35 @@ def report(args, runs, order, meta):
               + ("met" if not over_qemu else "MISSED on " + ", ".join(over_qemu)))
 
 
+def arm64_session(schedule, cmds, tmp, timeout):
+    """Every run of SCHEDULE ((round, peer) in order) in one session of kvm-env's arm64 machine, each under
+    busybox's timeout, its output, errors and exit status left in TMP (on the shared working tree). Returns
+    kvm-env's own exit status."""
+    lines = ["#!/bin/sh", "# bench-exits: the rounds, inside kvm-env's arm64 machine"]
+    for rnd, name in schedule:
+        base = tmp / f"{name}.{rnd}"
+        argv = " ".join(f"'{a}'" for a in cmds[name])
+        lines.append(f"timeout {timeout} {argv} >'{base}.out' 2>'{base}.err'; echo $? >'{base}.rc'")
+    script = tmp / "rounds.sh"
+    script.write_text("\n".join(lines) + "\n")
+    session = proc.Proc(["flock", "/tmp/kvmini-emu.lock", "env", "KVM_ENV_ARCH=arm64",
+                         env.ROOT / "scripts" / "kvm-env", "sh", script], tmp / "kvm-env.log")
+    status = session.wait(timeout * len(schedule) + 300, grace=10)
+    if status != 0:
+        print(f"bench-exits: kvm-env's arm64 session ended with status {status}; its log:", file=sys.stderr)
+        for line in results.read(tmp / "kvm-env.log").rstrip("\n").split("\n")[-10:]:
+            print("    " + line, file=sys.stderr)
+    return status
+
+
+def arm64_status(tmp, name, rnd):
+    """The exit status a run in the arm64 session left, or proc.TIMED_OUT when it left none."""
+    try:
+        return int((tmp / f"{name}.{rnd}.rc").read_text().strip())
+    except (OSError, ValueError):
+        return proc.TIMED_OUT
+
+
 def main():
     p = common.parser(
         BENCH, "R rounds (default 3), each running once, in rotating order: `kvmini bench exits --json`, the "
@@ -183,14 +230,18 @@ def main():
         "q35) booting build/guest/exitlat.elf; N timed exits per row (default 10000) on N vCPUs (default 1). "
         "Prints one table of TSC cycles: for each peer the per-run median, then the median over rounds.\n\n"
         "A peer that fails is reported (its output kept in build/bench-exits/) and left out; the exit status "
-        "is 1 if any run failed.",
-        "BUILD (build), BENCH_TIMEOUT (seconds per run, 600).")
+        "is 1 if any run failed.\n\n"
+        "With KVM_ENV_ARCH=arm64 (and BUILD=build/arm64, as scripts/bench-exits sets): the arm64 kvmini, floor "
+        "and guest (build/arm64/guest/exitlat.img), all rounds in one session of kvm-env's emulated arm64 "
+        "machine, in counter ticks (CNTVCT_EL0); no QEMU peer there (its userland has none), as the table says.",
+        "BUILD (build), BENCH_TIMEOUT (seconds per run, 600), KVM_ENV_ARCH (arm64: as above).")
     p.add_argument("--iterations", metavar="N", type=common.positive, default=10000, help="timed exits per row")
     p.add_argument("--rounds", metavar="R", type=common.positive, default=3, help="rounds of every peer")
     p.add_argument("--cpus", metavar="N", type=common.positive, default=1, help="vCPUs")
     args = common.parse(p)
     timeout = common.setting(BENCH, "BENCH_TIMEOUT", 600)
-    tmp = common.start(BENCH)
+    # arm64: the runs write their output where the emulated machine sees it too, the working tree.
+    tmp = common.start(BENCH, prefix_dir=env.BUILD if ARM64 else None)
     monitor = tmp / "qemu.monitor"
     cmds = commands(args, monitor)
     stall = 10 + args.iterations * 2 // 1000
@@ -200,29 +251,35 @@ def main():
         why = unavailable(name)
         if why:
             print(f"bench-exits: {name} left out: {why}", file=sys.stderr)
-            failures.runs.append(f"{name} (left out)")
+            if not (ARM64 and name == "qemu"):  # the environment's, said in the table too
+                failures.runs.append(f"{name} (left out)")
         else:
             peers.append(name)
     print(f"bench-exits: rounds: {args.rounds}, each of: {' '.join(peers) or 'nothing'} (order rotating); "
           f"{args.iterations} iterations, {args.cpus} vCPU(s)", file=sys.stderr)
     runs, order, meta = {name: [] for name in cmds}, [], {}
-    for rnd in range(1, args.rounds + 1):
-        for i in range(len(peers)):
-            name = peers[(i + rnd - 1) % len(peers)]
-            out, err = tmp / f"{name}.{rnd}.out", tmp / f"{name}.{rnd}.err"
+    schedule = [(rnd, peers[(i + rnd - 1) % len(peers)]) for rnd in range(1, args.rounds + 1)
+                for i in range(len(peers))]
+    if ARM64 and schedule:
+        arm64_session(schedule, cmds, tmp, timeout)
+    for rnd, name in schedule:
+        out, err = tmp / f"{name}.{rnd}.out", tmp / f"{name}.{rnd}.err"
+        if ARM64:
+            status = arm64_status(tmp, name, rnd)
+        else:
             run = proc.Proc(cmds[name], out, stderr=err)
             status = wait_qemu(run, out, monitor, timeout, stall) if name == "qemu" else run.wait(timeout, grace=10)
-            text = results.read(out)
-            got = finished(name, text, status)
-            if not isinstance(got, list):
-                why = got or (f"timed out after {timeout}s" if status == proc.TIMED_OUT else
-                              f"exit status {status}, output incomplete")
-                failures.keep(name, rnd, why, [out, err], lines=5, unit="round")
-                continue
-            if name == "kvmini":
-                meta = json.loads(text)
-            runs[name] += got
-            order += [r[0] for r in got if r[0] not in order]
+        text = results.read(out)
+        got = finished(name, text, status)
+        if not isinstance(got, list):
+            why = got or (f"timed out after {timeout}s" if status == proc.TIMED_OUT else
+                          f"exit status {status}, output incomplete")
+            failures.keep(name, rnd, why, [out, err], lines=5, unit="round")
+            continue
+        if name == "kvmini":
+            meta = json.loads(text)
+        runs[name] += got
+        order += [r[0] for r in got if r[0] not in order]
     report(args, runs, order, meta)
     failures.end()
 
