@@ -21,6 +21,7 @@
  *                     moves to 4 GiB (gmem_layout);
  *   ARCH_IRQ_PINS     how many interrupt-controller routes arch_irq_routes() adds at most;
  *   ARCH_IRQCHIP      what arch_vm_setup() makes, in words;
+ *   ARCH_CANARY_START, ARCH_CANARY_MODE  the canary's way to its loop and its loop's mode, in words;
  *   ARCH_KVM_CAPS     the KVM capabilities kvmini needs there, beside the common ones (kvm.c);
  *   ARCH_VCPU_IOCTLS  what a vCPU thread's syscall filter allows beside KVM_RUN (thread_filter.c);
  *   ARCH_DOCTOR_GSI, ARCH_DOCTOR_MMIO, ARCH_DOCTOR_MSI_ADDR  what the doctor binds an irqfd, an

@@ -26,7 +26,6 @@
 #include "../devices/base/mem.h"
 #include "../devices/devproc/sandbox.h"
 #include "../devices/vhost_user.h"
-#include "../firmware/x86/canary.h"
 #include "arch.h"
 #include "cgroup.h"
 #include "file.h"
@@ -481,21 +480,16 @@ static void check_canary(struct doctor_ctx *x)
 	ret = probe_canary(x->path, PROBE_ITERATIONS, PROBE_LIMIT_MS, &r);
 	if (ret == 0) {
 		doctor_set(c, DOCTOR_PASS,
-			   "real mode to long mode in %.2f ms; %llu ring-0 instructions in %.2f ms",
-			   (double)r.long_mode_ns / 1e6, (unsigned long long)r.iterations * CANARY_LOOP_INSNS,
+			   ARCH_CANARY_START " in %.2f ms; %llu " ARCH_CANARY_MODE " instructions in %.2f ms",
+			   (double)r.start_ns / 1e6, (unsigned long long)r.iterations * PROBE_LOOP_INSNS,
 			   (double)r.loop_ns / 1e6);
 		return;
 	}
 	if (ret > 0) {
-		doctor_set(c, DOCTOR_FAIL, "%s (stage %u of %u reached)", r.why, r.stage, CANARY_LOOP_DONE);
+		doctor_set(c, DOCTOR_FAIL, "%s (stage %u of %u reached)", r.why, r.stage, PROBE_STAGE_DONE);
 		doctor_why(c,
 			   "this KVM does not run guest kernel code at hardware speed (PVM, or KVM emulated)",
 			   HOST_PVM_FIX);
-		return;
-	}
-	if (ret == -ENOTSUP) {
-		doctor_set(c, DOCTOR_SKIP, "kvmini's canary guest is x86 code: none runs on %s yet",
-			   ARCH_NAME);
 		return;
 	}
 	doctor_set(c, DOCTOR_FAIL, "no VM could be made for it: %s", strerror(-ret));

@@ -17,7 +17,6 @@
 #include <cpuid.h>
 #endif
 
-#include "../firmware/x86/canary.h"
 #include "arch.h"
 #include "../devices/base/log.h"
 #include "probe.h"
@@ -283,8 +282,8 @@ static void print_row(int l, const char *name, const char *fmt, ...)
 static void print_canary(const struct host_report *h)
 {
 	const struct probe_result *r = &h->r;
-	double lm_ms = (double)r->long_mode_ns / 1e6;
-	uint64_t insns = r->iterations * CANARY_LOOP_INSNS;
+	double lm_ms = (double)r->start_ns / 1e6;
+	uint64_t insns = r->iterations * PROBE_LOOP_INSNS;
 
 	if (h->canary == 2)
 		print_row(LAYER_HARDWARE, "canary", "not run");
@@ -295,22 +294,23 @@ static void print_canary(const struct host_report *h)
 		print_row(LAYER_HARDWARE, "canary", "no VM could be made (see the error above)");
 	else if (h->canary == 0)
 		print_row(LAYER_HARDWARE, "canary",
-			  "real mode to long mode in %.2f ms; %" PRIu64
-			  " ring-0 instructions in %.2f ms (%.2f ns each)",
+			  ARCH_CANARY_START " in %.2f ms; %" PRIu64 " " ARCH_CANARY_MODE
+					    " instructions in %.2f ms (%.2f ns each)",
 			  lm_ms, insns, (double)r->loop_ns / 1e6, (double)r->loop_ns / (double)insns);
 	else if (r->turns)
 		print_row(LAYER_HARDWARE, "canary",
-			  "real mode to long mode in %.2f ms; %" PRIu64
-			  " ring-0 instructions: %s after %" PRIu64 " in %.0f ms (%.0f ns each)",
-			  lm_ms, insns, r->why, r->turns * CANARY_LOOP_INSNS, (double)r->loop_ns / 1e6,
-			  (double)r->loop_ns / (double)(r->turns * CANARY_LOOP_INSNS));
-	else if (r->stage >= CANARY_LONG_MODE)
+			  ARCH_CANARY_START " in %.2f ms; %" PRIu64 " " ARCH_CANARY_MODE
+					    " instructions: %s after %" PRIu64 " in %.0f ms (%.0f ns each)",
+			  lm_ms, insns, r->why, r->turns * PROBE_LOOP_INSNS, (double)r->loop_ns / 1e6,
+			  (double)r->loop_ns / (double)(r->turns * PROBE_LOOP_INSNS));
+	else if (r->stage >= PROBE_STAGE_LOOP)
 		print_row(LAYER_HARDWARE, "canary",
-			  "real mode to long mode in %.2f ms; %" PRIu64 " ring-0 instructions not done: %s",
+			  ARCH_CANARY_START " in %.2f ms; %" PRIu64 " " ARCH_CANARY_MODE
+					    " instructions not done: %s",
 			  lm_ms, insns, r->why);
 	else
 		print_row(LAYER_HARDWARE, "canary", "%s before reaching long mode (last stage %u of %u)",
-			  r->why, r->stage, CANARY_LOOP_DONE);
+			  r->why, r->stage, PROBE_STAGE_DONE);
 }
 
 /* The verdict line; returns 0 when a stock guest kernel can run here. */
@@ -326,9 +326,10 @@ static int print_verdict(const struct host_report *h)
 		print_row(-1, "verdict", "usable: KVM runs guest kernel code at hardware speed here");
 		return 0;
 	}
-	if (h->c.stage2) {
+	if (h->c.stage2 && h->canary == 2) {
 		print_row(-1, "verdict",
-			  "usable: arm64 KVM at EL2 runs guest kernel code natively (no PVM exists there)");
+			  "usable: arm64 KVM at EL2 runs guest kernel code natively (no PVM exists there; "
+			  "the canary was not run)");
 		return 0;
 	}
 	if (h->c.kind == HOST_KVM_NONE || h->canary < 0)
@@ -380,7 +381,7 @@ static const char host_usage[] =
 	"\n"
 	"What this machine offers kvmini, by layer: the CPU's virtualisation extensions, whether it is\n"
 	"itself a guest, which KVM backs /dev/kvm (hardware, nested, PVM), and a canary guest that goes\n"
-	"from real mode to long mode and times ring-0 code. Exit status 0 when a stock guest kernel can\n"
+	"to kernel mode (x86: from real mode to long mode) and times its code there. Exit status 0 when a stock guest kernel can\n"
 	"run here at hardware speed, 1 when not, 2 on a usage error.\n"
 	"  -q, --quiet       the verdict line only\n"
 	"      --no-canary   judge from the host's reports alone\n";

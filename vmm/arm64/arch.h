@@ -17,6 +17,10 @@
 #define ARCH_IRQ_PINS 1		 /* the console's SPI; PCI devices signal MSIs through the ITS */
 #define ARCH_IRQCHIP  "in-kernel GICv3 and ITS"
 
+/* The canary (probe.h) in words: from its entry to its loop, and the mode its loop runs in. */
+#define ARCH_CANARY_START "EL1 entry to its loop"
+#define ARCH_CANARY_MODE  "EL1"
+
 #define ARCH_KVM_CAPS                                                                                      \
 	{ KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2", "PSCI in KVM: CPU_ON, SYSTEM_OFF, SYSTEM_RESET" }, \
 		{ KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL", "the GICv3 and ITS as KVM devices" },        \

@@ -34,6 +34,18 @@ static int get_reg(int fd, uint64_t id, uint64_t *v)
 	return ioctl(fd, KVM_GET_ONE_REG, &r) < 0 ? -errno : 0;
 }
 
+const char *cpu_init(int vm_fd, int vcpu_fd, unsigned int id)
+{
+	struct kvm_vcpu_init init;
+
+	if (ioctl(vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0)
+		return "KVM_ARM_PREFERRED_TARGET";
+	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	if (id != 0)
+		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	return ioctl(vcpu_fd, KVM_ARM_VCPU_INIT, &init) < 0 ? "KVM_ARM_VCPU_INIT" : NULL;
+}
+
 int cpu_set_boot_regs(int vcpu_fd, uint64_t entry, uint64_t dtb)
 {
 	int ret = set_reg(vcpu_fd, REG_PSTATE, PSR_D_BIT | PSR_A_BIT | PSR_I_BIT | PSR_F_BIT | PSR_MODE_EL1h);

@@ -53,29 +53,13 @@ static const char *init_gic(const struct arch_vm *a)
 }
 
 /*
- * vCPU (vcpu_fd), number (id), made an arm64 CPU of the host's kind with PSCI 0.2 in KVM; every vCPU but
- * the boot one waits, powered off, for PSCI CPU_ON. NULL, or the failed step with errno set.
- */
-static const char *init_vcpu(int vm_fd, int vcpu_fd, unsigned int id)
-{
-	struct kvm_vcpu_init init;
-
-	if (ioctl(vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0)
-		return "KVM_ARM_PREFERRED_TARGET";
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
-	if (id != 0)
-		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
-	return ioctl(vcpu_fd, KVM_ARM_VCPU_INIT, &init) < 0 ? "KVM_ARM_VCPU_INIT" : NULL;
-}
-
-/*
  * The doctor's scratch VM gets one vCPU, never run, and its GIC initialised: KVM takes irqfds only on an
  * initialised GIC, and that needs the vCPUs.
  */
 static const char *finish_scratch(int vm_fd, const struct arch_vm *a)
 {
 	int vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0UL);
-	const char *step = vcpu_fd < 0 ? "KVM_CREATE_VCPU" : init_vcpu(vm_fd, vcpu_fd, 0);
+	const char *step = vcpu_fd < 0 ? "KVM_CREATE_VCPU" : cpu_init(vm_fd, vcpu_fd, 0);
 
 	if (!step)
 		step = init_gic(a);
@@ -227,7 +211,7 @@ int arch_load_guest(struct vm *vm, struct arch_boot *b)
 
 int arch_vcpu_init(struct vm *vm, struct vcpu *v, const struct arch_boot *b)
 {
-	const char *step = init_vcpu(vm->fd, v->fd, v->id);
+	const char *step = cpu_init(vm->fd, v->fd, v->id);
 	int ret;
 
 	if (step) {

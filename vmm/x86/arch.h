@@ -16,6 +16,10 @@
 #define ARCH_IRQ_PINS (16 + 24) /* the two 8259s' pins, then the IOAPIC's */
 #define ARCH_IRQCHIP  "in-kernel PIC, IOAPIC, LAPICs and PIT"
 
+/* The canary (probe.h) in words: from its entry to its loop, and the mode its loop runs in. */
+#define ARCH_CANARY_START "real mode to long mode"
+#define ARCH_CANARY_MODE  "ring-0"
+
 #define ARCH_KVM_CAPS                                                                             \
 	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", "in-kernel PIC, IOAPIC and LAPICs" },               \
 		{ KVM_CAP_PIT2, "KVM_CAP_PIT2", "in-kernel PIT" },                                \

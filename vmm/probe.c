@@ -1,5 +1,9 @@
-/* x86/probe.c: running the canary guest, to learn whether this KVM runs guest kernel code at hardware speed. */
-#include "../probe.h"
+/*
+ * probe.c: running the canary guest, to learn whether this KVM runs guest kernel code at hardware speed:
+ * its VM, its one vCPU on a thread of its own, the time limit. Each architecture has its own canary
+ * (vmm/x86/canary.c, vmm/arm64/canary.c).
+ */
+#include "probe.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -14,82 +18,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../firmware/x86/canary.h"
-#include "../../firmware/x86/layout.h"
-#include "cpuid.h"
-#include "../kvm.h"
-#include "../../devices/base/log.h"
-#include "../../devices/base/mem.h"
-#include "../vcpu.h"
-#include "../vm.h"
+#include "arch.h"
+#include "../devices/base/log.h"
+#include "vcpu.h"
+#include "vm.h"
 
-#define PROBE_RAM	(1ULL << 20)
 #define PROBE_GRACE_S	2  /* after the kick, before the vCPU thread is given up on */
 #define PROBE_MAX_EXITS 64 /* the canary makes 3; a guest that exits more is not the canary */
 
-struct probe {
-	struct kvm kvm;
-	int vm_fd, vcpu_fd;
-	struct kvm_run *run;
-	int run_size;
-	struct gmem mem;
-	atomic_bool stop;
-	struct probe_result r; /* the vCPU thread's; copied out once it is joined */
-};
-
-static int fail(const char *what)
+int probe_fail(const char *what)
 {
 	int err = errno;
 
 	log_layer(LOG_ERR, LAYER_HARDWARE, "canary: %s failed: %s", what, strerror(err));
 	return -err;
-}
-
-/* KVM's supported CPUID as is: long mode needs CPUID to say LM before EFER.LME can be set. */
-static int set_cpuid(struct probe *p)
-{
-	static struct cpuid_table t; /* large; only the probe's thread uses it */
-
-	t.nent = CPUID_MAX_ENTRIES;
-	if (ioctl(p->kvm.fd, KVM_GET_SUPPORTED_CPUID, cpuid_kvm(&t)) < 0)
-		return fail("KVM_GET_SUPPORTED_CPUID");
-	if (ioctl(p->vcpu_fd, KVM_SET_CPUID2, cpuid_kvm(&t)) < 0)
-		return fail("KVM_SET_CPUID2");
-	return 0;
-}
-
-/* Real mode at 0000:CANARY_CODE_ADDR, as a boot loader leaves a kernel's real-mode setup code. */
-static int set_real_mode(struct probe *p)
-{
-	struct kvm_sregs s;
-	struct kvm_regs regs = { .rip = CANARY_CODE_ADDR, .rflags = 0x2 };
-
-	if (ioctl(p->vcpu_fd, KVM_GET_SREGS, &s) < 0)
-		return fail("KVM_GET_SREGS");
-	s.cs.selector = 0;
-	s.cs.base = 0;
-	s.ds = s.es = s.fs = s.gs = s.ss = s.cs;
-	s.ds.type = s.es.type = s.fs.type = s.gs.type = s.ss.type = 0x3;
-	if (ioctl(p->vcpu_fd, KVM_SET_SREGS, &s) < 0)
-		return fail("KVM_SET_SREGS");
-	if (ioctl(p->vcpu_fd, KVM_SET_REGS, &regs) < 0)
-		return fail("KVM_SET_REGS");
-	return 0;
-}
-
-static int load(struct probe *p, uint32_t iterations)
-{
-	uint8_t code[CANARY_CODE_MAX];
-	size_t len = canary_build(code, iterations);
-	int ret = arch_write_boot_tables(&p->mem);
-
-	if (!ret)
-		ret = gmem_write(&p->mem, CANARY_CODE_ADDR, code, len);
-	if (ret) {
-		errno = -ret;
-		return fail("writing its code and tables");
-	}
-	return 0;
 }
 
 static int setup(struct probe *p, const char *path, uint32_t iterations)
@@ -101,33 +43,27 @@ static int setup(struct probe *p, const char *path, uint32_t iterations)
 		return ret;
 	p->vm_fd = ioctl(p->kvm.fd, KVM_CREATE_VM, 0);
 	if (p->vm_fd < 0)
-		return fail("KVM_CREATE_VM");
-	if (ioctl(p->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
-		return fail("KVM_SET_TSS_ADDR");
-	ret = gmem_create(&p->mem, 0, PROBE_RAM, PCI_HOLE_START);
+		return probe_fail("KVM_CREATE_VM");
+	ret = gmem_create(&p->mem, ARCH_RAM_BASE, PROBE_RAM, ARCH_RAM_HOLE);
 	if (ret) {
 		errno = -ret;
-		return fail("allocating its memory");
+		return probe_fail("allocating its memory");
 	}
-	region = (struct kvm_userspace_memory_region){ .memory_size = PROBE_RAM,
+	region = (struct kvm_userspace_memory_region){ .guest_phys_addr = ARCH_RAM_BASE,
+						       .memory_size = PROBE_RAM,
 						       .userspace_addr = (uintptr_t)p->mem.base };
 	if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return fail("KVM_SET_USER_MEMORY_REGION");
+		return probe_fail("KVM_SET_USER_MEMORY_REGION");
 	p->vcpu_fd = ioctl(p->vm_fd, KVM_CREATE_VCPU, 0);
 	if (p->vcpu_fd < 0)
-		return fail("KVM_CREATE_VCPU");
+		return probe_fail("KVM_CREATE_VCPU");
 	p->run_size = p->kvm.vcpu_mmap_size;
 	p->run = mmap(NULL, (size_t)p->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->vcpu_fd, 0);
 	if (p->run == MAP_FAILED) {
 		p->run = NULL;
-		return fail("mapping the vCPU's run page");
+		return probe_fail("mapping the vCPU's run page");
 	}
-	ret = set_cpuid(p);
-	if (!ret)
-		ret = set_real_mode(p);
-	if (!ret)
-		ret = load(p, iterations);
-	return ret;
+	return arch_canary_setup(p, iterations);
 }
 
 static void teardown(struct probe *p)
@@ -147,7 +83,7 @@ static int handle_exit(struct probe *p, uint64_t t0)
 {
 	struct kvm_run *run = p->run;
 	struct probe_result *r = &p->r;
-	uint8_t value;
+	int value;
 
 	if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
 		snprintf(r->why, sizeof(r->why), "KVM internal error %u%s", run->internal.suberror,
@@ -156,58 +92,52 @@ static int handle_exit(struct probe *p, uint64_t t0)
 				 : "");
 		return -1;
 	}
-	if (run->exit_reason == KVM_EXIT_IO &&
-	    (run->io.port != CANARY_PORT || run->io.size != 1 || run->io.direction != KVM_EXIT_IO_OUT)) {
-		snprintf(r->why, sizeof(r->why), "an unexpected %u-byte port %s at port 0x%x", run->io.size,
-			 run->io.direction == KVM_EXIT_IO_OUT ? "write" : "read", run->io.port);
+	value = arch_canary_report(p);
+	if (value < 0)
+		return -1;
+	if (value != (int)r->stage + 1) {
+		snprintf(r->why, sizeof(r->why), "stage %d reported after stage %u", value, r->stage);
 		return -1;
 	}
-	if (run->exit_reason != KVM_EXIT_IO) {
-		snprintf(r->why, sizeof(r->why), "an unexpected exit (%s)", vcpu_exit_name(run->exit_reason));
-		return -1;
-	}
-	value = *((uint8_t *)run + run->io.data_offset);
-	if (value != r->stage + 1) {
-		snprintf(r->why, sizeof(r->why), "stage %u reported after stage %u", value, r->stage);
-		return -1;
-	}
-	r->stage = value;
-	if (value == CANARY_LONG_MODE)
-		r->long_mode_ns = vm_now_ns() - t0;
-	if (value == CANARY_LOOP_DONE) {
-		r->loop_ns = vm_now_ns() - t0 - r->long_mode_ns;
+	r->stage = (unsigned int)value;
+	if (value == PROBE_STAGE_LOOP)
+		r->start_ns = vm_now_ns() - t0;
+	if (value == PROBE_STAGE_DONE) {
+		r->loop_ns = vm_now_ns() - t0 - r->start_ns;
 		r->turns = r->iterations;
 		return 1;
 	}
 	return 0;
 }
 
-/* Appends where the vCPU stands to the failure's words: the guest's code address and mode. */
+/* Appends where the vCPU stands to the failure's words. */
 static void note_where(struct probe *p)
 {
-	struct kvm_regs regs;
-	struct kvm_sregs s;
+	struct arch_regs regs;
+	char where[128];
 	size_t n = strlen(p->r.why);
 
-	if (ioctl(p->vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(p->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+	if (arch_regs_get(p->vcpu_fd, &regs) < 0)
 		return;
-	snprintf(p->r.why + n, sizeof(p->r.why) - n, " at cs:rip %04x:%llx (cs base 0x%llx, cr0 0x%llx)",
-		 s.cs.selector, (unsigned long long)regs.rip, (unsigned long long)s.cs.base,
-		 (unsigned long long)s.cr0);
+	if (!arch_regs_where(&regs, where, sizeof(where)))
+		snprintf(where, sizeof(where), "its reset state");
+	snprintf(p->r.why + n, sizeof(p->r.why) - n, " at %s", where);
 }
 
-/* Stopped in its loop: how far it got (ECX counts the turns left) tells how fast KVM runs it. */
+/* Stopped in its loop: how far it got (its counter holds the turns left) tells how fast KVM runs it. */
 static void out_of_time(struct probe *p, uint64_t t0)
 {
 	struct probe_result *r = &p->r;
-	struct kvm_regs regs;
+	struct arch_regs regs;
+	uint64_t left;
 
 	snprintf(r->why, sizeof(r->why), "out of time");
-	if (r->stage != CANARY_LONG_MODE || ioctl(p->vcpu_fd, KVM_GET_REGS, &regs) < 0)
+	if (r->stage != PROBE_STAGE_LOOP || arch_regs_get(p->vcpu_fd, &regs) < 0)
 		return;
-	r->loop_ns = vm_now_ns() - t0 - r->long_mode_ns;
-	if ((regs.rcx & 0xffffffffu) <= r->iterations)
-		r->turns = r->iterations - (regs.rcx & 0xffffffffu);
+	r->loop_ns = vm_now_ns() - t0 - r->start_ns;
+	left = arch_canary_turns_left(&regs);
+	if (left <= r->iterations)
+		r->turns = r->iterations - left;
 }
 
 static void *run_thread(void *arg)
@@ -291,5 +221,5 @@ int probe_canary(const char *path, uint32_t iterations, unsigned int limit_ms, s
 	*r = p->r;
 	teardown(p);
 	free(p);
-	return r->stage == CANARY_LOOP_DONE ? 0 : 1;
+	return r->stage == PROBE_STAGE_DONE ? 0 : 1;
 }
