@@ -42,7 +42,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all arm64 guest test test-unit test-harness test-integration test-fuzz demo clean setup format format-check lint
 ALL_x86_64 := $(BUILD)/kvmini $(BUILD)/kvmini-san guest $(BUILD)/tests/exit-floor
-ALL_arm64 := $(BUILD)/kvmini guest
+ALL_arm64 := $(BUILD)/kvmini guest $(BUILD)/tests/exit-floor
 all: $(ALL_$(ARCH))
 
 # The arm64 build beside the x86 one, in $(BUILD)/arm64: the integration tests boot it in kvm-env's arm64 mode.
@@ -82,7 +82,7 @@ $(BUILD)/tests/unit/test_dtb: LDLIBS += -lfdt
 # Guest programs: the test initramfs and the bare-metal exit-latency guest (their scripts rebuild as needed).
 guest:
 	ARCH=$(ARCH) guest/build $(BUILD)
-	$(if $(filter x86_64,$(ARCH)),guest/exitlat/build $(BUILD)/guest)
+	$(if $(filter x86_64,$(ARCH)),guest/exitlat/build,guest/exitlat/arm64/build) $(BUILD)/guest
 
 # The arm64 loader inflates Image.gz kernels with zlib.
 $(BUILD)/tests/unit/test_image: LDLIBS += -lz

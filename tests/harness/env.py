@@ -30,7 +30,7 @@ def kernel():
 
 def emulated():
     """Whether KVM here runs on QEMU's software CPU (inside scripts/kvm-env's machine)."""
-    return os.environ.get("KVM_ENV") == "qemu"
+    return os.environ.get("KVM_ENV", "").startswith("qemu")  # qemu, or qemu-arm64
 
 
 def host_kvm_kind():

@@ -15,6 +15,7 @@ session's limit in seconds, default 1800), ARM64_CASE_TIMEOUT (each case's, defa
 KVMINI_ARM64_LOCK_WAIT (seconds to wait for the lock, default 1800).
 """
 
+import json
 import os
 import shutil
 import signal
@@ -37,7 +38,11 @@ LOCK = "/tmp/kvmini-emu.lock"
 SESSION_TIMEOUT = int(os.environ.get("KVMINI_ARM64_TIMEOUT", "1800"))
 CASE_TIMEOUT = int(os.environ.get("ARM64_CASE_TIMEOUT", "300"))
 LOCK_WAIT = int(os.environ.get("KVMINI_ARM64_LOCK_WAIT", "1800"))
-NEEDS = ["kvmini", "guest/Image", "guest/Image.gz", "guest/test-initramfs.cpio.gz", "guest/tools/xfer"]
+NEEDS = ["kvmini", "guest/Image", "guest/Image.gz", "guest/test-initramfs.cpio.gz", "guest/tools/xfer",
+         "guest/exitlat.img"]
+# The rows kvmini bench exits times on arm64, in its order.
+EXIT_ROWS = ["loop", "hvc", "mmio_user_read", "mmio_user_write", "mmio_ioeventfd", "mmio_wildcard", "wfi_timer",
+             "ipi"]
 
 
 def not_installed():
@@ -164,3 +169,49 @@ def test_arm64_refuses_x86_bzimage(t, session):
     """An x86 bzImage given to the arm64 kvmini: status 2 and one line saying what is wrong."""
     if case(t, session, "x86_kernel"):
         t.expect_error(2, r"^kvmini: error: .*(x86|bzImage)")
+
+
+def bench_rows(t, d):
+    """The rows of case directory D's exits.json, by name; checks what every run must show."""
+    try:
+        data = json.loads(read(d / "exits.json"))
+    except ValueError as e:
+        t.fail(f"kvmini bench exits --json printed no JSON object ({e}): {read(d / 'exits.json')[:300]!r}")
+        return None
+    t.check(data.get("counter_khz", 0) > 0, f"no counter frequency: {data}")
+    names = [r["name"] for r in data.get("rows", [])]
+    t.check(names == EXIT_ROWS, f"rows {names}, want {EXIT_ROWS}")
+    return {r["name"]: r for r in data.get("rows", [])}
+
+
+def test_arm64_bench_exits_times_each_row(t, session):
+    """kvmini bench exits on arm64 with 2 vCPUs: every row timed, 300 samples each, ordered as the exits'
+    costs are: an exit to kvmini costs more than one KVM answers itself, which costs more than no exit."""
+    d = case(t, session, "bench_exits_2cpus")
+    if not d:
+        return
+    t.expect_status(0)
+    rows = bench_rows(t, d)
+    if not rows:
+        return
+    for name, r in rows.items():
+        ok = r["status"] == "ok" or (name in ("wfi_timer", "ipi") and r["status"] == "timeout")
+        t.check(ok, f"row {name}: status {r['status']}")
+        if r["status"] == "ok":
+            t.check(r["count"] == 300, f"row {name}: {r['count']} samples, want 300")
+            t.check(0 < r["min_ticks"] <= r["median_ticks"] <= r["p99_ticks"] <= r["max_ticks"],
+                    f"row {name}: min, median, p99, max out of order: {r}")
+    med = {name: r["median_ticks"] for name, r in rows.items() if r["status"] == "ok"}
+    if all(n in med for n in ("loop", "hvc", "mmio_user_write", "mmio_ioeventfd")):
+        t.check(med["mmio_user_write"] > med["mmio_ioeventfd"] > med["loop"] and med["hvc"] > med["loop"],
+                f"medians out of the exits' order (userspace > ioeventfd > no exit; hvc > no exit): {med}")
+
+
+def test_arm64_bench_exits_one_vcpu_has_no_ipi(t, session):
+    d = case(t, session, "bench_exits_1cpu")
+    if not d:
+        return
+    t.expect_status(0)
+    rows = bench_rows(t, d)
+    if rows and "ipi" in rows:
+        t.check(rows["ipi"]["status"] == "unsupported", f"ipi with one vCPU: {rows['ipi']['status']}")
