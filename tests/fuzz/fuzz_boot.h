@@ -1,5 +1,5 @@
 /*
- * fuzz_boot.h: what the boot-loader targets (fuzz_bzimage, fuzz_multiboot) share: guest RAM on the
+ * fuzz_boot.h: what the boot-loader targets (fuzz_bzimage, fuzz_multiboot, fuzz_image) share: guest RAM on the
  * heap, a memfd standing in for the initrd or module file, and log.h's log_msg() replaced by one that
  * formats each line (ASan then sees every argument) and counts them, so that a target can check the
  * house rule: a failure is logged once, as one line naming the file; a success logs no error.
@@ -62,16 +62,26 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		fuzz_log.named = false;
 }
 
-/* fuzz_ram: (m) as (size) bytes of RAM at guest address 0, one allocation, so that ASan sees past its end. */
-static inline void fuzz_ram(struct gmem *m, uint64_t size)
+/*
+ * fuzz_ram: (m) as (size) bytes of RAM at guest address 0, one allocation, so that ASan sees past its
+ * end, every byte (poison): what the loader never wrote shows. Returns its host address.
+ */
+static inline uint8_t *fuzz_ram(struct gmem *m, uint64_t size, uint8_t poison)
 {
 	uint8_t *p = aligned_alloc(4096, size);
 
 	if (!p)
 		abort();
-	memset(p, 0, size);
+	memset(p, poison, size);
 	*m = (struct gmem){ .fd = -1, .size = size, .nr_regions = 1 };
 	m->regions[0] = (struct gmem_region){ .gpa = 0, .size = size, .fd_offset = 0, .host = p };
+	return p;
+}
+
+/* fuzz_initrd_byte: byte (i) of the initrd the Linux loaders' targets hand over (fuzz_file's pattern). */
+static inline uint8_t fuzz_initrd_byte(size_t i)
+{
+	return (uint8_t)(i * 13 + (i >> 8) + 1);
 }
 
 /*

@@ -73,19 +73,12 @@ static void check(bool ok, const char *what)
 	}
 }
 
-static uint8_t initrd_byte(size_t i)
-{
-	return (uint8_t)(i * 13 + (i >> 8) + 1);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fuzz_ram(&fz.mem, RAM_SIZE);
-	fz.ram = fz.mem.regions[0].host;
-	memset(fz.ram, POISON, RAM_SIZE);
-	fz.initrd = fuzz_file("initrd", INITRD_LEN, initrd_byte);
+	fz.ram = fuzz_ram(&fz.mem, RAM_SIZE, POISON);
+	fz.initrd = fuzz_file("initrd", INITRD_LEN, fuzz_initrd_byte);
 	return 0;
 }
 
@@ -161,7 +154,7 @@ static uint64_t check_initrd(const struct bzimage *bz, uint64_t kernel_end)
 	check(gpa % 4096 == 0 && gpa >= kernel_end && gpa + INITRD_LEN <= top,
 	      "the initrd is page-aligned, above the kernel's room, under its limit and in RAM");
 	for (size_t i = 0; i < INITRD_LEN; i++)
-		check(fz.ram[gpa + i] == initrd_byte(i), "the initrd is loaded byte for byte");
+		check(fz.ram[gpa + i] == fuzz_initrd_byte(i), "the initrd is loaded byte for byte");
 	memset(fz.ram + gpa, POISON, INITRD_LEN);
 	return gpa;
 }

@@ -74,20 +74,13 @@ static void check(bool ok, const char *what)
 	}
 }
 
-static uint8_t initrd_byte(size_t i)
-{
-	return (uint8_t)(i * 13 + (i >> 8) + 1);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fuzz_ram(&fz.mem, RAM_SIZE);
-	fz.ram = fz.mem.regions[0].host;
-	memset(fz.ram, POISON, RAM_SIZE);
+	fz.ram = fuzz_ram(&fz.mem, RAM_SIZE, POISON);
 	memset(fz.poison, POISON, sizeof(fz.poison));
-	fz.initrd = fuzz_file("initrd", INITRD_LEN, initrd_byte);
+	fz.initrd = fuzz_file("initrd", INITRD_LEN, fuzz_initrd_byte);
 	return 0;
 }
 
@@ -171,7 +164,7 @@ static void check_loaded(const struct boot_arm64 *out, uint64_t base, const uint
 			      out->initrd + INITRD_LEN <= end,
 		      "the initrd is 64 KiB aligned above the kernel, clear of the DTB, in RAM");
 		for (size_t i = 0; i < INITRD_LEN; i++)
-			check(fz.ram[out->initrd - base + i] == initrd_byte(i),
+			check(fz.ram[out->initrd - base + i] == fuzz_initrd_byte(i),
 			      "the initrd is loaded byte for byte");
 		repoison(base, out->initrd, INITRD_LEN);
 	}

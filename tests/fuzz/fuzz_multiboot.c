@@ -81,9 +81,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fuzz_ram(&fz.mem, RAM_SIZE);
-	fz.ram = fz.mem.regions[0].host;
-	memset(fz.ram, POISON, RAM_SIZE);
+	fz.ram = fuzz_ram(&fz.mem, RAM_SIZE, POISON);
 	fz.module = fuzz_file("module", MOD_LEN, module_byte);
 	fz.e820_nr = e820_build(RAM_SIZE, fz.e820, E820_MAX_ENTRIES);
 	if (fz.e820_nr <= 0)
