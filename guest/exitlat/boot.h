@@ -4,13 +4,11 @@
 
 #include <stdint.h>
 
-#define BOOT_DEFAULT_ITERATIONS 10000
-#define BOOT_DEFAULT_CPUS	1
+#include "cmdline.h"
 
 struct boot_config {
-	uint32_t iterations; /* iterations=N: samples per row */
-	uint32_t cpus;	     /* cpus=N: vCPUs the VMM gave us (the ipi row needs 2) */
-	uint64_t mem_top;    /* end of the RAM that starts at 1 MiB (mem_upper); 0 if not given */
+	struct cmdline cmd; /* iterations=, cpus= */
+	uint64_t mem_top;   /* end of the RAM that starts at 1 MiB (mem_upper); 0 if not given */
 };
 
 /*

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "run.h"
+
 /*
  * A wait longer than this many TSC cycles (about 2 to 4 s on today's hosts) marks its row
  * EXITLAT_TIMEOUT: a sample that slow is a stall, not a latency.
@@ -14,15 +16,6 @@ struct rows_cpu {
 	int rdtscp;    /* end samples with RDTSCP rather than LFENCE; RDTSC */
 	int amd;       /* hypercalls are VMMCALL (AMD, Hygon), not VMCALL */
 	uint32_t cpus; /* vCPUs there are: the ipi row needs 2 */
-};
-
-struct rows_run {
-	uint32_t row; /* enum exitlat_row */
-	const struct rows_cpu *cpu;
-	uint64_t *samples; /* room for (iterations) samples */
-	uint32_t iterations;
-	uint32_t count;	 /* out: samples taken */
-	uint32_t status; /* out: enum exitlat_status */
 };
 
 /* rows_probe_cpu: fill (cpu) from CPUID; (cpus) comes from the command line. */

@@ -89,9 +89,9 @@ static void fatal_exception(const struct trap_frame *f)
 	serial_puts("exitlat: exception ");
 	serial_put_u64(f->vector);
 	serial_puts(" at ");
-	serial_put_hex32(f->eip);
+	serial_put_hex(f->eip, 8);
 	serial_puts(" error=");
-	serial_put_hex32(f->error);
+	serial_put_hex(f->error, 8);
 	serial_puts("\n");
 	outb(DEBUG_EXIT_PORT, 0x7f);
 	cpu_halt();

@@ -60,73 +60,15 @@ static const char *find_bootargs(const uint8_t *fdt)
 	return NULL;
 }
 
-static int starts_with(const char *s, const char *prefix)
-{
-	while (*prefix)
-		if (*s++ != *prefix++)
-			return 0;
-	return 1;
-}
-
-static int parse_u32(const char *s, uint32_t *v)
-{
-	uint64_t n = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++)
-		if ((n = n * 10 + (uint64_t)(*s - '0')) > 0xffffffffu)
-			return -1;
-	if (*s && *s != ' ')
-		return -1;
-	*v = (uint32_t)n;
-	return 0;
-}
-
-/* One key=value word at (s); the others, such as kvmini's console=ttyS0, are skipped. */
-static void parse_arg(const char *s, struct boot_config *cfg)
-{
-	static const char *const keys[] = { "iterations=", "cpus=" };
-	uint32_t *field[] = { &cfg->iterations, &cfg->cpus };
-
-	for (unsigned int i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		uint32_t v;
-		const char *val = s;
-
-		if (!starts_with(s, keys[i]))
-			continue;
-		while (*val++ != '=')
-			;
-		if (parse_u32(val, &v) == 0 && v > 0) {
-			*field[i] = v;
-			return;
-		}
-		serial_puts("exitlat: ignoring ");
-		serial_puts(keys[i]);
-		serial_puts(": want a whole number from 1 to 4294967295\n");
-		return;
-	}
-}
-
 int boot_parse(uint64_t dtb, struct boot_config *cfg)
 {
 	const char *s = find_bootargs((const uint8_t *)(uintptr_t)dtb);
-	const char *end = s + CMDLINE_MAX;
 
-	cfg->iterations = BOOT_DEFAULT_ITERATIONS;
-	cfg->cpus = BOOT_DEFAULT_CPUS;
+	cmdline_defaults(&cfg->cmd);
 	if (!s) {
 		serial_puts("exitlat: no bootargs in the device tree at x0: using the defaults\n");
 		return -1;
 	}
-	while (s < end && *s) {
-		if (*s == ' ') {
-			s++;
-			continue;
-		}
-		parse_arg(s, cfg);
-		while (s < end && *s && *s != ' ')
-			s++;
-	}
+	cmdline_parse(s, CMDLINE_MAX, 0, &cfg->cmd);
 	return 0;
 }

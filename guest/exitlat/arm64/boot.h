@@ -4,12 +4,10 @@
 
 #include <stdint.h>
 
-#define BOOT_DEFAULT_ITERATIONS 10000
-#define BOOT_DEFAULT_CPUS	1
+#include "cmdline.h"
 
 struct boot_config {
-	uint32_t iterations; /* iterations=N: samples per row */
-	uint32_t cpus;	     /* cpus=N: vCPUs the VMM gave us (the ipi row needs 2) */
+	struct cmdline cmd; /* iterations=, cpus= */
 };
 
 /*

@@ -30,7 +30,7 @@ static inline int64_t op_hvc(void)
 	}
 
 SIMPLE_ROW(row_loop, (void)0)
-SIMPLE_ROW(row_hvc, r->hvc_ret = op_hvc())
+SIMPLE_ROW(row_hvc, r->ret = op_hvc())
 SIMPLE_ROW(row_mmio_user_read, (void)mmio_read32(EXITLAT_ARM64_MMIO_USER))
 SIMPLE_ROW(row_mmio_user_write, mmio_write32(EXITLAT_ARM64_MMIO_USER, 0))
 SIMPLE_ROW(row_mmio_ioeventfd, mmio_write32(EXITLAT_ARM64_MMIO_IOEVENTFD, 0))

@@ -34,11 +34,11 @@ void trap_fault(uint64_t kind, uint64_t esr, uint64_t elr, uint64_t far)
 	serial_puts(" on vCPU ");
 	serial_put_u64(cpu_id());
 	serial_puts(": esr ");
-	serial_put_hex64(esr);
+	serial_put_hex(esr, 16);
 	serial_puts(" elr ");
-	serial_put_hex64(elr);
+	serial_put_hex(elr, 16);
 	serial_puts(" far ");
-	serial_put_hex64(far);
+	serial_put_hex(far, 16);
 	serial_puts(": giving up\n");
 	smp_system_off();
 }
