@@ -13,7 +13,8 @@
 
 /*
  * Each architecture's header defines:
- *   struct arch_vm    what a VM holds of its own on that architecture (arm64: the GIC's KVM devices);
+ *   struct arch_vm    what a VM holds of its own on that architecture (arm64: the GIC's KVM devices),
+ *                     and ARCH_VM_INIT, its value before arch_vm_setup();
  *   struct arch_boot  where the boot vCPU starts, as arch_load_guest() found;
  *   struct arch_regs  a vCPU's registers, as a snapshot and inspect show them;
  *   ARCH_NAME         "x86_64" or "arm64";

@@ -676,6 +676,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->cfg = cfg;
 	vm->fd = vm->com1_irq_fd = vm->com1_room_fd = vm->loop.epfd = vm->launcher.sock = -1;
 	vm->mem.fd = -1;
+	vm->arch = (struct arch_vm)ARCH_VM_INIT;
 	atomic_init(&vm->stopping, 0);
 	bus_init(&vm->pio, "pio", 0xff); /* an unclaimed port reads all-ones, as on a PC */
 	bus_init(&vm->mmio, "mmio", 0xff);

@@ -43,6 +43,10 @@ struct arch_vm {
 	int gic_fd; /* the GICv3 (KVM_DEV_TYPE_ARM_VGIC_V3), -1 before it exists */
 	int its_fd; /* its ITS (KVM_DEV_TYPE_ARM_VGIC_ITS), -1 before it exists */
 };
+#define ARCH_VM_INIT                       \
+	{                                  \
+		.gic_fd = -1, .its_fd = -1 \
+	}
 
 /* Where the boot vCPU starts (booting.rst): the kernel's entry, x0 the device tree's address. */
 struct arch_boot {

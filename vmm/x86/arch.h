@@ -44,6 +44,10 @@
 struct arch_vm {
 	int unused; /* the in-kernel irqchips live with the VM's descriptor */
 };
+#define ARCH_VM_INIT \
+	{            \
+		0    \
+	}
 
 /* Where the boot vCPU starts: Linux's 64-bit entry or Multiboot's 32-bit one. */
 struct arch_boot {
