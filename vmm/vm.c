@@ -218,6 +218,23 @@ int vm_add_console(struct vm *vm, struct bus *bus, uint64_t addr, unsigned int g
 	return ret;
 }
 
+int vm_add_pci(struct vm *vm, uint64_t ecam, uint64_t ecam_size, const struct pci_window *mmio,
+	       const struct pci_window *io)
+{
+	struct pci_bus *b = &vm->pci;
+	int ret = pci_bus_init(b, mmio, io);
+
+	if (ret)
+		return ret;
+	vm->pci_ready = true;
+	ret = bus_add(&vm->mmio, ecam, ecam_size, &b->ecam);
+	if (!ret)
+		ret = bus_add(&vm->mmio, mmio->start, mmio->end - mmio->start, &b->mmio_window);
+	if (ret)
+		log_err("cannot map the PCI host bridge: %s", strerror(-ret));
+	return ret;
+}
+
 static int add_devices(struct vm *vm)
 {
 	vm->host = (struct dev_host){

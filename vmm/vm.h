@@ -173,6 +173,13 @@ void vm_stop(struct vm *vm, int status, const char *why);
  * architecture's board calls it (arch_add_devices). Returns 0 or -errno (logged).
  */
 int vm_add_console(struct vm *vm, struct bus *bus, uint64_t addr, unsigned int gsi);
+/*
+ * vm_add_pci: the PCI host bridge, its ECAM at (ecam, ecam_size) and its memory window (mmio) on the
+ * MMIO bus, BARs placed in (mmio) and (io); the architecture adds any other way in (x86: its ports).
+ * Returns 0 or -errno (logged).
+ */
+int vm_add_pci(struct vm *vm, uint64_t ecam, uint64_t ecam_size, const struct pci_window *mmio,
+	       const struct pci_window *io);
 /* The largest kernel file kvmini reads: 512 MiB, more than any kernel is. */
 #define VM_KERNEL_MAX_SIZE UINT64_C(0x20000000)
 /* vm_device_type: (d)'s virtio type ("virtio-blk") into (buf) of (len) bytes. */

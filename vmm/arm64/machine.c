@@ -136,21 +136,9 @@ int arch_add_devices(struct vm *vm)
 {
 	struct pci_window mmio = { ARM64_PCI_MMIO32_BASE, ARM64_PCI_MMIO32_BASE + ARM64_PCI_MMIO32_SIZE };
 	struct pci_window io = { 0, PCI_IO_UNMAPPED_SIZE };
-	struct pci_bus *b = &vm->pci;
 	int ret = vm_add_console(vm, &vm->mmio, ARM64_UART_BASE, ARM64_UART_SPI);
 
-	if (ret)
-		return ret;
-	ret = pci_bus_init(b, &mmio, &io);
-	if (ret)
-		return ret;
-	vm->pci_ready = true;
-	ret = bus_add(&vm->mmio, ARM64_PCI_ECAM_BASE, ARM64_PCI_ECAM_SIZE, &b->ecam);
-	if (!ret)
-		ret = bus_add(&vm->mmio, ARM64_PCI_MMIO32_BASE, ARM64_PCI_MMIO32_SIZE, &b->mmio_window);
-	if (ret)
-		log_err("cannot map the PCI host bridge: %s", strerror(-ret));
-	return ret;
+	return ret ? ret : vm_add_pci(vm, ARM64_PCI_ECAM_BASE, ARM64_PCI_ECAM_SIZE, &mmio, &io);
 }
 
 /* The device tree for this VM at (b->dtb), telling the kernel where its initrd went. */

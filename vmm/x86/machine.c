@@ -68,7 +68,10 @@ void arch_irq_routes(struct irq_routes *r)
 	r->msi_devid = false;
 }
 
-/* COM1, the platform's ports (debug exit, pvpanic, ACPI sleep, resets), and the PCI host bridge. */
+/*
+ * COM1, the platform's ports (debug exit, pvpanic, ACPI sleep, resets), and the PCI host bridge with
+ * configuration mechanism #1 and its I/O window beside ECAM.
+ */
 int arch_add_devices(struct vm *vm)
 {
 	struct platform_port ports[PLATFORM_NR_PORTS];
@@ -87,21 +90,16 @@ int arch_add_devices(struct vm *vm)
 		log_err("cannot map the platform devices: %s", strerror(-ret));
 		return ret;
 	}
-	ret = pci_bus_init(b, &mmio, &io);
+	ret = vm_add_pci(vm, PCI_ECAM_BASE, PCI_ECAM_SIZE, &mmio, &io);
 	if (ret)
 		return ret;
-	vm->pci_ready = true;
 	ret = bus_add(&vm->pio, PCI_PORT_CONFIG_ADDRESS, PCI_CONFIG_ADDRESS_LEN, &b->config_address_dev);
 	if (!ret)
 		ret = bus_add(&vm->pio, PCI_PORT_CONFIG_DATA, PCI_CONFIG_DATA_LEN, &b->config_data_dev);
 	if (!ret)
 		ret = bus_add(&vm->pio, PCI_IOPORT_BASE, PCI_IOPORT_SIZE, &b->io_window);
-	if (!ret)
-		ret = bus_add(&vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, &b->ecam);
-	if (!ret)
-		ret = bus_add(&vm->mmio, PCI_MMIO_BASE, PCI_MMIO_SIZE, &b->mmio_window);
 	if (ret)
-		log_err("cannot map the PCI host bridge: %s", strerror(-ret));
+		log_err("cannot map the PCI host bridge's ports: %s", strerror(-ret));
 	return ret;
 }
 
