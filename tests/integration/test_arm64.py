@@ -171,6 +171,18 @@ def test_arm64_refuses_x86_bzimage(t, session):
         t.expect_error(2, r"^kvmini: error: .*(x86|bzImage)")
 
 
+def test_arm64_net_ping_both_ways(t, session):
+    """virtio-net on a tap kvmini makes: the guest pings this side, this side pings the guest."""
+    d = case(t, session, "net")
+    if d:
+        t.append_log(d / "host-ping.log")
+        t.expect_status(143)  # stopped with SIGTERM once both pings are done
+        t.expect_booted(1)
+        t.expect_line("KVMINI-TEST: pinged")
+        t.check(read(d / "host-ping.status").strip() == "0",
+                f"this side cannot ping the guest: {read(d / 'host-ping.log').strip()}")
+
+
 def bench_rows(t, d):
     """The rows of case directory D's exits.json, by name; checks what every run must show."""
     try:
