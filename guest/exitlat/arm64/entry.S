@@ -1,7 +1,7 @@
 /*
  * entry.S: the arm64 Image header, vCPU 0's and the AP's entries, and the exception vectors.
  *
- * The loader (kvmini, or any that follows Documentation/arch/arm64/booting.rst) places the Image
+ * The loader (kvmini, or any that follows Documentation/arch/arm64/booting.rst; QEMU: see start) places the Image
  * text_offset (0) above a 2 MiB boundary at the start of RAM (0x40000000, where link.ld puts it) and
  * enters it at EL1 with the MMU off, interrupts masked and x0 the device tree's address.
  */
@@ -20,6 +20,30 @@ _start:
 	.text
 start:
 	mov	x19, x0
+	/*
+	 * QEMU's virt board loads an Image whose text_offset is below 4 KiB 2 MiB higher (its boot stub
+	 * sits at the bottom of RAM): the code is not position-independent (function tables, literals),
+	 * so move it down to where link.ld put it, then go on from there. kvmini loads it in place.
+	 * A forward copy is safe: the destination is below the source. The MMU is off: aligned words.
+	 */
+	adr	x1, _start
+	ldr	x2, =_start
+	cmp	x1, x2
+	b.eq	linked
+	ldr	x3, =__bss_start
+1:	cmp	x2, x3
+	b.hs	2f
+	ldr	x4, [x1], #8
+	str	x4, [x2], #8
+	b	1b
+2:	dsb	sy
+	ic	iallu
+	dsb	sy
+	isb
+	ldr	x1, =linked
+	br	x1
+	.ltorg
+linked:
 	adrp	x1, boot_stack_top
 	add	x1, x1, :lo12:boot_stack_top
 	mov	sp, x1

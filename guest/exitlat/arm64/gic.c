@@ -16,15 +16,20 @@
 #define PRIORITY	    0x80808080u
 #define WAKER_POLLS	    1000000
 
-void gic_init_dist(void)
+/* Set once by vCPU 0 before the AP starts: kvmini's addresses until then. */
+static uint64_t gicd_base = ARM64_GICD_BASE, gicr_base = ARM64_GICR_BASE;
+
+void gic_init_dist(uint64_t gicd, uint64_t gicr)
 {
-	mmio_write32(ARM64_GICD_BASE + GICD_CTLR, GICD_CTLR_ENABLE_G1 | GICD_CTLR_ARE);
+	gicd_base = gicd;
+	gicr_base = gicr;
+	mmio_write32(gicd_base + GICD_CTLR, GICD_CTLR_ENABLE_G1 | GICD_CTLR_ARE);
 }
 
 void gic_init_cpu(uint32_t cpu)
 {
 	/* KVM places redistributors in vCPU order from the base, one 128 KiB pair of frames each. */
-	uint64_t rd = ARM64_GICR_BASE + (uint64_t)cpu * ARM64_GICR_CPU_SIZE;
+	uint64_t rd = gicr_base + (uint64_t)cpu * ARM64_GICR_CPU_SIZE;
 	uint32_t waker = mmio_read32(rd + GICR_WAKER);
 
 	mmio_write32(rd + GICR_WAKER, waker & ~GICR_WAKER_SLEEP);

@@ -8,8 +8,11 @@
 #define GIC_PPI_VTIMER 27   /* the EL1 virtual timer's PPI (INTID 16 + 11), KVM's default */
 #define GIC_SPURIOUS   1020 /* INTIDs from here on are special: no EOI */
 
-/* gic_init_dist: enable Group 1 interrupts at the distributor (once, vCPU 0). */
-void gic_init_dist(void);
+/*
+ * gic_init_dist: use the distributor at (gicd) and the redistributors from (gicr) (the device tree's),
+ * and enable Group 1 interrupts at the distributor (once, vCPU 0, before the AP starts).
+ */
+void gic_init_dist(uint64_t gicd, uint64_t gicr);
 /*
  * gic_init_cpu: wake this vCPU's (cpu) redistributor, make SGI 0 and the virtual timer's PPI Group 1
  * and enabled, and open the CPU interface through the ICC system registers. Interrupts stay masked.

@@ -9,6 +9,7 @@
 #include "serial.h"
 #include "smp.h"
 #include "trap.h"
+#include "uart.h"
 
 extern char exitlat_image_end[]; /* link.ld: page-aligned end of the image, .bss included */
 
@@ -61,10 +62,12 @@ void main(uint64_t dtb)
 
 	mmu_build();
 	mmu_enable();
+	boot_devices(dtb, &cfg); /* kvmini's 16550A or QEMU virt's PL011, and where the GIC is */
+	uart_select(cfg.uart, cfg.uart_pl011);
 	serial_init();
 	boot_parse(dtb, &cfg);
 	fit_samples(&cfg, dtb);
-	gic_init_dist();
+	gic_init_dist(cfg.gicd, cfg.gicr);
 	gic_init_cpu(0);
 	cpu = (struct rows_cpu){ .hz = counter_hz(), .cpus = cfg.cmd.cpus };
 	cpu.budget = cpu.hz * ROWS_BUDGET_SECONDS;

@@ -28,7 +28,7 @@
 #define SCTLR_I	      (1ull << 12)
 #define RAM_BLOCKS    3 /* 1 GiB to 4 GiB: the guest's RAM, whatever --mem the benchmark picks */
 
-static uint64_t table[512] __attribute__((aligned(4096)));
+static uint64_t table[512] __attribute__((aligned(4096), section(".pagetable"))); /* link.ld: in .bss */
 
 void mmu_build(void)
 {
