@@ -4,8 +4,9 @@ and QEMU booting the same guest (guest/exitlat), interleaved.
 
 On arm64 (KVM_ENV_ARCH=arm64, BUILD=build/arm64) the runs take place in kvm-env's emulated arm64 machine,
 all of them in one session: its busybox userland has no Python, so a shell script does the rounds there and
-this program reads their output from the shared working tree. That userland has no QEMU either: the QEMU
-peer is left out and said to be."""
+this program reads their output from the shared working tree. Nor has it a QEMU: the QEMU peer there is
+Debian's arm64 qemu-system-aarch64, which scripts/setup unpacks into its arm64 cache, run from /host with
+the host's arm64 libraries."""
 
 import json
 import os
@@ -29,8 +30,9 @@ NO_IOEVENTFD_IN_QEMU = ("pio_ioeventfd", "mmio_ioeventfd", "mmio_wildcard")
 FLOOR_ROWS = ("mmio_user_write",) if ARM64 else ("pio_user_out", "mmio_user_write")
 # The guest's clock: the TSC (x86) or the virtual counter (arm64), as kvmini's JSON names it.
 CLOCK, UNIT, KHZ_KEY = ("counter", "ticks", "counter_khz") if ARM64 else ("TSC", "cycles", "tsc_khz")
-QEMU_ARM64 = ("QEMU: not available in this environment (kvm-env's arm64 machine runs a busybox userland "
-              "with no qemu-system-aarch64)")
+# arm64: scripts/setup's unpacked qemu-system-arm:arm64; the emulated machine sees the host's root at /host.
+ARM64_CACHE = Path(os.environ.get("KVMINI_ARM64_CACHE", "/var/cache/kvmini/arm64"))
+QEMU_ARM64 = ARM64_CACHE / "qemu" / "usr" / "bin" / "qemu-system-aarch64"
 # The keys of a console row record ("exitlat: row=NAME status=ok count=N min=N p50=N p99=N max=N").
 ROW_KEYS = ("row", "status", "count", "min", "p50", "p99", "max")
 
@@ -39,15 +41,26 @@ def commands(args, monitor):
     """Each peer's argv. QEMU's is not Guest.qemu_argv's Linux guest: a bare-metal Multiboot image, its
     own command line, the debug-exit port it ends with and a monitor for the stall watchdog's NMI. Port
     0x540 and MMIO 0xe8000000 are unassigned on QEMU's q35: it answers them in userspace, as kvmini does.
-    Its default irqchip for q35 is in-kernel, so the pio_kernel row stays inside KVM there too."""
+    Its default irqchip for q35 is in-kernel, so the pio_kernel row stays inside KVM there too.
+
+    On arm64, QEMU's virt board (GICv3, in-kernel, as kvmini's) boots the arm64 Image, which finds the
+    board's PL011 and redistributors in the device tree and ends with PSCI SYSTEM_OFF (exit status 0).
+    The exit targets at 0x0e000000 are unassigned there (no secure=on): QEMU serves them in userspace.
+    No monitor: arm64 has no NMI to send, and the rounds run under busybox's timeout."""
     n, cpus = str(args.iterations), str(args.cpus)
+    if ARM64:
+        qemu = [Path("/host") / QEMU_ARM64.relative_to("/"), "-L", "/host/usr/share/qemu", "-M", "virt,gic-version=3",
+                "-accel", "kvm", "-cpu", "host", "-smp", cpus, "-m", "256M", "-display", "none", "-nodefaults",
+                "-serial", "stdio", "-no-reboot", "-kernel", EXITLAT, "-append", f"iterations={n} cpus={cpus}"]
+    else:
+        qemu = ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-M", "q35", "-smp", cpus, "-m", "256",
+                "-display", "none", "-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+                "-no-reboot", "-kernel", EXITLAT, "-append", f"iterations={n} cpus={cpus}",
+                "-monitor", f"unix:{monitor},server,nowait"]
     return {
         "kvmini": [env.KVMINI, "bench", "exits", "--json", "--cpus", cpus, "--iterations", n],
         "floor": [FLOOR, "--iterations", n],
-        "qemu": ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-M", "q35", "-smp", cpus, "-m", "256",
-                 "-display", "none", "-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-                 "-no-reboot", "-kernel", EXITLAT, "-append", f"iterations={n} cpus={cpus}",
-                 "-monitor", f"unix:{monitor},server,nowait"],
+        "qemu": qemu,
     }
 
 
@@ -61,9 +74,9 @@ def unavailable(name):
             return f"{env.KVMINI} has no 'bench exits' subcommand"
     if name == "floor" and not os.access(FLOOR, os.X_OK):
         return f"{FLOOR} is not built (make {FLOOR})"
-    if name == "qemu" and ARM64:
-        return QEMU_ARM64
-    if name == "qemu" and not shutil.which("qemu-system-x86_64"):
+    if name == "qemu" and ARM64 and not os.access(QEMU_ARM64, os.X_OK):
+        return f"{QEMU_ARM64} is not there (scripts/setup unpacks qemu-system-arm:arm64 there)"
+    if name == "qemu" and not ARM64 and not shutil.which("qemu-system-x86_64"):
         return "qemu-system-x86_64 is not installed"
     if name in ("kvmini", "qemu") and not os.access(EXITLAT, os.R_OK):
         return f"{EXITLAT} is not built (make guest)"
@@ -101,8 +114,9 @@ def wait_qemu(p, out, monitor, timeout, stall):
 
 
 def finished(name, text, status):
-    """Whether a run's output is complete (QEMU's exit status is the guest's debug-exit value 0, shifted
-    and ORed with 1, so 1 is its success): its rows, or a string saying why not."""
+    """Whether a run's output is complete (QEMU's exit status on x86 is the guest's debug-exit value 0,
+    shifted and ORed with 1, so 1 is its success; on arm64 PSCI SYSTEM_OFF's 0): its rows, or a string
+    saying why not."""
     if name == "kvmini":
         if status != 0:
             return None
@@ -112,7 +126,7 @@ def finished(name, text, status):
         except (ValueError, KeyError, TypeError) as e:
             return f"kvmini's JSON does not parse: {e}"
     tag = name + ":" if name == "floor" else "exitlat:"
-    if status != (1 if name == "qemu" else 0) or not results.records(text, tag, "done"):
+    if status != (1 if name == "qemu" and not ARM64 else 0) or not results.records(text, tag, "done"):
         return None
     return [(r["row"], r["status"], r["min"], r["p50"], r["p99"]) for r in results.records(text, tag, "row")
             if all(k in r for k in ROW_KEYS)]
@@ -160,9 +174,7 @@ def report(args, runs, order, meta):
         kf, kq = ratio(k, f), ratio(k, q)
         ns = "-" if isinstance(k, str) or not tsc_khz else results.fmt(k[0] * 1e6 / tsc_khz, 0)
         qcell = cell(q, args.rounds)
-        if ARM64:
-            qcell = "n/a"
-        elif name in NO_IOEVENTFD_IN_QEMU:
+        if name in NO_IOEVENTFD_IN_QEMU:
             if not isinstance(q, str):
                 qemu_userspace.append(f"{name} {results.fmt(float(q[0]), 0)}")
             qcell, kq = "n/a*", None
@@ -176,9 +188,7 @@ def report(args, runs, order, meta):
                      "-" if isinstance(k, str) else results.fmt(float(k[2]), 0), cell(f, args.rounds), qcell,
                      "-" if kf is None else results.fmt(kf, 2), "-" if kq is None else results.fmt(kq, 2)])
     results.table(["row", "kvmini", "ns", "min", "p99", "floor", "QEMU", "kvmini/floor", "kvmini/QEMU"], rows)
-    if ARM64:
-        print(QEMU_ARM64)
-    elif qemu_userspace:
+    if qemu_userspace:
         print("* QEMU has no ioeventfd there: it measured an unassigned address served in userspace:",
               ", ".join(qemu_userspace))
     elif any(n in order for n in NO_IOEVENTFD_IN_QEMU):
@@ -202,7 +212,7 @@ def arm64_session(schedule, cmds, tmp, timeout):
     for rnd, name in schedule:
         base = tmp / f"{name}.{rnd}"
         argv = " ".join(f"'{a}'" for a in cmds[name])
-        lines.append(f"timeout {timeout} {argv} >'{base}.out' 2>'{base}.err'; echo $? >'{base}.rc'")
+        lines.append(f"timeout {timeout} {argv} </dev/null >'{base}.out' 2>'{base}.err'; echo $? >'{base}.rc'")
     script = tmp / "rounds.sh"
     script.write_text("\n".join(lines) + "\n")
     session = proc.Proc(["flock", "/tmp/kvmini-emu.lock", "env", "KVM_ENV_ARCH=arm64",
@@ -233,8 +243,10 @@ def main():
         "is 1 if any run failed.\n\n"
         "With KVM_ENV_ARCH=arm64 (and BUILD=build/arm64, as scripts/bench-exits sets): the arm64 kvmini, floor "
         "and guest (build/arm64/guest/exitlat.img), all rounds in one session of kvm-env's emulated arm64 "
-        "machine, in counter ticks (CNTVCT_EL0); no QEMU peer there (its userland has none), as the table says.",
-        "BUILD (build), BENCH_TIMEOUT (seconds per run, 600), KVM_ENV_ARCH (arm64: as above).")
+        "machine, in counter ticks (CNTVCT_EL0); the QEMU peer there is scripts/setup's arm64 qemu-system-aarch64 "
+        "(-M virt,gic-version=3) from the arm64 cache (KVMINI_ARM64_CACHE) under /host.",
+        "BUILD (build), BENCH_TIMEOUT (seconds per run, 600), KVM_ENV_ARCH (arm64: as above), KVMINI_ARM64_CACHE "
+        "(/var/cache/kvmini/arm64).")
     p.add_argument("--iterations", metavar="N", type=common.positive, default=10000, help="timed exits per row")
     p.add_argument("--rounds", metavar="R", type=common.positive, default=3, help="rounds of every peer")
     p.add_argument("--cpus", metavar="N", type=common.positive, default=1, help="vCPUs")
@@ -251,8 +263,7 @@ def main():
         why = unavailable(name)
         if why:
             print(f"bench-exits: {name} left out: {why}", file=sys.stderr)
-            if not (ARM64 and name == "qemu"):  # the environment's, said in the table too
-                failures.runs.append(f"{name} (left out)")
+            failures.runs.append(f"{name} (left out)")
         else:
             peers.append(name)
     print(f"bench-exits: rounds: {args.rounds}, each of: {' '.join(peers) or 'nothing'} (order rotating); "
