@@ -287,9 +287,6 @@ static void print_canary(const struct host_report *h)
 
 	if (h->canary == 2)
 		print_row(LAYER_HARDWARE, "canary", "not run");
-	else if (h->canary == -ENOTSUP)
-		print_row(LAYER_HARDWARE, "canary", "none on %s: kvmini's canary guest is x86 code",
-			  ARCH_NAME);
 	else if (h->canary < 0)
 		print_row(LAYER_HARDWARE, "canary", "no VM could be made (see the error above)");
 	else if (h->canary == 0)
@@ -381,8 +378,8 @@ static const char host_usage[] =
 	"\n"
 	"What this machine offers kvmini, by layer: the CPU's virtualisation extensions, whether it is\n"
 	"itself a guest, which KVM backs /dev/kvm (hardware, nested, PVM), and a canary guest that goes\n"
-	"to kernel mode (x86: from real mode to long mode) and times its code there. Exit status 0 when a stock guest kernel can\n"
-	"run here at hardware speed, 1 when not, 2 on a usage error.\n"
+	"to kernel mode (x86: from real mode to long mode) and times its code there. Exit status 0 when\n"
+	"a stock guest kernel can run here at hardware speed, 1 when not, 2 on a usage error.\n"
 	"  -q, --quiet       the verdict line only\n"
 	"      --no-canary   judge from the host's reports alone\n";
 
