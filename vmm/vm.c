@@ -218,6 +218,16 @@ int vm_add_console(struct vm *vm, struct bus *bus, uint64_t addr, unsigned int g
 	return ret;
 }
 
+char *vm_cmdline(const struct vm *vm)
+{
+	char *cmdline = NULL;
+
+	if (asprintf(&cmdline, "%s%s%s", VM_DEFAULT_CMDLINE, vm->cfg->cmdline ? " " : "",
+		     vm->cfg->cmdline ? vm->cfg->cmdline : "") < 0)
+		return NULL;
+	return cmdline;
+}
+
 int vm_add_pci(struct vm *vm, uint64_t ecam, uint64_t ecam_size, const struct pci_window *mmio,
 	       const struct pci_window *io)
 {

@@ -180,6 +180,10 @@ int vm_add_console(struct vm *vm, struct bus *bus, uint64_t addr, unsigned int g
  */
 int vm_add_pci(struct vm *vm, uint64_t ecam, uint64_t ecam_size, const struct pci_window *mmio,
 	       const struct pci_window *io);
+/* The guest's command line: the console and panic policy kvmini gives, then --cmdline. */
+#define VM_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+/* vm_cmdline: VM_DEFAULT_CMDLINE and (vm)'s --cmdline, allocated (free it); NULL when out of memory. */
+char *vm_cmdline(const struct vm *vm);
 /* The largest kernel file kvmini reads: 512 MiB, more than any kernel is. */
 #define VM_KERNEL_MAX_SIZE UINT64_C(0x20000000)
 /* vm_device_type: (d)'s virtio type ("virtio-blk") into (buf) of (len) bytes. */

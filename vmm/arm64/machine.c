@@ -20,8 +20,7 @@
 #include "cpu.h"
 #include "../../devices/base/log.h"
 
-#define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
-#define MSI_GSI_BASE	64 /* MSI routes take GSIs from here: clear of the SPIs GSI n raises */
+#define MSI_GSI_BASE 64 /* MSI routes take GSIs from here: clear of the SPIs GSI n raises */
 /*
  * PCI: devices/pci.c decodes one memory window, the 32-bit one the device tree gives the guest. kvmini's
  * devices have no I/O BARs and arm64 has no port space, so the bus's I/O window is never mapped.
@@ -144,13 +143,12 @@ int arch_add_devices(struct vm *vm)
 /* The device tree for this VM at (b->dtb), telling the kernel where its initrd went. */
 static int write_dtb(struct vm *vm, const struct boot_arm64 *out)
 {
-	char *cmdline = NULL;
+	char *cmdline = vm_cmdline(vm);
 	void *buf = NULL;
 	struct dtb_config c;
 	int ret;
 
-	if (asprintf(&cmdline, "%s%s%s", DEFAULT_CMDLINE, vm->cfg->cmdline ? " " : "",
-		     vm->cfg->cmdline ? vm->cfg->cmdline : "") < 0)
+	if (!cmdline)
 		return -ENOMEM;
 	c = (struct dtb_config){
 		.ram_base = ARM64_RAM_BASE,

@@ -23,7 +23,6 @@
 #include "cpuid.h"
 #include "../../devices/base/log.h"
 
-#define DEFAULT_CMDLINE "console=ttyS0 panic=-1"
 #define E820_MAX	16
 #define IRQ_PIC_PINS	16 /* two 8259s */
 #define IRQ_IOAPIC_PINS 24 /* KVM's IOAPIC */
@@ -160,12 +159,11 @@ static int write_firmware(struct vm *vm, struct e820_entry *e820, int *e820_nr)
 static int load_linux(struct vm *vm, const uint8_t *img, size_t len, const struct e820_entry *e820,
 		      int e820_nr, struct arch_boot *entry)
 {
-	char *cmdline = NULL;
+	char *cmdline = vm_cmdline(vm);
 	struct boot_linux_args args;
 	int ret;
 
-	if (asprintf(&cmdline, "%s%s%s", DEFAULT_CMDLINE, vm->cfg->cmdline ? " " : "",
-		     vm->cfg->cmdline ? vm->cfg->cmdline : "") < 0)
+	if (!cmdline)
 		return -ENOMEM;
 	args = (struct boot_linux_args){
 		.kernel_path = vm->cfg->kernel,
